@@ -1,0 +1,213 @@
+//! Image files in and out: decoding (with EXIF orientation), encoding, and
+//! atomic writes. The only module that reads or writes image files.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
+
+use crate::error::Error;
+
+/// Whether `path` is `-`, meaning a standard stream.
+pub fn is_stdio(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Reads and decodes an image from a file, or from standard input for `-`.
+///
+/// The format is sniffed from the content, not the name. EXIF orientation is
+/// applied, so the image is upright as a viewer shows it.
+pub fn read_image(path: &Path) -> Result<DynamicImage, Error> {
+    let read_err = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bytes = if is_stdio(path) {
+        let mut buf = Vec::new();
+        io::stdin().lock().read_to_end(&mut buf).map_err(read_err)?;
+        buf
+    } else {
+        fs::read(path).map_err(read_err)?
+    };
+    decode(&bytes).map_err(|source| Error::Decode {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Decodes an in-memory image, applying its EXIF orientation.
+pub fn decode(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
+    let reader = ImageReader::new(io::Cursor::new(bytes)).with_guessed_format()?;
+    let mut decoder = reader.into_decoder()?;
+    let orientation = decoder.orientation()?;
+    let mut img = DynamicImage::from_decoder(decoder)?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+/// The format to write `path` in: `explicit` if given, PNG for standard output,
+/// else from the extension.
+pub fn output_format(path: &Path, explicit: Option<ImageFormat>) -> Result<ImageFormat, Error> {
+    if let Some(f) = explicit {
+        return Ok(f);
+    }
+    if is_stdio(path) {
+        return Ok(ImageFormat::Png);
+    }
+    ImageFormat::from_path(path)
+        .ok()
+        .filter(|f| f.writing_enabled())
+        .ok_or_else(|| Error::UnknownFormat {
+            path: path.to_path_buf(),
+        })
+}
+
+/// Encodes `img` in `format`. Formats that cannot hold the image's layout get
+/// the closest one they can (8-bit, then without alpha); the returned note
+/// says what was changed.
+pub fn encode(
+    img: &DynamicImage,
+    format: ImageFormat,
+    path: &Path,
+) -> Result<(Vec<u8>, Option<String>), Error> {
+    let first = match encode_as(img, format) {
+        Ok(bytes) => return Ok((bytes, None)),
+        Err(e) => e,
+    };
+    if matches!(first, ImageError::Unsupported(_)) {
+        for fallback in fallbacks(img) {
+            if let Ok(bytes) = encode_as(&fallback, format) {
+                let note = format!(
+                    "{} cannot hold {:?} pixels; wrote {:?}",
+                    format_name(format),
+                    img.color(),
+                    fallback.color()
+                );
+                return Ok((bytes, Some(note)));
+            }
+        }
+    }
+    Err(Error::Encode {
+        path: path.to_path_buf(),
+        source: first,
+    })
+}
+
+fn format_name(format: ImageFormat) -> &'static str {
+    format
+        .extensions_str()
+        .first()
+        .copied()
+        .unwrap_or("this format")
+}
+
+/// Layouts to try, closest first, when a format refuses the image's own.
+fn fallbacks(img: &DynamicImage) -> Vec<DynamicImage> {
+    let c = img.color();
+    let mut out = Vec::new();
+    match (c.channel_count(), c.has_alpha()) {
+        (1, _) => out.push(DynamicImage::ImageLuma8(img.to_luma8())),
+        (2, _) => {
+            out.push(DynamicImage::ImageLumaA8(img.to_luma_alpha8()));
+            out.push(DynamicImage::ImageLuma8(img.to_luma8()));
+        }
+        (_, true) => {
+            out.push(DynamicImage::ImageRgba8(img.to_rgba8()));
+            out.push(DynamicImage::ImageRgb8(img.to_rgb8()));
+        }
+        _ => {}
+    }
+    out.push(DynamicImage::ImageRgb8(img.to_rgb8()));
+    out.push(DynamicImage::ImageRgba8(img.to_rgba8()));
+    out
+}
+
+fn encode_as(img: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>, ImageError> {
+    let mut buf = Vec::new();
+    if format == ImageFormat::Png {
+        let enc =
+            PngEncoder::new_with_quality(&mut buf, CompressionType::Fast, FilterType::Adaptive);
+        img.write_with_encoder(enc)?;
+    } else {
+        img.write_to(&mut io::Cursor::new(&mut buf), format)?;
+    }
+    Ok(buf)
+}
+
+/// Writes `bytes` to standard output for `-`, else atomically to `path`: into a
+/// temporary file in the same directory, flushed to disk, then renamed over
+/// the target. A failure leaves no partial file under the target's name.
+pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let err = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if is_stdio(path) {
+        let mut out = io::stdout().lock();
+        return out.write_all(bytes).and_then(|_| out.flush()).map_err(err);
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".stn-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(err)?;
+    tmp.write_all(bytes).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_from_extension() {
+        assert_eq!(
+            output_format(Path::new("a.JPG"), None).unwrap(),
+            ImageFormat::Jpeg
+        );
+        assert_eq!(
+            output_format(Path::new("a.pgm"), None).unwrap(),
+            ImageFormat::Pnm
+        );
+        assert_eq!(
+            output_format(Path::new("-"), None).unwrap(),
+            ImageFormat::Png
+        );
+        assert!(output_format(Path::new("a.txt"), None).is_err());
+        assert!(output_format(Path::new("noext"), None).is_err());
+    }
+
+    #[test]
+    fn jpeg_of_rgba16_falls_back_to_rgb8() {
+        let img = DynamicImage::new_rgba16(3, 2);
+        let (bytes, _note) = encode(&img, ImageFormat::Jpeg, Path::new("x.jpg")).unwrap();
+        let back = decode(&bytes).unwrap();
+        assert_eq!(back.color(), image::ColorType::Rgb8);
+    }
+
+    #[test]
+    fn png_keeps_16_bit_rgba() {
+        let img = DynamicImage::new_rgba16(3, 2);
+        let (bytes, note) = encode(&img, ImageFormat::Png, Path::new("x.png")).unwrap();
+        assert!(note.is_none());
+        assert_eq!(decode(&bytes).unwrap().color(), image::ColorType::Rgba16);
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.bin");
+        write_output(&target, b"hello").unwrap();
+        write_output(&target, b"again").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"again");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

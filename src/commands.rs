@@ -1,0 +1,49 @@
+//! The subcommands' bodies, built from the core modules.
+
+use std::fs;
+
+use crate::affine::{Affine, Size};
+use crate::codec;
+use crate::config::{MatrixSource, WarpTask};
+use crate::error::{Error, Exit};
+use crate::warp;
+
+/// `stn warp`: decode, resolve the theta, warp, encode, write.
+pub fn warp(task: &WarpTask) -> Result<Exit, Error> {
+    refuse_overwriting_input(task)?;
+    let img = codec::read_image(&task.input)?;
+    let input = Size::new(img.width(), img.height());
+    let output = task.sampling.size.unwrap_or(input);
+    let opts = task.sampling.options;
+    let theta = match task.matrix {
+        MatrixSource::Theta(t) => t,
+        MatrixSource::Pixel(m) => {
+            Affine::theta_from_pixel_matrix(&m, input, output, opts.align_corners, "--matrix")?
+        }
+    };
+    let warped = warp::warp_image(&img, &theta, output, &opts)?;
+    let (bytes, note) = codec::encode(&warped, task.format, &task.output)?;
+    if let Some(note) = note {
+        eprintln!("stn: note: {}: {note}", task.output.display());
+    }
+    codec::write_output(&task.output, &bytes)?;
+    Ok(Exit::Success)
+}
+
+/// Refuses, unless `--overwrite`, an output that is the input file itself.
+fn refuse_overwriting_input(task: &WarpTask) -> Result<(), Error> {
+    if task.overwrite || codec::is_stdio(&task.input) || codec::is_stdio(&task.output) {
+        return Ok(());
+    }
+    if let (Ok(a), Ok(b)) = (
+        fs::canonicalize(&task.input),
+        fs::canonicalize(&task.output),
+    ) {
+        if a == b {
+            return Err(Error::WouldOverwriteInput {
+                path: task.output.clone(),
+            });
+        }
+    }
+    Ok(())
+}

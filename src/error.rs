@@ -1,0 +1,172 @@
+//! The one error type of stn, and the process exit codes.
+//!
+//! Every variant carries what a user needs to act on it: the path involved, the
+//! offending text, the underlying cause. `Display` writes one line; `main` prints
+//! it once, prefixed with `stn: error:`.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong in stn.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A command-line value that parsed but makes no sense (e.g. an output size of 0).
+    Usage(String),
+    /// A matrix or theta given as text could not be read.
+    MatrixText {
+        /// Which flag or file line the text came from (e.g. `--theta`).
+        origin: String,
+        /// The text as given.
+        text: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A matrix that cannot be used: singular or with non-finite entries.
+    BadMatrix {
+        /// Where the matrix came from (e.g. `--matrix`).
+        origin: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// An input file could not be read.
+    Read {
+        /// The file (`-` is standard input).
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// An input file was read but is not a decodable image.
+    Decode {
+        /// The file (`-` is standard input).
+        path: PathBuf,
+        /// The cause.
+        source: image::ImageError,
+    },
+    /// The output could not be encoded in the requested format.
+    Encode {
+        /// The output (`-` is standard output).
+        path: PathBuf,
+        /// The cause.
+        source: image::ImageError,
+    },
+    /// The output could not be written.
+    Write {
+        /// The output (`-` is standard output).
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The output's format could not be told from its extension.
+    UnknownFormat {
+        /// The output path.
+        path: PathBuf,
+    },
+    /// The output would replace the input.
+    WouldOverwriteInput {
+        /// The input (and output) path.
+        path: PathBuf,
+    },
+}
+
+/// Shows `-` as a readable name for the standard streams.
+fn show(path: &Path, stream: &str) -> String {
+    if path.as_os_str() == "-" {
+        stream.to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(msg) => write!(f, "{msg}"),
+            Error::MatrixText {
+                origin,
+                text,
+                reason,
+            } => write!(f, "{origin} {text:?}: {reason}"),
+            Error::BadMatrix { origin, reason } => write!(f, "{origin}: {reason}"),
+            Error::Read { path, source } => {
+                write!(f, "cannot read {}: {source}", show(path, "standard input"))
+            }
+            Error::Decode { path, source } => write!(
+                f,
+                "{}: not a readable image: {source}",
+                show(path, "standard input")
+            ),
+            Error::Encode { path, source } => {
+                write!(f, "cannot encode {}: {source}", show(path, "standard output"))
+            }
+            Error::Write { path, source } => {
+                write!(f, "cannot write {}: {source}", show(path, "standard output"))
+            }
+            Error::UnknownFormat { path } => write!(
+                f,
+                "{}: unknown image format for this extension \
+                 (use .png, .jpg, .bmp, .tif, .pnm/.pgm/.ppm/.pam, .webp or .gif)",
+                path.display()
+            ),
+            Error::WouldOverwriteInput { path } => write!(
+                f,
+                "{}: output is the input file; refusing to overwrite it (pass --overwrite to allow)",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Read { source, .. } | Error::Write { source, .. } => Some(source),
+            Error::Decode { source, .. } | Error::Encode { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The process exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything succeeded.
+    Success,
+    /// Some files of a batch failed; the others were written.
+    SomeFailed,
+    /// A usage, input, model or runtime error stopped the command.
+    Fatal,
+}
+
+impl Exit {
+    /// The numeric exit code: 0, 1 or 2.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::SomeFailed => 1,
+            Exit::Fatal => 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_documented_values() {
+        assert_eq!(Exit::Success.code(), 0);
+        assert_eq!(Exit::SomeFailed.code(), 1);
+        assert_eq!(Exit::Fatal.code(), 2);
+    }
+
+    #[test]
+    fn stdin_is_named_in_messages() {
+        let e = Error::Read {
+            path: PathBuf::from("-"),
+            source: io::Error::new(io::ErrorKind::UnexpectedEof, "eof"),
+        };
+        assert_eq!(e.to_string(), "cannot read standard input: eof");
+    }
+}

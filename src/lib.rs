@@ -1,0 +1,32 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod affine;
+pub mod cli;
+pub mod codec;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod warp;
+
+pub use affine::{Affine, Size};
+pub use config::Config;
+pub use error::{Error, Exit};
+pub use warp::{warp_image, warp_into, ImageMut, ImageRef, Interp, Padding, WarpOptions};
+
+/// Runs a validated configuration and returns the exit status it earned.
+///
+/// Errors that stop the whole command come back as `Err`; `main` prints them
+/// and exits with [`Exit::Fatal`].
+pub fn run(config: &Config) -> Result<Exit, Error> {
+    if let Some(n) = config.threads {
+        // Fails only if a pool already exists (e.g. a second run in one process);
+        // the existing pool is then used.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+    }
+    match &config.task {
+        config::Task::Warp(task) => commands::warp(task),
+    }
+}

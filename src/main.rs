@@ -1,0 +1,19 @@
+//! The `stn` binary: parse, validate, run, exit. All work is in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use stn::cli::Cli;
+use stn::{Config, Exit};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let exit = match Config::try_from(cli).and_then(|config| stn::run(&config)) {
+        Ok(exit) => exit,
+        Err(err) => {
+            eprintln!("stn: error: {err}");
+            Exit::Fatal
+        }
+    };
+    ExitCode::from(exit.code())
+}

@@ -1,0 +1,180 @@
+//! `stn warp` driven through the real binary: streams, formats and errors.
+
+use image::{DynamicImage, GenericImageView, ImageBuffer, Rgb};
+
+use crate::util::{self, Env};
+
+fn gradient(w: u32, h: u32) -> DynamicImage {
+    DynamicImage::ImageRgb8(ImageBuffer::from_fn(w, h, |x, y| {
+        Rgb([
+            (x * 255 / w.max(2)) as u8,
+            (y * 255 / h.max(2)) as u8,
+            ((x + y) * 5 % 256) as u8,
+        ])
+    }))
+}
+
+#[test]
+fn stdin_to_stdout() {
+    let env = Env::new();
+    let src = gradient(20, 10);
+    let mut png = Vec::new();
+    src.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let out = env.run_with_stdin(&["warp", "--theta=-1,0,0,0,1,0", "-", "-o", "-"], &png);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::load_from_memory_with_format(&out.stdout, image::ImageFormat::Png).unwrap();
+    // theta = horizontal flip: output column j reads input column W-1-j exactly.
+    for (x, y, p) in img.pixels() {
+        assert_eq!(p, src.get_pixel(19 - x, y));
+    }
+}
+
+#[test]
+fn stdout_format_flag() {
+    let env = Env::new();
+    util::save_png(&gradient(8, 8), &env.path("in.png"));
+    let out = env.assert_ok(&[
+        "warp",
+        "--theta=1,0,0,0,1,0",
+        "--format",
+        "bmp",
+        "in.png",
+        "-o",
+        "-",
+    ]);
+    assert_eq!(
+        image::guess_format(&out.stdout).unwrap(),
+        image::ImageFormat::Bmp
+    );
+}
+
+#[test]
+fn output_format_follows_extension() {
+    let env = Env::new();
+    util::save_png(&gradient(16, 12), &env.path("in.png"));
+    for (ext, fmt) in [
+        ("png", image::ImageFormat::Png),
+        ("jpg", image::ImageFormat::Jpeg),
+        ("bmp", image::ImageFormat::Bmp),
+        ("tif", image::ImageFormat::Tiff),
+        ("ppm", image::ImageFormat::Pnm),
+        ("webp", image::ImageFormat::WebP),
+    ] {
+        let name = format!("out.{ext}");
+        env.assert_ok(&[
+            "warp",
+            "--theta=0.5,0,0,0,0.5,0",
+            "--size",
+            "9x7",
+            "in.png",
+            "-o",
+            &name,
+        ]);
+        let bytes = std::fs::read(env.path(&name)).unwrap();
+        assert_eq!(image::guess_format(&bytes).unwrap(), fmt, "{ext}");
+        assert_eq!(util::load(&env.path(&name)).dimensions(), (9, 7));
+    }
+}
+
+#[test]
+fn matrix_translation_moves_pixels() {
+    // cv2 convention: destination = source shifted by (+3, +2) pixels.
+    let env = Env::new();
+    let src = gradient(12, 9);
+    util::save_png(&src, &env.path("in.png"));
+    env.assert_ok(&[
+        "warp",
+        "--matrix=1,0,3,0,1,2",
+        "--interp",
+        "nearest",
+        "in.png",
+        "-o",
+        "out.png",
+    ]);
+    let out = util::load(&env.path("out.png"));
+    for (x, y, p) in out.pixels() {
+        if x >= 3 && y >= 2 {
+            assert_eq!(p, src.get_pixel(x - 3, y - 2));
+        } else {
+            assert_eq!(p.0, [0, 0, 0, 255], "zero padding at ({x},{y})");
+        }
+    }
+}
+
+#[test]
+fn jobs_flag_gives_identical_output() {
+    let env = Env::new();
+    util::save_png(&gradient(400, 300), &env.path("in.png"));
+    let theta = "--theta=0.9,-0.24,0.05,0.24,0.9,-0.03";
+    env.assert_ok(&["-j", "1", "warp", theta, "in.png", "-o", "one.png"]);
+    env.assert_ok(&["warp", "-j", "2", theta, "in.png", "-o", "two.png"]);
+    assert_eq!(
+        std::fs::read(env.path("one.png")).unwrap(),
+        std::fs::read(env.path("two.png")).unwrap()
+    );
+}
+
+#[test]
+fn errors_exit_2_with_one_line_and_write_nothing() {
+    let env = Env::new();
+    util::save_png(&gradient(8, 8), &env.path("in.png"));
+    std::fs::write(env.path("text.png"), "not an image").unwrap();
+    let id = "--theta=1,0,0,0,1,0";
+    let cases: &[(&[&str], &str)] = &[
+        (&["warp", id, "missing.png", "-o", "out.png"], "missing.png"),
+        (&["warp", id, "text.png", "-o", "out.png"], "text.png"),
+        (
+            &["warp", "--theta=1,0,0,0,1", "in.png", "-o", "out.png"],
+            "expected 6 numbers",
+        ),
+        (
+            &["warp", "--theta=1,0,nan,0,1,0", "in.png", "-o", "out.png"],
+            "not a finite number",
+        ),
+        (
+            &["warp", "--theta=1,0,inf,0,1,0", "in.png", "-o", "out.png"],
+            "not a finite number",
+        ),
+        (
+            &["warp", "--matrix=1,2,0,2,4,0", "in.png", "-o", "out.png"],
+            "singular",
+        ),
+        (&["warp", id, "in.png", "-o", "out.xyz"], "out.xyz"),
+        (
+            &["warp", id, "in.png", "-o", "in.png"],
+            "refusing to overwrite",
+        ),
+        (
+            &["warp", id, "in.png", "-o", "nodir/out.png"],
+            "nodir/out.png",
+        ),
+    ];
+    for (args, needle) in cases {
+        env.assert_fails_with(args, 2, needle);
+        assert_eq!(
+            env.listing(),
+            ["in.png", "text.png"],
+            "{args:?} wrote something"
+        );
+    }
+    let before = std::fs::read(env.path("in.png")).unwrap();
+    env.assert_ok(&["warp", id, "--overwrite", "in.png", "-o", "in.png"]);
+    assert_eq!(
+        util::load(&env.path("in.png")),
+        image::load_from_memory(&before).unwrap()
+    );
+}
+
+#[test]
+fn empty_stdin_is_an_error() {
+    let env = Env::new();
+    let out = env.run_with_stdin(&["warp", "--theta=1,0,0,0,1,0", "-", "-o", "out.png"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("standard input"));
+    assert!(env.listing().is_empty());
+}

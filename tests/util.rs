@@ -1,0 +1,94 @@
+//! Helpers shared by the integration tests: a temp dir per test, running the
+//! real `stn` binary, and PNG round trips.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use image::DynamicImage;
+
+/// A test's own scratch directory, deleted when dropped.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `stn` with `args` in this directory, feeding `stdin`.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stn"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn stn");
+        let mut pipe = child.stdin.take().unwrap();
+        // A command may exit without reading stdin; a broken pipe is fine then.
+        let _ = pipe.write_all(stdin);
+        drop(pipe);
+        child.wait_with_output().expect("wait for stn")
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, b"")
+    }
+
+    /// Runs `stn` and asserts exit status 0 and silence on stderr.
+    pub fn assert_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "stn {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Runs `stn`, asserts exit code `code` and a one-line error containing `needle`.
+    pub fn assert_fails_with(&self, args: &[&str], code: i32, needle: &str) {
+        let out = self.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "stn {args:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "stn {args:?}: {err:?} lacks {needle:?}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
+        assert!(out.stdout.is_empty(), "nothing on stdout");
+    }
+
+    /// The names in the scratch directory, sorted.
+    pub fn listing(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+pub fn save_png(img: &DynamicImage, path: &Path) {
+    img.save_with_format(path, image::ImageFormat::Png)
+        .expect("write png");
+}
+
+pub fn load(path: &Path) -> DynamicImage {
+    image::open(path).expect("decode output")
+}
+
+/// The repository root.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
