@@ -1,1 +1,157 @@
-fn main() {}
+//! Criterion benchmarks of the warp engine.
+//!
+//! `warp_4k`: the issue-2 workload, 3840×2160 RGB u8, rotation 15°, scale 0.9,
+//! translation (0.05, −0.03) in normalised coordinates, bilinear, zero padding,
+//! at 1 and 2 threads. Compare with `scripts/bench_opencv.py` run in the same sitting.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use stn::{Affine, ImageMut, ImageRef, Interp, WarpOptions};
+
+/// The benchmark theta: output → input of a rotation by `deg` with scale `s`
+/// and translation `(tx, ty)`, all in normalised coordinates.
+pub fn rts(deg: f64, s: f64, tx: f64, ty: f64) -> Affine {
+    let (sin, cos) = deg.to_radians().sin_cos();
+    Affine([s * cos, -s * sin, tx, s * sin, s * cos, ty])
+}
+
+fn noise_image(w: usize, h: usize, c: usize) -> Vec<u8> {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    (0..w * h * c)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // smooth gradient plus noise, photo-like enough for a sampler
+            (((i % (w * c)) / c * 255 / w) as u64 / 2 + (x >> 58)) as u8
+        })
+        .collect()
+}
+
+fn bench_4k(c: &mut Criterion) {
+    let (w, h) = (3840, 2160);
+    let src = noise_image(w, h, 3);
+    let mut dst = vec![0u8; w * h * 3];
+    let theta = rts(15.0, 0.9, 0.05, -0.03);
+    let mut group = c.benchmark_group("warp_4k_rgb8");
+    group.throughput(Throughput::Elements((w * h) as u64));
+    group.sample_size(20);
+    for interp in [Interp::Bilinear, Interp::Nearest, Interp::Bicubic] {
+        for threads in [1usize, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let opts = WarpOptions {
+                interp,
+                ..Default::default()
+            };
+            let id = BenchmarkId::new(format!("{interp:?}").to_lowercase(), threads);
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    pool.install(|| {
+                        stn::warp_into(
+                            ImageRef {
+                                data: &src,
+                                width: w,
+                                height: h,
+                                channels: 3,
+                            },
+                            ImageMut {
+                                data: &mut dst,
+                                width: w,
+                                height: h,
+                                channels: 3,
+                            },
+                            &theta,
+                            &opts,
+                        )
+                    })
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+fn bench_1080p(c: &mut Criterion) {
+    let (w, h) = (1920, 1080);
+    let src = noise_image(w, h, 3);
+    let mut dst = vec![0u8; w * h * 3];
+    let theta = rts(15.0, 0.9, 0.05, -0.03);
+    let mut group = c.benchmark_group("warp_1080p_rgb8");
+    group.throughput(Throughput::Elements((w * h) as u64));
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        group.bench_function(BenchmarkId::new("bilinear", threads), |b| {
+            b.iter(|| {
+                pool.install(|| {
+                    stn::warp_into(
+                        ImageRef {
+                            data: &src,
+                            width: w,
+                            height: h,
+                            channels: 3,
+                        },
+                        ImageMut {
+                            data: &mut dst,
+                            width: w,
+                            height: h,
+                            channels: 3,
+                        },
+                        &theta,
+                        &WarpOptions::default(),
+                    )
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+fn bench_mnist_batch(c: &mut Criterion) {
+    // 4096 gray 28×28 images, each with its own theta, one thread.
+    let n = 4096;
+    let src = noise_image(28, 28 * n, 1);
+    let mut dst = vec![0u8; 28 * 28 * n];
+    let thetas: Vec<Affine> = (0..n)
+        .map(|i| {
+            rts(
+                (i % 90) as f64 - 45.0,
+                0.8 + (i % 5) as f64 * 0.1,
+                0.01,
+                -0.02,
+            )
+        })
+        .collect();
+    let mut group = c.benchmark_group("warp_28x28_gray8_batch");
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("bilinear/1", |b| {
+        b.iter(|| {
+            for ((s, d), t) in src.chunks(784).zip(dst.chunks_mut(784)).zip(&thetas) {
+                stn::warp_into(
+                    ImageRef {
+                        data: s,
+                        width: 28,
+                        height: 28,
+                        channels: 1,
+                    },
+                    ImageMut {
+                        data: d,
+                        width: 28,
+                        height: 28,
+                        channels: 1,
+                    },
+                    t,
+                    &WarpOptions::default(),
+                );
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_4k, bench_1080p, bench_mnist_batch);
+criterion_main!(benches);

@@ -61,6 +61,15 @@ pub trait Sample: Copy + Default + Send + Sync + 'static {
     fn from_f32(v: f32) -> Self;
 }
 
+/// `v.round_ties_even()` for `0 ≤ v < 2²³`, without a libm call on CPUs
+/// lacking SSE4.1: adding 2²³ leaves no fraction bits, so the FPU's
+/// round-to-nearest-even does the rounding.
+#[inline(always)]
+fn round_even_nonneg(v: f32) -> f32 {
+    const MAGIC: f32 = 8_388_608.0; // 2^23
+    (v + MAGIC) - MAGIC
+}
+
 impl Sample for u8 {
     #[inline(always)]
     fn to_f32(self) -> f32 {
@@ -68,7 +77,7 @@ impl Sample for u8 {
     }
     #[inline(always)]
     fn from_f32(v: f32) -> Self {
-        v.clamp(0.0, 255.0).round_ties_even() as u8
+        round_even_nonneg(v.clamp(0.0, 255.0)) as u8
     }
 }
 
@@ -79,7 +88,7 @@ impl Sample for u16 {
     }
     #[inline(always)]
     fn from_f32(v: f32) -> Self {
-        v.clamp(0.0, 65535.0).round_ties_even() as u16
+        round_even_nonneg(v.clamp(0.0, 65535.0)) as u16
     }
 }
 
@@ -122,8 +131,12 @@ pub struct ImageMut<'a, T> {
 
 /// Below this many output pixels a warp runs on the calling thread only.
 const PARALLEL_MIN_PIXELS: usize = 1 << 15;
-/// The least number of output pixels one parallel task gets.
-const PIXELS_PER_TASK: usize = 1 << 14;
+/// Output rows per band: the unit of parallel work and of tiling.
+const BAND_ROWS: usize = 16;
+/// Output columns per tile. A tile of `TILE_COLS` × `BAND_ROWS` output pixels
+/// reads a compact patch of the source whatever the rotation, instead of a
+/// diagonal streak through hundreds of source rows (pages) per output row.
+const TILE_COLS: usize = 64;
 
 /// Warps `src` into `dst` through `theta` (output normalised → input normalised).
 ///
@@ -187,20 +200,28 @@ fn rows<T: Sample, const C: usize, K: scalar::Kernel>(
         width: src.width,
         height: src.height,
     };
-    let row_len = dst.width * C;
-    let one_row = |(i, row): (usize, &mut [T])| {
-        let r = grid::Row::new(map, i);
-        scalar::warp_row::<T, C, K>(&src, row, &r, opts);
+    let (n, row_len) = (dst.width, dst.width * C);
+    let band = |(k, rows): (usize, &mut [T])| {
+        let first = k * BAND_ROWS;
+        let mut plans = [None; BAND_ROWS];
+        for (i, plan) in plans.iter_mut().take(rows.len() / row_len).enumerate() {
+            let row = grid::Row::new(map, first + i);
+            *plan = Some(scalar::RowPlan::new::<K>(
+                row, n, src.width, src.height, opts,
+            ));
+        }
+        for c0 in (0..n).step_by(TILE_COLS) {
+            let cols = c0..(c0 + TILE_COLS).min(n);
+            for (out, plan) in rows.chunks_mut(row_len).zip(plans.iter().flatten()) {
+                scalar::warp_cols::<T, C, K>(&src, out, plan, cols.clone(), opts);
+            }
+        }
     };
+    let chunk = row_len * BAND_ROWS;
     if dst.width * dst.height < PARALLEL_MIN_PIXELS || rayon::current_num_threads() == 1 {
-        dst.data.chunks_mut(row_len).enumerate().for_each(one_row);
+        dst.data.chunks_mut(chunk).enumerate().for_each(band);
     } else {
-        let min_rows = PIXELS_PER_TASK.div_ceil(dst.width).max(1);
-        dst.data
-            .par_chunks_mut(row_len)
-            .with_min_len(min_rows)
-            .enumerate()
-            .for_each(one_row);
+        dst.data.par_chunks_mut(chunk).enumerate().for_each(band);
     }
 }
 

@@ -54,33 +54,67 @@ pub trait Kernel {
     );
 }
 
-/// Warps one output row (`out` holds `out.len() / C` pixels).
-pub fn warp_row<T: Sample, const C: usize, K: Kernel>(
+/// How one output row splits into zero, slow and fast columns:
+/// `[0, ra)` zeros, `[ra, a)` slow, `[a, b)` fast, `[b, rb)` slow, `[rb, n)` zeros.
+#[derive(Clone, Copy, Debug)]
+pub struct RowPlan {
+    /// The row's sampling coordinates.
+    pub row: Row,
+    ra: usize,
+    a: usize,
+    b: usize,
+    rb: usize,
+}
+
+impl RowPlan {
+    /// Plans a row of `n` output pixels for kernel `K`.
+    pub fn new<K: Kernel>(
+        row: Row,
+        n: usize,
+        width: usize,
+        height: usize,
+        opts: &WarpOptions,
+    ) -> Self {
+        let (mut a, mut b) = row.span(n, &K::interior(width, height));
+        let (ra, rb) = match opts.padding {
+            Padding::Zeros => row.span(n, &K::reach(width, height)),
+            Padding::Border | Padding::Reflection => (0, n),
+        };
+        if a == b {
+            (a, b) = (ra, ra);
+        }
+        debug_assert!(ra <= a && a <= b && b <= rb && rb <= n);
+        RowPlan { row, ra, a, b, rb }
+    }
+}
+
+/// Warps the output columns `cols` of one output row (`out` holds the whole
+/// row, `out.len() / C` pixels).
+pub fn warp_cols<T: Sample, const C: usize, K: Kernel>(
     src: &Src<'_, T>,
     out: &mut [T],
-    row: &Row,
+    plan: &RowPlan,
+    cols: std::ops::Range<usize>,
     opts: &WarpOptions,
 ) {
+    let clamp = |lo: usize, hi: usize| lo.max(cols.start)..hi.min(cols.end).max(lo.max(cols.start));
     let n = out.len() / C;
-    let (mut a, mut b) = row.span(n, &K::interior(src.width, src.height));
-    let (ra, rb) = match opts.padding {
-        Padding::Zeros => row.span(n, &K::reach(src.width, src.height)),
-        Padding::Border | Padding::Reflection => (0, n),
-    };
-    if a == b {
-        (a, b) = (ra, ra);
+    for r in [clamp(0, plan.ra), clamp(plan.rb, n)] {
+        out[r.start * C..r.end * C].fill(T::default());
     }
-    debug_assert!(ra <= a && a <= b && b <= rb && rb <= n);
-    out[..ra * C].fill(T::default());
-    for j in (ra..a).chain(b..rb) {
-        let (u, v) = row.at(j);
+    for j in clamp(plan.ra, plan.a).chain(clamp(plan.b, plan.rb)) {
+        let (u, v) = plan.row.at(j);
         K::slow::<T, C>(src, u, v, opts, &mut out[j * C..j * C + C]);
     }
-    for (j, px) in out[a * C..b * C].chunks_exact_mut(C).enumerate() {
-        let (u, v) = row.at(a + j);
+    let fast = clamp(plan.a, plan.b);
+    let start = fast.start;
+    for (k, px) in out[fast.start * C..fast.end * C]
+        .chunks_exact_mut(C)
+        .enumerate()
+    {
+        let (u, v) = plan.row.at(start + k);
         K::fast::<T, C>(src, u, v, px);
     }
-    out[rb * C..].fill(T::default());
 }
 
 /// PyTorch's `clip_coordinates`: clamp into `[0, size − 1]`.
@@ -161,11 +195,12 @@ impl Kernel for Bilinear {
 
     #[inline(always)]
     fn fast<T: Sample, const C: usize>(src: &Src<'_, T>, u: f64, v: f64, out: &mut [T]) {
-        let (x0, y0) = (u.floor(), v.floor());
-        let tx = (u - x0) as f32;
-        let ty = (v - y0) as f32;
+        // Inside the interior u, v ≥ 0, so truncation is floor.
+        let (x0, y0) = (u as usize, v as usize);
+        let tx = (u - x0 as f64) as f32;
+        let ty = (v - y0 as f64) as f32;
         let stride = src.width * C;
-        let p = y0 as usize * stride + x0 as usize * C;
+        let p = y0 * stride + x0 * C;
         let top = &src.data[p..p + 2 * C];
         let bottom = &src.data[p + stride..p + stride + 2 * C];
         for c in 0..C {
@@ -228,8 +263,11 @@ impl Kernel for Nearest {
 
     #[inline(always)]
     fn fast<T: Sample, const C: usize>(src: &Src<'_, T>, u: f64, v: f64, out: &mut [T]) {
-        let x = u.round_ties_even() as usize;
-        let y = v.round_ties_even() as usize;
+        // Inside the interior u, v ≥ −0.5: adding 2⁵² rounds to an integer,
+        // ties to even, without a libm call.
+        const MAGIC: f64 = 4_503_599_627_370_496.0; // 2^52
+        let x = ((u + MAGIC) - MAGIC) as usize;
+        let y = ((v + MAGIC) - MAGIC) as usize;
         let p = (y * src.width + x) * C;
         out.copy_from_slice(&src.data[p..p + C]);
     }
@@ -284,11 +322,12 @@ impl Kernel for Bicubic {
 
     #[inline(always)]
     fn fast<T: Sample, const C: usize>(src: &Src<'_, T>, u: f64, v: f64, out: &mut [T]) {
-        let (x0, y0) = (u.floor(), v.floor());
-        let wx = cubic_weights((u - x0) as f32);
-        let wy = cubic_weights((v - y0) as f32);
+        // Inside the interior u, v ≥ 1, so truncation is floor.
+        let (x0, y0) = (u as usize, v as usize);
+        let wx = cubic_weights((u - x0 as f64) as f32);
+        let wy = cubic_weights((v - y0 as f64) as f32);
         let stride = src.width * C;
-        let base = (y0 as usize - 1) * stride + (x0 as usize - 1) * C;
+        let base = (y0 - 1) * stride + (x0 - 1) * C;
         for (c, o) in out.iter_mut().enumerate() {
             let mut acc = 0.0f32;
             for (r, wr) in wy.iter().enumerate() {
