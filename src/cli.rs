@@ -38,6 +38,180 @@ pub enum Command {
         stn warp --matrix=1,0,10,0,1,-5 --size 640x480 --interp bicubic in.jpg -o out.jpg\n  \
         cat in.png | stn warp --theta='-1,0,0,0,1,0' - -o - > mirrored.png")]
     Warp(WarpArgs),
+
+    /// Rectify images: predict a theta per image with a localisation net, then warp.
+    ///
+    /// Inputs are files, directories (recursive), glob patterns, or `-` for a
+    /// list of paths on standard input. Outputs mirror the inputs' relative
+    /// paths under the output directory. Existing outputs are refused unless
+    /// --overwrite or --skip-existing.
+    #[command(after_help = "Examples:\n  \
+        stn rectify models/samples -o rectified\n  \
+        stn rectify 'scans/**/*.png' -o out --size 512x512 --thetas thetas.jsonl\n  \
+        find . -name '*.jpg' | stn rectify - -o out --skip-existing")]
+    Rectify(RectifyArgs),
+
+    /// Predict thetas without warping: one JSON line per image on standard output.
+    ///
+    /// Each line is `{"path": …, "theta": [a,b,c,d,e,f], "output": …, "size": [w,h]}`;
+    /// edit it and apply it with `stn warp --thetas FILE -o DIR`.
+    Predict(PredictArgs),
+
+    /// Inspect localisation models.
+    #[command(subcommand)]
+    Model(ModelCommand),
+
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `stn model …`
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Print a model's inputs, outputs, metadata and the contract stn reads from it.
+    Info {
+        /// An ONNX model [default: the embedded model].
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
+
+        /// ONNX Runtime options.
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+    },
+}
+
+/// Where the model and ONNX Runtime come from.
+#[derive(Debug, Args)]
+pub struct RuntimeArgs {
+    /// The ONNX Runtime shared library (libonnxruntime.so.*) [default: search
+    /// ORT_DYLIB_PATH, beside the executable, the user cache, the build location].
+    #[arg(long, value_name = "PATH")]
+    pub ort_lib: Option<PathBuf>,
+}
+
+/// The model and how to feed it.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// An ONNX localisation net [default: the embedded MNIST RTS model].
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+
+    /// Images per inference batch.
+    #[arg(long, value_name = "N", default_value = "64")]
+    pub batch: NonZeroUsize,
+
+    /// Model input size [default: from the model].
+    #[arg(long, value_name = "WxH")]
+    pub input_size: Option<Size>,
+
+    /// Per-channel mean subtracted after scaling pixels to [0, 1] [default: from the model, else 0].
+    #[arg(long, value_name = "M[,M,M]")]
+    pub mean: Option<String>,
+
+    /// Per-channel divisor applied after the mean [default: from the model, else 1].
+    #[arg(long, value_name = "S[,S,S]")]
+    pub std: Option<String>,
+
+    /// ONNX Runtime options.
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+/// Inputs of a batch command.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Files, directories (searched recursively), glob patterns, or `-` for
+    /// newline-separated paths on standard input.
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<String>,
+
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// How outputs are written.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output directory; outputs mirror the inputs' relative paths.
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: PathBuf,
+
+    /// Output format [default: the input's].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<FormatArg>,
+
+    /// Replace existing outputs.
+    #[arg(long, conflicts_with = "skip_existing")]
+    pub overwrite: bool,
+
+    /// Leave existing outputs alone and count them as skipped.
+    #[arg(long)]
+    pub skip_existing: bool,
+
+    /// PNG compression: fast (default, larger files) to best (smallest, slowest).
+    #[arg(long, value_enum, default_value_t, value_name = "LEVEL")]
+    pub png_compression: PngCompressionArg,
+}
+
+/// PNG encoder effort.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum PngCompressionArg {
+    /// Fastest encoding.
+    #[default]
+    Fast,
+    /// zlib's default level.
+    Default,
+    /// Smallest files.
+    Best,
+}
+
+/// Arguments of `stn rectify`.
+#[derive(Debug, Args)]
+pub struct RectifyArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub inputs: InputArgs,
+
+    /// Outputs.
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// The model.
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Sampling options [output size default: from the model].
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+
+    /// Also write the thetas as JSON lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub thetas: Option<PathBuf>,
+
+    /// Also write each input with the sampled region outlined into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub overlay: Option<PathBuf>,
+}
+
+/// Arguments of `stn predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub inputs: InputArgs,
+
+    /// The model.
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Output size recorded in each line [default: from the model].
+    #[arg(long, value_name = "WxH")]
+    pub size: Option<Size>,
 }
 
 /// `grid_sample`'s interpolation modes.
@@ -114,8 +288,8 @@ pub struct WarpArgs {
         long,
         value_name = "a,b,c,d,e,f",
         allow_hyphen_values = true,
-        conflicts_with = "matrix",
-        required_unless_present = "matrix"
+        conflicts_with_all = ["matrix", "thetas"],
+        required_unless_present_any = ["matrix", "thetas"]
     )]
     pub theta: Option<String>,
 
@@ -124,9 +298,15 @@ pub struct WarpArgs {
     #[arg(
         long,
         value_name = "m00,m01,m02,m10,m11,m12",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        conflicts_with = "thetas"
     )]
     pub matrix: Option<String>,
+
+    /// Apply a JSON-lines thetas file (from `stn predict` or `rectify --thetas`):
+    /// each line's image is warped into the output directory.
+    #[arg(long, value_name = "FILE")]
+    pub thetas: Option<PathBuf>,
 
     /// Sampling options.
     #[command(flatten)]
@@ -141,10 +321,14 @@ pub struct WarpArgs {
     pub overwrite: bool,
 
     /// Input image; `-` reads standard input.
-    #[arg(value_name = "INPUT")]
-    pub input: PathBuf,
+    #[arg(
+        value_name = "INPUT",
+        required_unless_present = "thetas",
+        conflicts_with = "thetas"
+    )]
+    pub input: Option<PathBuf>,
 
-    /// Output image; `-` writes standard output.
+    /// Output image; `-` writes standard output. With --thetas, a directory.
     #[arg(short = 'o', long = "output", value_name = "OUTPUT")]
     pub output: PathBuf,
 }
@@ -163,7 +347,9 @@ mod tests {
     fn negative_theta_values_parse() {
         let cli = Cli::try_parse_from(["stn", "warp", "--theta", "-1,0,0,0,1,0", "a", "-o", "b"])
             .unwrap();
-        let Command::Warp(w) = cli.command;
+        let Command::Warp(w) = cli.command else {
+            panic!("warp")
+        };
         assert_eq!(w.theta.as_deref(), Some("-1,0,0,0,1,0"));
     }
 

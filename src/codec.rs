@@ -5,7 +5,8 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+pub use image::codecs::png::CompressionType;
+use image::codecs::png::{FilterType, PngEncoder};
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
 
 use crate::error::Error;
@@ -70,15 +71,16 @@ pub fn output_format(path: &Path, explicit: Option<ImageFormat>) -> Result<Image
 pub fn encode(
     img: &DynamicImage,
     format: ImageFormat,
+    png: CompressionType,
     path: &Path,
 ) -> Result<(Vec<u8>, Option<String>), Error> {
-    let first = match encode_as(img, format) {
+    let first = match encode_as(img, format, png) {
         Ok(bytes) => return Ok((bytes, None)),
         Err(e) => e,
     };
     if matches!(first, ImageError::Unsupported(_)) {
         for fallback in fallbacks(img) {
-            if let Ok(bytes) = encode_as(&fallback, format) {
+            if let Ok(bytes) = encode_as(&fallback, format, png) {
                 let note = format!(
                     "{} cannot hold {:?} pixels; wrote {:?}",
                     format_name(format),
@@ -124,11 +126,14 @@ fn fallbacks(img: &DynamicImage) -> Vec<DynamicImage> {
     out
 }
 
-fn encode_as(img: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>, ImageError> {
+fn encode_as(
+    img: &DynamicImage,
+    format: ImageFormat,
+    png: CompressionType,
+) -> Result<Vec<u8>, ImageError> {
     let mut buf = Vec::new();
     if format == ImageFormat::Png {
-        let enc =
-            PngEncoder::new_with_quality(&mut buf, CompressionType::Fast, FilterType::Adaptive);
+        let enc = PngEncoder::new_with_quality(&mut buf, png, FilterType::Adaptive);
         img.write_with_encoder(enc)?;
     } else {
         img.write_to(&mut io::Cursor::new(&mut buf), format)?;
@@ -188,7 +193,13 @@ mod tests {
     #[test]
     fn jpeg_of_rgba16_falls_back_to_rgb8() {
         let img = DynamicImage::new_rgba16(3, 2);
-        let (bytes, _note) = encode(&img, ImageFormat::Jpeg, Path::new("x.jpg")).unwrap();
+        let (bytes, _note) = encode(
+            &img,
+            ImageFormat::Jpeg,
+            CompressionType::Fast,
+            Path::new("x.jpg"),
+        )
+        .unwrap();
         let back = decode(&bytes).unwrap();
         assert_eq!(back.color(), image::ColorType::Rgb8);
     }
@@ -196,7 +207,13 @@ mod tests {
     #[test]
     fn png_keeps_16_bit_rgba() {
         let img = DynamicImage::new_rgba16(3, 2);
-        let (bytes, note) = encode(&img, ImageFormat::Png, Path::new("x.png")).unwrap();
+        let (bytes, note) = encode(
+            &img,
+            ImageFormat::Png,
+            CompressionType::Fast,
+            Path::new("x.png"),
+        )
+        .unwrap();
         assert!(note.is_none());
         assert_eq!(decode(&bytes).unwrap().color(), image::ColorType::Rgba16);
     }

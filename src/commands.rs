@@ -22,7 +22,12 @@ pub fn warp(task: &WarpTask) -> Result<Exit, Error> {
         }
     };
     let warped = warp::warp_image(&img, &theta, output, &opts)?;
-    let (bytes, note) = codec::encode(&warped, task.format, &task.output)?;
+    let (bytes, note) = codec::encode(
+        &warped,
+        task.format,
+        codec::CompressionType::Fast,
+        &task.output,
+    )?;
     if let Some(note) = note {
         eprintln!("stn: note: {}: {note}", task.output.display());
     }

@@ -8,9 +8,13 @@ use std::path::PathBuf;
 use image::ImageFormat;
 
 use crate::affine::{Affine, Size};
-use crate::cli::{Cli, Command, FormatArg, InterpArg, PaddingArg, SamplingArgs, WarpArgs};
-use crate::codec;
+use crate::cli::{
+    Cli, Command, FormatArg, InputArgs, InterpArg, ModelArgs, ModelCommand, OutputArgs, PaddingArg,
+    PngCompressionArg, PredictArgs, RectifyArgs, SamplingArgs, WarpArgs,
+};
+use crate::codec::{self, CompressionType};
 use crate::error::Error;
+use crate::net::{ModelSource, Overrides};
 use crate::warp::{Interp, Padding, WarpOptions};
 
 /// Everything stn needs to run one command.
@@ -27,6 +31,96 @@ pub struct Config {
 pub enum Task {
     /// Warp one image with a user-supplied matrix.
     Warp(WarpTask),
+    /// Warp every image listed in a thetas file.
+    Apply(ApplyTask),
+    /// Predict thetas and warp.
+    Rectify(RectifyTask),
+    /// Predict thetas only, as JSON lines on standard output.
+    Predict(PredictTask),
+    /// Describe a model.
+    ModelInfo(NetConfig),
+    /// Print a shell completion script.
+    Completions(clap_complete::Shell),
+}
+
+/// The model, the runtime and the batch size.
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    /// The model.
+    pub source: ModelSource,
+    /// `--ort-lib`.
+    pub ort_lib: Option<PathBuf>,
+    /// Preprocessing overrides.
+    pub overrides: Overrides,
+    /// Images per inference batch.
+    pub batch: usize,
+}
+
+/// What to do with an output that already exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse to start.
+    Refuse,
+    /// Replace it.
+    Overwrite,
+    /// Keep it and skip the input.
+    Skip,
+}
+
+/// Where and how a batch writes.
+#[derive(Clone, Debug)]
+pub struct OutputConfig {
+    /// The output directory.
+    pub dir: PathBuf,
+    /// `--format`; `None` keeps each input's format.
+    pub format: Option<ImageFormat>,
+    /// Existing-output policy.
+    pub existing: Existing,
+    /// PNG encoder effort.
+    pub png: CompressionType,
+}
+
+/// `stn rectify`.
+#[derive(Debug)]
+pub struct RectifyTask {
+    /// Input arguments as given.
+    pub inputs: Vec<String>,
+    /// No progress bar or summary.
+    pub quiet: bool,
+    /// The model.
+    pub net: NetConfig,
+    /// Outputs.
+    pub out: OutputConfig,
+    /// Sampling; `size: None` means the model's output size, else the image's.
+    pub sampling: Sampling,
+    /// `--thetas FILE`.
+    pub thetas: Option<PathBuf>,
+    /// `--overlay DIR`.
+    pub overlay: Option<PathBuf>,
+}
+
+/// `stn predict`.
+#[derive(Debug)]
+pub struct PredictTask {
+    /// Input arguments as given.
+    pub inputs: Vec<String>,
+    /// No progress bar or summary.
+    pub quiet: bool,
+    /// The model.
+    pub net: NetConfig,
+    /// Output size to record; `None` means the model's.
+    pub size: Option<Size>,
+}
+
+/// `stn warp --thetas FILE -o DIR`.
+#[derive(Debug)]
+pub struct ApplyTask {
+    /// The JSON-lines file (`-` is standard input).
+    pub thetas: PathBuf,
+    /// Outputs.
+    pub out: OutputConfig,
+    /// Sampling; `size` overrides each line's size.
+    pub sampling: Sampling,
 }
 
 /// Where a warp's matrix comes from.
@@ -69,7 +163,17 @@ impl TryFrom<Cli> for Config {
 
     fn try_from(cli: Cli) -> Result<Config, Error> {
         let task = match cli.command {
+            Command::Warp(args) if args.thetas.is_some() => Task::Apply(apply_task(args)?),
             Command::Warp(args) => Task::Warp(warp_task(args)?),
+            Command::Rectify(args) => Task::Rectify(rectify_task(args)?),
+            Command::Predict(args) => Task::Predict(predict_task(args)?),
+            Command::Model(ModelCommand::Info { path, runtime }) => Task::ModelInfo(NetConfig {
+                source: path.map_or(ModelSource::Embedded, ModelSource::File),
+                ort_lib: runtime.ort_lib,
+                overrides: Overrides::default(),
+                batch: 1,
+            }),
+            Command::Completions { shell } => Task::Completions(shell),
         };
         Ok(Config {
             threads: cli.jobs.map(|n| n.get()),
@@ -93,13 +197,101 @@ fn warp_task(args: WarpArgs) -> Result<WarpTask, Error> {
         }
     };
     let format = codec::output_format(&args.output, args.format.map(image_format))?;
+    let input = args
+        .input
+        .ok_or_else(|| Error::Usage("stn warp needs an INPUT (or --thetas FILE)".into()))?;
     Ok(WarpTask {
-        input: args.input,
+        input,
         output: args.output,
         format,
         matrix,
         sampling: sampling(&args.sampling),
         overwrite: args.overwrite,
+    })
+}
+
+fn apply_task(args: WarpArgs) -> Result<ApplyTask, Error> {
+    let out = OutputArgs {
+        output: args.output,
+        format: args.format,
+        overwrite: args.overwrite,
+        skip_existing: false,
+        png_compression: PngCompressionArg::Fast,
+    };
+    Ok(ApplyTask {
+        thetas: args.thetas.expect("checked by the caller"),
+        out: output_config(&out)?,
+        sampling: sampling(&args.sampling),
+    })
+}
+
+fn rectify_task(args: RectifyArgs) -> Result<RectifyTask, Error> {
+    let (inputs, quiet) = input_list(args.inputs);
+    Ok(RectifyTask {
+        inputs,
+        quiet,
+        net: net_config(args.model)?,
+        out: output_config(&args.output)?,
+        sampling: sampling(&args.sampling),
+        thetas: args.thetas,
+        overlay: args.overlay,
+    })
+}
+
+fn predict_task(args: PredictArgs) -> Result<PredictTask, Error> {
+    let (inputs, quiet) = input_list(args.inputs);
+    Ok(PredictTask {
+        inputs,
+        quiet,
+        net: net_config(args.model)?,
+        size: args.size,
+    })
+}
+
+fn input_list(args: InputArgs) -> (Vec<String>, bool) {
+    (args.inputs, args.quiet)
+}
+
+fn net_config(args: ModelArgs) -> Result<NetConfig, Error> {
+    let floats = |flag: &str, v: Option<String>| -> Result<Option<Vec<f32>>, Error> {
+        v.map(|t| {
+            crate::net::parse_floats(&t).map_err(|e| Error::Usage(format!("{flag} {t:?}: {e}")))
+        })
+        .transpose()
+    };
+    Ok(NetConfig {
+        source: args.model.map_or(ModelSource::Embedded, ModelSource::File),
+        ort_lib: args.runtime.ort_lib,
+        overrides: Overrides {
+            input_size: args.input_size,
+            mean: floats("--mean", args.mean)?,
+            std: floats("--std", args.std)?,
+        },
+        batch: args.batch.get(),
+    })
+}
+
+fn output_config(args: &OutputArgs) -> Result<OutputConfig, Error> {
+    if codec::is_stdio(&args.output) {
+        return Err(Error::Usage(
+            "a batch writes into a directory; -o - is only for stn warp with one INPUT".into(),
+        ));
+    }
+    Ok(OutputConfig {
+        dir: args.output.clone(),
+        format: args.format.map(image_format),
+        existing: if args.overwrite {
+            Existing::Overwrite
+        } else if args.skip_existing {
+            Existing::Skip
+        } else {
+            Existing::Refuse
+        },
+        png: match args.png_compression {
+            PngCompressionArg::Fast => CompressionType::Fast,
+            PngCompressionArg::Default => CompressionType::Default,
+            PngCompressionArg::Best => CompressionType::Best,
+        },
     })
 }
 
@@ -172,7 +364,10 @@ mod tests {
     fn stdout_defaults_to_png_and_format_overrides() {
         let Task::Warp(w) = config(&["stn", "warp", "--theta=1,0,0,0,1,0", "-", "-o", "-"])
             .unwrap()
-            .task;
+            .task
+        else {
+            panic!("a warp task")
+        };
         assert_eq!(w.format, ImageFormat::Png);
         let Task::Warp(w) = config(&[
             "stn",
@@ -184,8 +379,33 @@ mod tests {
             "x.png",
         ])
         .unwrap()
-        .task;
+        .task
+        else {
+            panic!("a warp task")
+        };
         assert_eq!(w.format, ImageFormat::Jpeg);
+    }
+
+    #[test]
+    fn thetas_file_selects_apply() {
+        let c = config(&["stn", "warp", "--thetas", "t.jsonl", "-o", "out"]).unwrap();
+        assert!(matches!(c.task, Task::Apply(_)));
+        assert!(Cli::try_parse_from([
+            "stn",
+            "warp",
+            "--thetas",
+            "t",
+            "--theta=1,0,0,0,1,0",
+            "-o",
+            "o"
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn batch_output_must_be_a_directory() {
+        let e = config(&["stn", "rectify", "in", "-o", "-"]).unwrap_err();
+        assert!(e.to_string().contains("directory"), "{e}");
     }
 
     #[test]

@@ -68,6 +68,54 @@ pub enum Error {
         /// The input (and output) path.
         path: PathBuf,
     },
+    /// An input argument or listed path that cannot be used (missing, not a
+    /// file, a symlink loop, an unreadable directory, a bad glob).
+    Input {
+        /// The input as given, or the entry found under it.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// Two inputs would be written to the same output.
+    OutputClash {
+        /// The shared output path.
+        output: PathBuf,
+        /// The first input.
+        first: PathBuf,
+        /// The second input.
+        second: PathBuf,
+    },
+    /// An output exists and neither --overwrite nor --skip-existing was given.
+    OutputExists {
+        /// The existing output.
+        path: PathBuf,
+    },
+    /// A line of a JSON-lines thetas file is malformed.
+    ThetasLine {
+        /// The thetas file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// ONNX Runtime could not be loaded.
+    Runtime {
+        /// What went wrong and how to fix it.
+        reason: String,
+    },
+    /// A model could not be loaded or does not fit stn's contract.
+    Model {
+        /// The model file (`<embedded>` for the built-in model).
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Inference failed on a batch.
+    Inference {
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// Shows `-` as a readable name for the standard streams.
@@ -109,6 +157,29 @@ impl fmt::Display for Error {
                  (use .png, .jpg, .bmp, .tif, .pnm/.pgm/.ppm/.pam, .webp or .gif)",
                 path.display()
             ),
+            Error::Input { path, reason } => write!(f, "{}: {reason}", show(path, "standard input")),
+            Error::OutputClash {
+                output,
+                first,
+                second,
+            } => write!(
+                f,
+                "{} and {} would both be written to {}; nothing was written",
+                first.display(),
+                second.display(),
+                output.display()
+            ),
+            Error::OutputExists { path } => write!(
+                f,
+                "{}: output exists (pass --overwrite to replace it or --skip-existing to keep it)",
+                path.display()
+            ),
+            Error::ThetasLine { path, line, reason } => {
+                write!(f, "{}:{line}: {reason}", show(path, "standard input"))
+            }
+            Error::Runtime { reason } => write!(f, "ONNX Runtime: {reason}"),
+            Error::Model { path, reason } => write!(f, "model {}: {reason}", path.display()),
+            Error::Inference { reason } => write!(f, "inference failed: {reason}"),
             Error::WouldOverwriteInput { path } => write!(
                 f,
                 "{}: output is the input file; refusing to overwrite it (pass --overwrite to allow)",

@@ -5,8 +5,15 @@ pub mod affine;
 pub mod cli;
 pub mod codec;
 pub mod commands;
+pub mod completions;
 pub mod config;
 pub mod error;
+pub mod inputs;
+pub mod net;
+pub mod overlay;
+pub mod pipeline;
+pub mod report;
+pub mod thetas;
 pub mod warp;
 
 pub use affine::{Affine, Size};
@@ -28,5 +35,18 @@ pub fn run(config: &Config) -> Result<Exit, Error> {
     }
     match &config.task {
         config::Task::Warp(task) => commands::warp(task),
+        config::Task::Apply(task) => pipeline::apply(task),
+        config::Task::Rectify(task) => pipeline::rectify(task),
+        config::Task::Predict(task) => pipeline::predict(task),
+        config::Task::ModelInfo(net) => pipeline::model_info(net),
+        config::Task::Completions(shell) => {
+            completions::generate(*shell, &mut std::io::stdout()).map_err(|source| {
+                Error::Write {
+                    path: "-".into(),
+                    source,
+                }
+            })?;
+            Ok(Exit::Success)
+        }
     }
 }

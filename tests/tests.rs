@@ -3,5 +3,8 @@
 mod util;
 
 mod cli;
+mod completions;
 mod golden;
 mod props;
+#[cfg(feature = "onnx")]
+mod rectify;

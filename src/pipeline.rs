@@ -1,0 +1,389 @@
+//! Batches: inputs → jobs → chunks of `--batch` images: decode in parallel,
+//! one inference call per chunk on the calling thread (or the thetas file's
+//! matrices), then warp, encode and write in parallel. At most one chunk of
+//! decoded images is in memory, whatever the folder size.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use image::DynamicImage;
+use rayon::prelude::*;
+
+use crate::affine::{Affine, Size};
+use crate::codec;
+use crate::config::{ApplyTask, Existing, OutputConfig, PredictTask, RectifyTask};
+use crate::error::{Error, Exit};
+use crate::inputs::{self, Job};
+use crate::net::{preprocess, LocNet, ModelSource};
+use crate::overlay;
+use crate::report::Report;
+use crate::thetas::{self, ThetaLine};
+use crate::warp;
+
+/// Jobs with their planned outputs, after the existing-output policy.
+struct Plan {
+    jobs: Vec<Job>,
+    outputs: Vec<PathBuf>,
+    /// Whether each output already exists (and is to be skipped).
+    skip: Vec<bool>,
+}
+
+/// Plans outputs under `out`, refusing clashes and, unless told otherwise,
+/// existing outputs, before any work starts.
+fn plan(jobs: Vec<Job>, out: &OutputConfig) -> Result<Plan, Error> {
+    let ext = out.format.and_then(|f| f.extensions_str().first().copied());
+    let outputs = inputs::plan_outputs(&jobs, &out.dir, ext)?;
+    let exists: Vec<bool> = outputs
+        .iter()
+        .map(|p| p.symlink_metadata().is_ok())
+        .collect();
+    let skip = match out.existing {
+        Existing::Overwrite => vec![false; jobs.len()],
+        Existing::Skip => exists,
+        Existing::Refuse => {
+            if let Some(i) = exists.iter().position(|&e| e) {
+                return Err(Error::OutputExists {
+                    path: outputs[i].clone(),
+                });
+            }
+            vec![false; jobs.len()]
+        }
+    };
+    Ok(Plan {
+        jobs,
+        outputs,
+        skip,
+    })
+}
+
+fn create_dir(dir: &Path) -> Result<(), Error> {
+    fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// Warps `img` and writes it atomically to `out`, in `out`'s format unless `format`.
+fn warp_and_write(
+    img: &DynamicImage,
+    theta: &Affine,
+    size: Size,
+    opts: &warp::WarpOptions,
+    out: &Path,
+    cfg: &OutputConfig,
+) -> Result<(), Error> {
+    let format = codec::output_format(out, cfg.format)?;
+    let warped = warp::warp_image(img, theta, size, opts)?;
+    write_image(&warped, format, out, cfg)
+}
+
+fn write_image(
+    img: &DynamicImage,
+    format: image::ImageFormat,
+    out: &Path,
+    cfg: &OutputConfig,
+) -> Result<(), Error> {
+    let (bytes, _note) = codec::encode(img, format, cfg.png, out)?;
+    if let Some(parent) = out.parent() {
+        create_dir(parent)?;
+    }
+    codec::write_output(out, &bytes)
+}
+
+/// Decodes the chunk's images in parallel; failures are reported and dropped.
+fn decode_chunk(idx: &[usize], jobs: &[Job], report: &mut Report) -> Vec<(usize, DynamicImage)> {
+    let decoded: Vec<(usize, Result<DynamicImage, Error>)> = idx
+        .par_iter()
+        .map(|&i| (i, codec::read_image(&jobs[i].src)))
+        .collect();
+    let mut ok = Vec::with_capacity(decoded.len());
+    for (i, r) in decoded {
+        match r {
+            Ok(img) => ok.push((i, img)),
+            Err(e) => report.fail(&e),
+        }
+    }
+    ok
+}
+
+/// Predicts the chunk's thetas with one inference call; non-finite thetas are
+/// per-image failures.
+fn predict_chunk(
+    net: &mut LocNet,
+    images: Vec<(usize, DynamicImage)>,
+    jobs: &[Job],
+    report: &mut Report,
+) -> Result<Vec<(usize, DynamicImage, Affine)>, Error> {
+    if images.is_empty() {
+        return Ok(Vec::new());
+    }
+    let contract = net.contract().clone();
+    let tensors: Vec<Vec<f32>> = images
+        .par_iter()
+        .map(|(_, img)| {
+            let mut v = Vec::new();
+            preprocess::push_image(img, &contract, &mut v);
+            v
+        })
+        .collect();
+    let thetas = net.predict(&tensors.concat(), images.len())?;
+    let mut out = Vec::with_capacity(images.len());
+    for ((i, img), theta) in images.into_iter().zip(thetas) {
+        match theta.check_finite("the model's theta") {
+            Ok(()) => out.push((i, img, theta)),
+            Err(e) => report.fail(&Error::Input {
+                path: jobs[i].src.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Writes `lines` (each ending in a newline) atomically to `path`, or to stdout for `-`.
+fn write_lines(path: &Path, lines: &[String]) -> Result<(), Error> {
+    codec::write_output(path, lines.concat().as_bytes())
+}
+
+fn load_net(cfg: &crate::config::NetConfig) -> Result<LocNet, Error> {
+    LocNet::load(&cfg.source, cfg.ort_lib.as_deref(), &cfg.overrides)
+}
+
+fn collect(args: &[String], exclude: &[&Path], report: &mut Report) -> Vec<Job> {
+    let stdin = io::stdin();
+    let collected = inputs::collect(args, &mut stdin.lock(), exclude);
+    for e in &collected.errors {
+        report.fail_input(e);
+    }
+    collected.jobs
+}
+
+/// `stn rectify`.
+pub fn rectify(task: &RectifyTask) -> Result<Exit, Error> {
+    let mut report = Report::new(0, task.quiet);
+    let mut exclude = vec![task.out.dir.as_path()];
+    exclude.extend(task.overlay.as_deref());
+    let jobs = collect(&task.inputs, &exclude, &mut report);
+    let plan = plan(jobs, &task.out)?;
+    let overlays = match &task.overlay {
+        Some(dir) => {
+            let cfg = OutputConfig {
+                dir: dir.clone(),
+                format: None,
+                existing: Existing::Overwrite,
+                png: task.out.png,
+            };
+            Some((inputs::plan_outputs(&plan.jobs, dir, None)?, cfg))
+        }
+        None => None,
+    };
+    let mut net = load_net(&task.net)?;
+    create_dir(&task.out.dir)?;
+    let contract = net.contract().clone();
+    let opts = warp::WarpOptions {
+        align_corners: task.sampling.options.align_corners || contract.align_corners,
+        ..task.sampling.options
+    };
+    let out_size = task.sampling.size.or(contract.output_size);
+    let mut report = report.with_total(plan.jobs.len());
+    let mut lines = Vec::new();
+    let all: Vec<usize> = (0..plan.jobs.len()).collect();
+    for chunk in all.chunks(task.net.batch) {
+        let todo: Vec<usize> = chunk.iter().copied().filter(|&i| !plan.skip[i]).collect();
+        for _ in todo.len()..chunk.len() {
+            report.skip();
+        }
+        let images = decode_chunk(&todo, &plan.jobs, &mut report);
+        let predicted = predict_chunk(&mut net, images, &plan.jobs, &mut report)?;
+        let results: Vec<(usize, Size, Result<(), Error>)> = predicted
+            .par_iter()
+            .map(|(i, img, theta)| {
+                let size = out_size.unwrap_or(Size::new(img.width(), img.height()));
+                let mut r = warp_and_write(img, theta, size, &opts, &plan.outputs[*i], &task.out);
+                if let (Ok(()), Some((paths, cfg))) = (&r, &overlays) {
+                    let input = Size::new(img.width(), img.height());
+                    let corners = overlay::region(theta, input, size, opts.align_corners);
+                    let drawn = overlay::draw(img, &corners);
+                    let format =
+                        codec::output_format(&paths[*i], None).unwrap_or(image::ImageFormat::Png);
+                    r = write_image(&drawn, format, &paths[*i], cfg);
+                }
+                (*i, size, r)
+            })
+            .collect();
+        for ((i, _, theta), (_, size, r)) in predicted.iter().zip(results) {
+            match r {
+                Ok(()) => {
+                    report.wrote();
+                    if task.thetas.is_some() {
+                        lines.push(line(&plan, *i, &task.out.dir, theta, size));
+                    }
+                }
+                Err(e) => report.fail(&e),
+            }
+        }
+    }
+    if let Some(path) = &task.thetas {
+        write_lines(path, &lines)?;
+    }
+    Ok(report.finish("written"))
+}
+
+fn line(plan: &Plan, i: usize, dir: &Path, theta: &Affine, size: Size) -> String {
+    let rel = plan.outputs[i]
+        .strip_prefix(dir)
+        .unwrap_or(&plan.outputs[i]);
+    let mut s = thetas::to_line(&ThetaLine {
+        path: plan.jobs[i].src.clone(),
+        theta: *theta,
+        output: Some(rel.to_path_buf()),
+        size: Some(size),
+    });
+    s.push('\n');
+    s
+}
+
+/// `stn predict`: JSON lines on stdout, streamed chunk by chunk.
+pub fn predict(task: &PredictTask) -> Result<Exit, Error> {
+    let mut report = Report::new(0, task.quiet);
+    let jobs = collect(&task.inputs, &[], &mut report);
+    let mut net = load_net(&task.net)?;
+    let size = task.size.or(net.contract().output_size);
+    let mut report = report.with_total(jobs.len());
+    let all: Vec<usize> = (0..jobs.len()).collect();
+    let stdout = io::stdout();
+    for chunk in all.chunks(task.net.batch) {
+        let images = decode_chunk(chunk, &jobs, &mut report);
+        let predicted = predict_chunk(&mut net, images, &jobs, &mut report)?;
+        let mut out = stdout.lock();
+        for (i, img, theta) in &predicted {
+            let line = thetas::to_line(&ThetaLine {
+                path: jobs[*i].src.clone(),
+                theta: *theta,
+                output: Some(jobs[*i].rel.clone()),
+                size: Some(size.unwrap_or(Size::new(img.width(), img.height()))),
+            });
+            writeln!(out, "{line}").map_err(|source| Error::Write {
+                path: PathBuf::from("-"),
+                source,
+            })?;
+            report.wrote();
+        }
+    }
+    Ok(report.finish("predicted"))
+}
+
+/// `stn warp --thetas FILE -o DIR`.
+pub fn apply(task: &ApplyTask) -> Result<Exit, Error> {
+    let read_err = |source| Error::Read {
+        path: task.thetas.clone(),
+        source,
+    };
+    let text = if codec::is_stdio(&task.thetas) {
+        io::read_to_string(io::stdin()).map_err(read_err)?
+    } else {
+        fs::read_to_string(&task.thetas).map_err(read_err)?
+    };
+    let mut report = Report::new(0, true);
+    let mut parsed = Vec::new();
+    for r in thetas::parse(&text, &task.thetas) {
+        match r {
+            Ok(l) => parsed.push(l),
+            Err(e) => report.fail_input(&e),
+        }
+    }
+    let jobs: Vec<Job> = parsed
+        .iter()
+        .map(|l| Job {
+            src: l.path.clone(),
+            rel: l
+                .output
+                .clone()
+                .unwrap_or_else(|| inputs::mirror_rel(&l.path)),
+        })
+        .collect();
+    let plan = plan(jobs, &task.out)?;
+    create_dir(&task.out.dir)?;
+    let mut report = report.with_total(plan.jobs.len());
+    let todo: Vec<usize> = (0..plan.jobs.len()).filter(|&i| !plan.skip[i]).collect();
+    for _ in todo.len()..plan.jobs.len() {
+        report.skip();
+    }
+    for chunk in todo.chunks(64) {
+        let results: Vec<Result<(), Error>> = chunk
+            .par_iter()
+            .map(|&i| {
+                let img = codec::read_image(&plan.jobs[i].src)?;
+                let l = &parsed[i];
+                let size = task
+                    .sampling
+                    .size
+                    .or(l.size)
+                    .unwrap_or(Size::new(img.width(), img.height()));
+                warp_and_write(
+                    &img,
+                    &l.theta,
+                    size,
+                    &task.sampling.options,
+                    &plan.outputs[i],
+                    &task.out,
+                )
+            })
+            .collect();
+        for r in results {
+            match r {
+                Ok(()) => report.wrote(),
+                Err(e) => report.fail(&e),
+            }
+        }
+    }
+    Ok(report.finish("written"))
+}
+
+/// `stn model info`.
+pub fn model_info(cfg: &crate::config::NetConfig) -> Result<Exit, Error> {
+    let net = load_net(cfg)?;
+    let d = net.declared();
+    let c = net.contract();
+    let mut out = String::new();
+    let name = match &cfg.source {
+        ModelSource::Embedded => cfg.source.display_path().display().to_string(),
+        ModelSource::File(p) => p.display().to_string(),
+    };
+    out.push_str(&format!("model: {name}\n"));
+    for (kind, list) in [("input", &d.inputs), ("output", &d.outputs)] {
+        for (n, ty, shape) in list {
+            let dims: Vec<String> = shape
+                .iter()
+                .map(|&v| {
+                    if v < 0 {
+                        "?".to_string()
+                    } else {
+                        v.to_string()
+                    }
+                })
+                .collect();
+            out.push_str(&format!("{kind}: {n} {ty} [{}]\n", dims.join(",")));
+        }
+    }
+    for (k, v) in &d.metadata {
+        out.push_str(&format!("metadata: {k} = {v}\n"));
+    }
+    out.push_str(&format!(
+        "contract: input {} x{} channel(s), mean {:?}, std {:?}, output size {}, align_corners {}\n",
+        c.input_size,
+        c.channels,
+        c.mean,
+        c.std,
+        c.output_size.map_or("each image's own".to_string(), |s| s.to_string()),
+        c.align_corners
+    ));
+    io::stdout()
+        .write_all(out.as_bytes())
+        .map_err(|source| Error::Write {
+            path: PathBuf::from("-"),
+            source,
+        })?;
+    Ok(Exit::Success)
+}

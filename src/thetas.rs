@@ -1,0 +1,476 @@
+//! Theta files: one JSON object per line, written by `stn predict` and
+//! `stn rectify --thetas`, edited by people, and read back by
+//! `stn warp --thetas`.
+//!
+//! A line looks like
+//! `{"path":"scans/a.png","theta":[1.0,0.0,0.0,0.0,1.0,0.0],"output":"scans/a.png","size":[28,28]}`.
+//! `theta` is a PyTorch theta (see [`crate::affine`]), row-major
+//! `[a, b, c, d, e, f]`; reading also accepts PyTorch's nested 2×3 form
+//! `[[a, b, c], [d, e, f]]`. `output` (relative to the output directory) and
+//! `size` (`[width, height]`) are optional. Unknown keys are ignored, so a line
+//! can carry notes. Numbers are written in the shortest form that reads back
+//! as the same `f64`.
+
+use std::borrow::Cow;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::affine::{Affine, Size};
+use crate::error::Error;
+
+/// One line of a theta file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThetaLine {
+    /// The input image.
+    pub path: PathBuf,
+    /// The theta: output normalised → input normalised coordinates.
+    pub theta: Affine,
+    /// The output path relative to the output directory; never absolute and
+    /// never containing `..` when read by [`parse`].
+    pub output: Option<PathBuf>,
+    /// The output size.
+    pub size: Option<Size>,
+}
+
+/// The line as written.
+#[derive(Serialize)]
+struct OutLine<'a> {
+    path: Cow<'a, str>,
+    theta: [f64; 6],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<[u32; 2]>,
+}
+
+/// The line as read: each known field is checked by hand for a precise
+/// message; unknown fields are ignored.
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object with \"path\" and \"theta\"")]
+struct RawLine {
+    path: Option<Value>,
+    theta: Option<Value>,
+    output: Option<Value>,
+    size: Option<Value>,
+}
+
+/// Formats one line as a compact JSON object, without a trailing newline.
+///
+/// Paths that are not valid UTF-8 are written lossily. A non-finite theta
+/// entry cannot be written as a JSON number; it is written as `null`, which
+/// [`parse`] refuses.
+pub fn to_line(t: &ThetaLine) -> String {
+    let line = OutLine {
+        path: t.path.to_string_lossy(),
+        theta: t.theta.0,
+        output: t.output.as_deref().map(Path::to_string_lossy),
+        size: t.size.map(|s| [s.width, s.height]),
+    };
+    serde_json::to_string(&line).expect("a theta line serialises to JSON")
+}
+
+/// Parses the text of a theta file; `origin` names the file in messages.
+///
+/// Returns one result per non-blank line, in order. A bad line gives an
+/// [`Error::ThetasLine`] with its 1-based line number and the other lines
+/// still parse.
+pub fn parse(text: &str, origin: &Path) -> Vec<Result<ThetaLine, Error>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.split('\n')
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            parse_line(line).map_err(|reason| Error::ThetasLine {
+                path: origin.to_path_buf(),
+                line: i + 1,
+                reason,
+            })
+        })
+        .collect()
+}
+
+fn parse_line(line: &str) -> Result<ThetaLine, String> {
+    let raw: RawLine = serde_json::from_str(line).map_err(json_reason)?;
+    let path = match raw.path {
+        None | Some(Value::Null) => return Err("missing \"path\"".to_string()),
+        Some(Value::String(s)) if s.is_empty() => return Err("\"path\" is empty".to_string()),
+        Some(Value::String(s)) => PathBuf::from(s),
+        Some(other) => return Err(format!("\"path\" must be a string, got {}", brief(&other))),
+    };
+    let theta = match raw.theta {
+        None | Some(Value::Null) => {
+            return Err("missing \"theta\" (six numbers [a, b, c, d, e, f])".to_string())
+        }
+        Some(v) => read_theta(&v)?,
+    };
+    let output = match raw.output {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(read_output(s)?),
+        Some(other) => {
+            return Err(format!(
+                "\"output\" must be a string, got {}",
+                brief(&other)
+            ))
+        }
+    };
+    let size = match raw.size {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(read_size(&v)?),
+    };
+    Ok(ThetaLine {
+        path,
+        theta,
+        output,
+        size,
+    })
+}
+
+/// A serde_json error, without its "at line 1" (the line is ours to number).
+fn json_reason(e: serde_json::Error) -> String {
+    let mut msg = e.to_string();
+    if let Some(at) = msg.rfind(" at line ") {
+        msg.truncate(at);
+    }
+    match e.classify() {
+        serde_json::error::Category::Data => msg,
+        _ if msg == "number out of range" => format!(
+            "number out of range at column {} (theta entries must be finite)",
+            e.column()
+        ),
+        _ => format!("invalid JSON at column {}: {msg}", e.column()),
+    }
+}
+
+/// `[a, b, c, d, e, f]` or `[[a, b, c], [d, e, f]]`, all finite numbers.
+fn read_theta(v: &Value) -> Result<Affine, String> {
+    let shape_error = || {
+        format!(
+            "\"theta\" must be six numbers [a, b, c, d, e, f], got {}",
+            brief(v)
+        )
+    };
+    let Value::Array(items) = v else {
+        return Err(shape_error());
+    };
+    let entries: Vec<&Value> = match items.as_slice() {
+        [Value::Array(r0), Value::Array(r1)] if r0.len() == 3 && r1.len() == 3 => {
+            r0.iter().chain(r1).collect()
+        }
+        flat if flat.len() == 6 => flat.iter().collect(),
+        flat if flat.iter().all(Value::is_number) => {
+            return Err(format!("\"theta\" must have 6 numbers, got {}", flat.len()))
+        }
+        _ => return Err(shape_error()),
+    };
+    let mut m = [0.0; 6];
+    for (i, (slot, entry)) in m.iter_mut().zip(entries).enumerate() {
+        let x = entry.as_f64().ok_or_else(|| {
+            format!(
+                "\"theta\" entry {} is not a number: {}",
+                i + 1,
+                brief(entry)
+            )
+        })?;
+        if !x.is_finite() {
+            return Err(format!("\"theta\" entry {} is not finite", i + 1));
+        }
+        *slot = x;
+    }
+    Ok(Affine(m))
+}
+
+/// `[width, height]`, whole numbers from 1 to 2³² − 1.
+fn read_size(v: &Value) -> Result<Size, String> {
+    let dim = |d: &Value| {
+        d.as_u64()
+            .filter(|&n| n >= 1)
+            .and_then(|n| u32::try_from(n).ok())
+    };
+    let pair = match v.as_array().map(Vec::as_slice) {
+        Some([w, h]) => dim(w).zip(dim(h)),
+        _ => None,
+    };
+    pair.map(|(w, h)| Size::new(w, h)).ok_or_else(|| {
+        format!(
+            "\"size\" must be [width, height], two whole numbers of at least 1, got {}",
+            brief(v)
+        )
+    })
+}
+
+/// A relative path that stays inside the output directory.
+fn read_output(s: String) -> Result<PathBuf, String> {
+    if s.is_empty() {
+        return Err("\"output\" is empty".to_string());
+    }
+    let p = PathBuf::from(s);
+    let escapes = p
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+    if escapes || p.file_name().is_none() {
+        return Err(format!(
+            "\"output\" {:?} must be a relative file path inside the output directory (no leading / and no ..)",
+            p.to_string_lossy()
+        ));
+    }
+    Ok(p)
+}
+
+/// A JSON value for a message, cut short if long.
+fn brief(v: &Value) -> String {
+    const MAX: usize = 60;
+    let s = v.to_string();
+    match s.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn line(path: &str, theta: [f64; 6]) -> ThetaLine {
+        ThetaLine {
+            path: PathBuf::from(path),
+            theta: Affine(theta),
+            output: None,
+            size: None,
+        }
+    }
+
+    /// The (line, reason) of each error, and the paths of the good lines.
+    fn outcome(text: &str) -> (Vec<(usize, String)>, Vec<PathBuf>) {
+        let mut bad = Vec::new();
+        let mut good = Vec::new();
+        for r in parse(text, Path::new("t.jsonl")) {
+            match r {
+                Ok(t) => good.push(t.path),
+                Err(Error::ThetasLine { path, line, reason }) => {
+                    assert_eq!(path, Path::new("t.jsonl"));
+                    bad.push((line, reason));
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        (bad, good)
+    }
+
+    #[test]
+    fn writes_compact_json_with_optional_fields() {
+        let mut t = line("a/b.png", [1.0, 0.0, -0.25, 0.0, 1.0, 0.1]);
+        assert_eq!(
+            to_line(&t),
+            r#"{"path":"a/b.png","theta":[1.0,0.0,-0.25,0.0,1.0,0.1]}"#
+        );
+        t.output = Some(PathBuf::from("a/b.webp"));
+        t.size = Some(Size::new(28, 14));
+        assert_eq!(
+            to_line(&t),
+            r#"{"path":"a/b.png","theta":[1.0,0.0,-0.25,0.0,1.0,0.1],"output":"a/b.webp","size":[28,14]}"#
+        );
+        assert_eq!(
+            parse(&to_line(&t), Path::new("x")).pop().unwrap().unwrap(),
+            t
+        );
+    }
+
+    #[test]
+    fn reads_blank_lines_crlf_bom_unknown_keys_and_nested_theta() {
+        let text = "\u{feff}{\"path\":\"a.png\",\"theta\":[1,0,0,0,1,0]}\r\n\
+                    \n   \n\
+                    {\"note\":\"tilted\",\"theta\":[[0.9,-0.1,0],[0.1,0.9,0]],\"path\":\"b.png\",\"size\":[3,4],\"output\":null}\n";
+        let got: Vec<ThetaLine> = parse(text, Path::new("t"))
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], line("a.png", [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]));
+        assert_eq!(got[1].theta, Affine([0.9, -0.1, 0.0, 0.1, 0.9, 0.0]));
+        assert_eq!(got[1].size, Some(Size::new(3, 4)));
+        assert_eq!(got[1].output, None);
+    }
+
+    #[test]
+    fn each_malformed_line_is_reported_with_its_number() {
+        let ok = r#"{"path":"ok.png","theta":[1,0,0,0,1,0]}"#;
+        let cases: &[(&str, &str)] = &[
+            (
+                r#"{"path":"a.png","theta":[1,0,0,0,1,0]"#,
+                "invalid JSON at column",
+            ),
+            ("not json", "invalid JSON at column 2: expected ident"),
+            (r#"[1,2,3]"#, "expected a JSON object"),
+            (r#"{"theta":[1,0,0,0,1,0]}"#, "missing \"path\""),
+            (r#"{"path":"","theta":[1,0,0,0,1,0]}"#, "\"path\" is empty"),
+            (
+                r#"{"path":7,"theta":[1,0,0,0,1,0]}"#,
+                "\"path\" must be a string",
+            ),
+            (r#"{"path":"a.png"}"#, "missing \"theta\""),
+            (
+                r#"{"path":"a.png","theta":[1,0,0,0,1]}"#,
+                "must have 6 numbers, got 5",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,0,0,1,0,0]}"#,
+                "must have 6 numbers, got 7",
+            ),
+            (
+                r#"{"path":"a.png","theta":"1,0,0,0,1,0"}"#,
+                "must be six numbers",
+            ),
+            (
+                r#"{"path":"a.png","theta":[[1,0],[0,1]]}"#,
+                "must be six numbers",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,"x",0,1,0]}"#,
+                "entry 3 is not a number: \"x\"",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,null,0,1,0]}"#,
+                "entry 3 is not a number: null",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,1e999,0,1,0]}"#,
+                "number out of range at column 34",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,-1e400,0,1,0]}"#,
+                "number out of range",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,0,0,1,0],"size":[0,5]}"#,
+                "\"size\" must be [width, height]",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,0,0,1,0],"size":[5]}"#,
+                "\"size\" must be",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,0,0,1,0],"size":[5,5,5]}"#,
+                "\"size\" must be",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,0,0,1,0],"size":[2.5,5]}"#,
+                "\"size\" must be",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,0,0,1,0],"size":[-1,5]}"#,
+                "\"size\" must be",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,0,0,1,0],"size":[4294967296,5]}"#,
+                "\"size\" must be",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,0,0,1,0],"size":"5x5"}"#,
+                "\"size\" must be",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,0,0,1,0],"output":""}"#,
+                "\"output\" is empty",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,0,0,1,0],"output":"/etc/x.png"}"#,
+                "inside the output directory",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,0,0,1,0],"output":"a/../../x.png"}"#,
+                "inside the output directory",
+            ),
+            (
+                r#"{"path":"a.png","theta":[1,0,0,0,1,0],"output":3}"#,
+                "\"output\" must be a string",
+            ),
+        ];
+        // Each bad case between two good lines: its number is 2 + 2·i.
+        let mut text = String::new();
+        for (bad, _) in cases {
+            text.push_str(ok);
+            text.push('\n');
+            text.push_str(bad);
+            text.push('\n');
+        }
+        text.push_str(ok);
+        let (bad, good) = outcome(&text);
+        assert_eq!(good.len(), cases.len() + 1);
+        assert_eq!(bad.len(), cases.len());
+        for (i, ((line, reason), (input, expected))) in bad.iter().zip(cases).enumerate() {
+            assert_eq!(*line, 2 + 2 * i, "{input}");
+            assert!(
+                reason.contains(expected),
+                "{input}: {reason:?} lacks {expected:?}"
+            );
+            assert!(!reason.contains("at line"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn error_display_names_file_and_line() {
+        let r = parse("\n\n{\"path\":\"a\"}", Path::new("dir/t.jsonl"));
+        let e = r.into_iter().next().unwrap().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "dir/t.jsonl:3: missing \"theta\" (six numbers [a, b, c, d, e, f])"
+        );
+    }
+
+    #[test]
+    fn seventeen_digit_and_extreme_values_round_trip() {
+        // Needs serde_json's `float_roundtrip` feature; without it these
+        // come back one unit in the last place off.
+        let theta = [
+            1.0715660391465826e-75,
+            -1.81996730402717e-179,
+            -1.603964615428183e143,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ];
+        let t = line("x.png", theta);
+        let back = parse(&to_line(&t), Path::new("x")).pop().unwrap().unwrap();
+        assert_eq!(back.theta.0.map(f64::to_bits), theta.map(f64::to_bits));
+    }
+
+    #[test]
+    fn non_finite_theta_is_written_as_null_and_refused() {
+        let t = line("x.png", [f64::NAN, 0.0, 0.0, 0.0, 1.0, f64::INFINITY]);
+        let text = to_line(&t);
+        assert!(text.contains("[null,"), "{text}");
+        assert!(parse(&text, Path::new("x"))[0].is_err());
+    }
+
+    fn finite() -> impl Strategy<Value = f64> {
+        any::<f64>().prop_filter("finite", |x| x.is_finite())
+    }
+
+    proptest! {
+        #[test]
+        fn lines_round_trip_exactly(
+            path in ".+",
+            theta in proptest::array::uniform6(finite()),
+            output in proptest::option::of("[a-z0-9 _.-]{0,6}[a-z0-9](/[a-z0-9_-]{1,6}){0,3}"),
+            size in proptest::option::of((1u32.., 1u32..)),
+        ) {
+            let t = ThetaLine {
+                path: PathBuf::from(&path),
+                theta: Affine(theta),
+                output: output.map(PathBuf::from),
+                size: size.map(|(w, h)| Size::new(w, h)),
+            };
+            let text = to_line(&t);
+            prop_assert!(!text.contains('\n'));
+            let mut back = parse(&text, Path::new("x"));
+            prop_assert_eq!(back.len(), 1);
+            let back = back.pop().unwrap().unwrap();
+            prop_assert_eq!(back.theta.0.map(f64::to_bits), theta.map(f64::to_bits));
+            prop_assert_eq!(back, t);
+        }
+    }
+}
