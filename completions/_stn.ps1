@@ -23,6 +23,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
         'stn' {
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
+            [CompletionResult]::new('--max-pixels', '--max-pixels', [CompletionResultType]::ParameterName, 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -47,6 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output image; `-` writes standard output. With --thetas, a directory')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
+            [CompletionResult]::new('--max-pixels', '--max-pixels', [CompletionResultType]::ParameterName, 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs')
             [CompletionResult]::new('--align-corners', '--align-corners', [CompletionResultType]::ParameterName, 'Normalised ±1 are the centres of the corner pixels, not their outer edges')
             [CompletionResult]::new('--overwrite', '--overwrite', [CompletionResultType]::ParameterName, 'Allow the output to replace the input file')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -71,6 +73,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             [CompletionResult]::new('--overlay', '--overlay', [CompletionResultType]::ParameterName, 'Also write each input with the sampled region outlined into DIR')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
+            [CompletionResult]::new('--max-pixels', '--max-pixels', [CompletionResultType]::ParameterName, 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress bar')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress bar')
             [CompletionResult]::new('--overwrite', '--overwrite', [CompletionResultType]::ParameterName, 'Replace existing outputs')
@@ -90,6 +93,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             [CompletionResult]::new('--size', '--size', [CompletionResultType]::ParameterName, 'Output size recorded in each line [default: from the model]')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
+            [CompletionResult]::new('--max-pixels', '--max-pixels', [CompletionResultType]::ParameterName, 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress bar')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress bar')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -99,6 +103,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
         'stn;model' {
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
+            [CompletionResult]::new('--max-pixels', '--max-pixels', [CompletionResultType]::ParameterName, 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('info', 'info', [CompletionResultType]::ParameterValue, 'Print a model''s inputs, outputs, metadata and the contract stn reads from it')
@@ -109,6 +114,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             [CompletionResult]::new('--ort-lib', '--ort-lib', [CompletionResultType]::ParameterName, 'The ONNX Runtime shared library (libonnxruntime.so.*) [default: search ORT_DYLIB_PATH, beside the executable, the user cache, the build location]')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
+            [CompletionResult]::new('--max-pixels', '--max-pixels', [CompletionResultType]::ParameterName, 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -127,6 +133,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
         'stn;completions' {
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
+            [CompletionResult]::new('--max-pixels', '--max-pixels', [CompletionResultType]::ParameterName, 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

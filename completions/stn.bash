@@ -74,7 +74,7 @@ _stn() {
 
     case "${cmd}" in
         stn)
-            opts="-j -h -V --jobs --help --version warp rectify predict model completions help"
+            opts="-j -h -V --jobs --max-pixels --help --version warp rectify predict model completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -88,6 +88,10 @@ _stn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --max-pixels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -96,7 +100,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__completions)
-            opts="-j -h --jobs --help bash elvish fish powershell zsh"
+            opts="-j -h --jobs --max-pixels --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -107,6 +111,10 @@ _stn() {
                     return 0
                     ;;
                 -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pixels)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -230,7 +238,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__model)
-            opts="-j -h --jobs --help info help"
+            opts="-j -h --jobs --max-pixels --help info help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -241,6 +249,10 @@ _stn() {
                     return 0
                     ;;
                 -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pixels)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -294,7 +306,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__model__subcmd__info)
-            opts="-j -h --ort-lib --jobs --help"
+            opts="-j -h --ort-lib --jobs --max-pixels --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -312,6 +324,10 @@ _stn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --max-pixels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -320,7 +336,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__predict)
-            opts="-q -j -h --quiet --model --batch --input-size --mean --std --ort-lib --size --jobs --help"
+            opts="-q -j -h --quiet --model --batch --input-size --mean --std --ort-lib --size --jobs --max-pixels --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -362,6 +378,10 @@ _stn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --max-pixels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -370,7 +390,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__rectify)
-            opts="-q -o -j -h --quiet --output --format --overwrite --skip-existing --png-compression --model --batch --input-size --mean --std --ort-lib --size --interp --padding --align-corners --thetas --overlay --jobs --help"
+            opts="-q -o -j -h --quiet --output --format --overwrite --skip-existing --png-compression --model --batch --input-size --mean --std --ort-lib --size --interp --padding --align-corners --thetas --overlay --jobs --max-pixels --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -444,6 +464,10 @@ _stn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --max-pixels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -452,7 +476,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__warp)
-            opts="-o -j -h --theta --matrix --thetas --size --interp --padding --align-corners --format --overwrite --output --jobs --help"
+            opts="-o -j -h --theta --matrix --thetas --size --interp --padding --align-corners --format --overwrite --output --jobs --max-pixels --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -499,6 +523,10 @@ _stn() {
                     return 0
                     ;;
                 -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pixels)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

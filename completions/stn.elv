@@ -20,6 +20,7 @@ set edit:completion:arg-completer[stn] = {|@words|
         &'stn'= {
             cand -j 'Worker threads [default: one per core]'
             cand --jobs 'Worker threads [default: one per core]'
+            cand --max-pixels 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -43,6 +44,7 @@ set edit:completion:arg-completer[stn] = {|@words|
             cand --output 'Output image; `-` writes standard output. With --thetas, a directory'
             cand -j 'Worker threads [default: one per core]'
             cand --jobs 'Worker threads [default: one per core]'
+            cand --max-pixels 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs'
             cand --align-corners 'Normalised ±1 are the centres of the corner pixels, not their outer edges'
             cand --overwrite 'Allow the output to replace the input file'
             cand -h 'Print help (see more with ''--help'')'
@@ -66,6 +68,7 @@ set edit:completion:arg-completer[stn] = {|@words|
             cand --overlay 'Also write each input with the sampled region outlined into DIR'
             cand -j 'Worker threads [default: one per core]'
             cand --jobs 'Worker threads [default: one per core]'
+            cand --max-pixels 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs'
             cand -q 'No progress bar'
             cand --quiet 'No progress bar'
             cand --overwrite 'Replace existing outputs'
@@ -84,6 +87,7 @@ set edit:completion:arg-completer[stn] = {|@words|
             cand --size 'Output size recorded in each line [default: from the model]'
             cand -j 'Worker threads [default: one per core]'
             cand --jobs 'Worker threads [default: one per core]'
+            cand --max-pixels 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs'
             cand -q 'No progress bar'
             cand --quiet 'No progress bar'
             cand -h 'Print help (see more with ''--help'')'
@@ -92,6 +96,7 @@ set edit:completion:arg-completer[stn] = {|@words|
         &'stn;model'= {
             cand -j 'Worker threads [default: one per core]'
             cand --jobs 'Worker threads [default: one per core]'
+            cand --max-pixels 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs'
             cand -h 'Print help'
             cand --help 'Print help'
             cand info 'Print a model''s inputs, outputs, metadata and the contract stn reads from it'
@@ -101,6 +106,7 @@ set edit:completion:arg-completer[stn] = {|@words|
             cand --ort-lib 'The ONNX Runtime shared library (libonnxruntime.so.*) [default: search ORT_DYLIB_PATH, beside the executable, the user cache, the build location]'
             cand -j 'Worker threads [default: one per core]'
             cand --jobs 'Worker threads [default: one per core]'
+            cand --max-pixels 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -115,6 +121,7 @@ set edit:completion:arg-completer[stn] = {|@words|
         &'stn;completions'= {
             cand -j 'Worker threads [default: one per core]'
             cand --jobs 'Worker threads [default: one per core]'
+            cand --max-pixels 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs'
             cand -h 'Print help'
             cand --help 'Print help'
         }

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_stn_global_optspecs
-    string join \n j/jobs= h/help V/version
+    string join \n j/jobs= max-pixels= h/help V/version
 end
 
 function __fish_stn_needs_command
@@ -25,6 +25,7 @@ function __fish_stn_using_subcommand
 end
 
 complete -c stn -n "__fish_stn_needs_command" -s j -l jobs -d 'Worker threads [default: one per core]' -r
+complete -c stn -n "__fish_stn_needs_command" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
 complete -c stn -n "__fish_stn_needs_command" -s h -l help -d 'Print help'
 complete -c stn -n "__fish_stn_needs_command" -s V -l version -d 'Print version'
 complete -c stn -n "__fish_stn_needs_command" -f -a "warp" -d 'Apply an affine matrix to an image'
@@ -52,6 +53,7 @@ webp\t'WebP (lossless)'
 gif\t'GIF'"
 complete -c stn -n "__fish_stn_using_subcommand warp" -s o -l output -d 'Output image; `-` writes standard output. With --thetas, a directory' -r -F
 complete -c stn -n "__fish_stn_using_subcommand warp" -s j -l jobs -d 'Worker threads [default: one per core]' -r
+complete -c stn -n "__fish_stn_using_subcommand warp" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
 complete -c stn -n "__fish_stn_using_subcommand warp" -l align-corners -d 'Normalised ±1 are the centres of the corner pixels, not their outer edges'
 complete -c stn -n "__fish_stn_using_subcommand warp" -l overwrite -d 'Allow the output to replace the input file'
 complete -c stn -n "__fish_stn_using_subcommand warp" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -82,6 +84,7 @@ reflection\t'Mirror the image at its edges'"
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l thetas -d 'Also write the thetas as JSON lines to FILE' -r -F
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l overlay -d 'Also write each input with the sampled region outlined into DIR' -r -F
 complete -c stn -n "__fish_stn_using_subcommand rectify" -s j -l jobs -d 'Worker threads [default: one per core]' -r
+complete -c stn -n "__fish_stn_using_subcommand rectify" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
 complete -c stn -n "__fish_stn_using_subcommand rectify" -s q -l quiet -d 'No progress bar'
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l overwrite -d 'Replace existing outputs'
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l skip-existing -d 'Leave existing outputs alone and count them as skipped'
@@ -95,18 +98,22 @@ complete -c stn -n "__fish_stn_using_subcommand predict" -l std -d 'Per-channel 
 complete -c stn -n "__fish_stn_using_subcommand predict" -l ort-lib -d 'The ONNX Runtime shared library (libonnxruntime.so.*) [default: search ORT_DYLIB_PATH, beside the executable, the user cache, the build location]' -r -F
 complete -c stn -n "__fish_stn_using_subcommand predict" -l size -d 'Output size recorded in each line [default: from the model]' -r
 complete -c stn -n "__fish_stn_using_subcommand predict" -s j -l jobs -d 'Worker threads [default: one per core]' -r
+complete -c stn -n "__fish_stn_using_subcommand predict" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
 complete -c stn -n "__fish_stn_using_subcommand predict" -s q -l quiet -d 'No progress bar'
 complete -c stn -n "__fish_stn_using_subcommand predict" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from info help" -s j -l jobs -d 'Worker threads [default: one per core]' -r
+complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from info help" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
 complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from info help" -s h -l help -d 'Print help'
 complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from info help" -f -a "info" -d 'Print a model\'s inputs, outputs, metadata and the contract stn reads from it'
 complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from info help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from info" -l ort-lib -d 'The ONNX Runtime shared library (libonnxruntime.so.*) [default: search ORT_DYLIB_PATH, beside the executable, the user cache, the build location]' -r -F
 complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from info" -s j -l jobs -d 'Worker threads [default: one per core]' -r
+complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from info" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
 complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from info" -s h -l help -d 'Print help'
 complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "info" -d 'Print a model\'s inputs, outputs, metadata and the contract stn reads from it'
 complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c stn -n "__fish_stn_using_subcommand completions" -s j -l jobs -d 'Worker threads [default: one per core]' -r
+complete -c stn -n "__fish_stn_using_subcommand completions" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
 complete -c stn -n "__fish_stn_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c stn -n "__fish_stn_using_subcommand help; and not __fish_seen_subcommand_from warp rectify predict model completions help" -f -a "warp" -d 'Apply an affine matrix to an image'
 complete -c stn -n "__fish_stn_using_subcommand help; and not __fish_seen_subcommand_from warp rectify predict model completions help" -f -a "rectify" -d 'Rectify images: predict a theta per image with a localisation net, then warp'

@@ -20,6 +20,11 @@ pub struct Cli {
     #[arg(short = 'j', long = "jobs", global = true, value_name = "N")]
     pub jobs: Option<NonZeroUsize>,
 
+    /// Refuse images (decoded or requested) of more pixels than this: a
+    /// guard against decompression bombs.
+    #[arg(long, global = true, value_name = "N", default_value_t = 100_000_000)]
+    pub max_pixels: u64,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

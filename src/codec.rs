@@ -20,7 +20,7 @@ pub fn is_stdio(path: &Path) -> bool {
 ///
 /// The format is sniffed from the content, not the name. EXIF orientation is
 /// applied, so the image is upright as a viewer shows it.
-pub fn read_image(path: &Path) -> Result<DynamicImage, Error> {
+pub fn read_image(path: &Path, max_pixels: u64) -> Result<DynamicImage, Error> {
     let read_err = |source| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -32,20 +32,82 @@ pub fn read_image(path: &Path) -> Result<DynamicImage, Error> {
     } else {
         fs::read(path).map_err(read_err)?
     };
-    decode(&bytes).map_err(|source| Error::Decode {
-        path: path.to_path_buf(),
-        source,
-    })
+    match decode(&bytes, max_pixels) {
+        Ok(img) => Ok(img),
+        Err(Decoded::TooLarge(width, height)) => Err(Error::TooManyPixels {
+            path: path.to_path_buf(),
+            width,
+            height,
+            limit: max_pixels,
+        }),
+        Err(Decoded::Error(source)) => Err(Error::Decode {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Why [`decode`] failed.
+#[derive(Debug)]
+pub enum Decoded {
+    /// The header declares more pixels than allowed (width, height).
+    TooLarge(u32, u32),
+    /// The decoder failed.
+    Error(ImageError),
+}
+
+impl From<io::Error> for Decoded {
+    fn from(e: io::Error) -> Self {
+        Decoded::Error(ImageError::IoError(e))
+    }
+}
+
+impl From<ImageError> for Decoded {
+    fn from(e: ImageError) -> Self {
+        Decoded::Error(e)
+    }
 }
 
 /// Decodes an in-memory image, applying its EXIF orientation.
-pub fn decode(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
-    let reader = ImageReader::new(io::Cursor::new(bytes)).with_guessed_format()?;
+///
+/// The header's dimensions are checked against `max_pixels` before any pixel
+/// memory is allocated, so a small file claiming a huge image (a
+/// decompression bomb) is refused cheaply. The decoder's own allocations are
+/// capped in proportion (16 bytes per allowed pixel).
+pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, Decoded> {
+    let mut reader = ImageReader::new(io::Cursor::new(bytes)).with_guessed_format()?;
+    if reader.format() == Some(ImageFormat::Jpeg) && jpeg_is_truncated(bytes) {
+        // The JPEG decoder fills missing scan data with grey instead of failing.
+        return Err(Decoded::Error(ImageError::IoError(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "truncated JPEG: no end-of-image marker after the last scan",
+        ))));
+    }
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(max_pixels.saturating_mul(16).max(1 << 20));
+    reader.limits(limits);
     let mut decoder = reader.into_decoder()?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > max_pixels {
+        return Err(Decoded::TooLarge(w, h));
+    }
     let orientation = decoder.orientation()?;
     let mut img = DynamicImage::from_decoder(decoder)?;
     img.apply_orientation(orientation);
     Ok(img)
+}
+
+/// Whether a JPEG stream lacks its end-of-image marker (FF D9) after the last
+/// start-of-scan (FF DA). Scan data stuffs every FF byte, so neither marker can
+/// appear inside it; trailing bytes after the end marker are allowed.
+fn jpeg_is_truncated(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    let last_end = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+    match (last_scan, last_end) {
+        (Some(s), Some(e)) => e < s,
+        (Some(_), None) => true,
+        (None, _) => false, // no scan at all: the decoder reports it
+    }
 }
 
 /// The format to write `path` in: `explicit` if given, PNG for standard output,
@@ -200,7 +262,7 @@ mod tests {
             Path::new("x.jpg"),
         )
         .unwrap();
-        let back = decode(&bytes).unwrap();
+        let back = decode(&bytes, 1 << 20).unwrap();
         assert_eq!(back.color(), image::ColorType::Rgb8);
     }
 
@@ -215,7 +277,31 @@ mod tests {
         )
         .unwrap();
         assert!(note.is_none());
-        assert_eq!(decode(&bytes).unwrap().color(), image::ColorType::Rgba16);
+        assert_eq!(
+            decode(&bytes, 1 << 20).unwrap().color(),
+            image::ColorType::Rgba16
+        );
+    }
+
+    #[test]
+    fn truncated_jpeg_is_detected() {
+        let mut img = DynamicImage::new_rgb8(16, 16);
+        img.as_mut_rgb8()
+            .unwrap()
+            .put_pixel(3, 3, image::Rgb([200, 10, 10]));
+        let (jpg, _) = encode(
+            &img,
+            ImageFormat::Jpeg,
+            CompressionType::Fast,
+            Path::new("a.jpg"),
+        )
+        .unwrap();
+        assert!(!jpeg_is_truncated(&jpg));
+        let mut trailing = jpg.clone();
+        trailing.extend_from_slice(b"trailing bytes");
+        assert!(!jpeg_is_truncated(&trailing));
+        assert!(jpeg_is_truncated(&jpg[..jpg.len() - 10]));
+        assert!(decode(&jpg[..jpg.len() - 10], 1 << 20).is_err());
     }
 
     #[test]

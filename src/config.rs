@@ -22,6 +22,8 @@ use crate::warp::{Interp, Padding, WarpOptions};
 pub struct Config {
     /// Worker threads; `None` lets rayon use one per core.
     pub threads: Option<usize>,
+    /// The largest image, in pixels, stn decodes or produces.
+    pub max_pixels: u64,
     /// The command.
     pub task: Task,
 }
@@ -177,6 +179,7 @@ impl TryFrom<Cli> for Config {
         };
         Ok(Config {
             threads: cli.jobs.map(|n| n.get()),
+            max_pixels: cli.max_pixels,
             task,
         })
     }

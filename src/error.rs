@@ -85,6 +85,17 @@ pub enum Error {
         /// The second input.
         second: PathBuf,
     },
+    /// An image (input or requested output) has more pixels than `--max-pixels`.
+    TooManyPixels {
+        /// The image.
+        path: PathBuf,
+        /// Its width.
+        width: u32,
+        /// Its height.
+        height: u32,
+        /// The limit in pixels.
+        limit: u64,
+    },
     /// An output exists and neither --overwrite nor --skip-existing was given.
     OutputExists {
         /// The existing output.
@@ -111,6 +122,8 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The user interrupted the run (SIGINT) before this output was written.
+    Interrupted,
     /// Inference failed on a batch.
     Inference {
         /// What went wrong.
@@ -169,6 +182,18 @@ impl fmt::Display for Error {
                 second.display(),
                 output.display()
             ),
+            Error::TooManyPixels {
+                path,
+                width,
+                height,
+                limit,
+            } => write!(
+                f,
+                "{}: {width}x{height} is {} pixels, over the limit of {limit} \
+                 (a decompression bomb?); raise it with --max-pixels",
+                show(path, "standard input"),
+                u64::from(*width) * u64::from(*height)
+            ),
             Error::OutputExists { path } => write!(
                 f,
                 "{}: output exists (pass --overwrite to replace it or --skip-existing to keep it)",
@@ -179,6 +204,7 @@ impl fmt::Display for Error {
             }
             Error::Runtime { reason } => write!(f, "ONNX Runtime: {reason}"),
             Error::Model { path, reason } => write!(f, "model {}: {reason}", path.display()),
+            Error::Interrupted => write!(f, "interrupted"),
             Error::Inference { reason } => write!(f, "inference failed: {reason}"),
             Error::WouldOverwriteInput { path } => write!(
                 f,
@@ -208,6 +234,8 @@ pub enum Exit {
     SomeFailed,
     /// A usage, input, model or runtime error stopped the command.
     Fatal,
+    /// Interrupted (SIGINT); finished outputs are complete, the rest were not started.
+    Interrupted,
 }
 
 impl Exit {
@@ -217,6 +245,7 @@ impl Exit {
             Exit::Success => 0,
             Exit::SomeFailed => 1,
             Exit::Fatal => 2,
+            Exit::Interrupted => 130,
         }
     }
 }

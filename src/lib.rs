@@ -9,6 +9,7 @@ pub mod completions;
 pub mod config;
 pub mod error;
 pub mod inputs;
+pub mod interrupt;
 pub mod net;
 pub mod overlay;
 pub mod pipeline;
@@ -34,10 +35,10 @@ pub fn run(config: &Config) -> Result<Exit, Error> {
             .build_global();
     }
     match &config.task {
-        config::Task::Warp(task) => commands::warp(task),
-        config::Task::Apply(task) => pipeline::apply(task),
-        config::Task::Rectify(task) => pipeline::rectify(task),
-        config::Task::Predict(task) => pipeline::predict(task),
+        config::Task::Warp(task) => commands::warp(task, config.max_pixels),
+        config::Task::Apply(task) => pipeline::apply(task, config.max_pixels),
+        config::Task::Rectify(task) => pipeline::rectify(task, config.max_pixels),
+        config::Task::Predict(task) => pipeline::predict(task, config.max_pixels),
         config::Task::ModelInfo(net) => pipeline::model_info(net),
         config::Task::Completions(shell) => {
             completions::generate(*shell, &mut std::io::stdout()).map_err(|source| {

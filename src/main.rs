@@ -8,6 +8,7 @@ use stn::{Config, Exit};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    stn::interrupt::install();
     let exit = match Config::try_from(cli).and_then(|config| stn::run(&config)) {
         Ok(exit) => exit,
         Err(err) => {

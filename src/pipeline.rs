@@ -15,6 +15,7 @@ use crate::codec;
 use crate::config::{ApplyTask, Existing, OutputConfig, PredictTask, RectifyTask};
 use crate::error::{Error, Exit};
 use crate::inputs::{self, Job};
+use crate::interrupt;
 use crate::net::{preprocess, LocNet, ModelSource};
 use crate::overlay;
 use crate::report::Report;
@@ -65,6 +66,7 @@ fn create_dir(dir: &Path) -> Result<(), Error> {
 }
 
 /// Warps `img` and writes it atomically to `out`, in `out`'s format unless `format`.
+#[allow(clippy::too_many_arguments)]
 fn warp_and_write(
     img: &DynamicImage,
     theta: &Affine,
@@ -72,7 +74,9 @@ fn warp_and_write(
     opts: &warp::WarpOptions,
     out: &Path,
     cfg: &OutputConfig,
+    max_pixels: u64,
 ) -> Result<(), Error> {
+    crate::commands::check_size(size, max_pixels, out)?;
     let format = codec::output_format(out, cfg.format)?;
     let warped = warp::warp_image(img, theta, size, opts)?;
     write_image(&warped, format, out, cfg)
@@ -85,6 +89,9 @@ fn write_image(
     cfg: &OutputConfig,
 ) -> Result<(), Error> {
     let (bytes, _note) = codec::encode(img, format, cfg.png, out)?;
+    if interrupt::requested() {
+        return Err(Error::Interrupted);
+    }
     if let Some(parent) = out.parent() {
         create_dir(parent)?;
     }
@@ -92,10 +99,15 @@ fn write_image(
 }
 
 /// Decodes the chunk's images in parallel; failures are reported and dropped.
-fn decode_chunk(idx: &[usize], jobs: &[Job], report: &mut Report) -> Vec<(usize, DynamicImage)> {
+fn decode_chunk(
+    idx: &[usize],
+    jobs: &[Job],
+    max_pixels: u64,
+    report: &mut Report,
+) -> Vec<(usize, DynamicImage)> {
     let decoded: Vec<(usize, Result<DynamicImage, Error>)> = idx
         .par_iter()
-        .map(|&i| (i, codec::read_image(&jobs[i].src)))
+        .map(|&i| (i, codec::read_image(&jobs[i].src, max_pixels)))
         .collect();
     let mut ok = Vec::with_capacity(decoded.len());
     for (i, r) in decoded {
@@ -160,7 +172,7 @@ fn collect(args: &[String], exclude: &[&Path], report: &mut Report) -> Vec<Job> 
 }
 
 /// `stn rectify`.
-pub fn rectify(task: &RectifyTask) -> Result<Exit, Error> {
+pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
     let mut report = Report::new(0, task.quiet);
     let mut exclude = vec![task.out.dir.as_path()];
     exclude.extend(task.overlay.as_deref());
@@ -190,17 +202,28 @@ pub fn rectify(task: &RectifyTask) -> Result<Exit, Error> {
     let mut lines = Vec::new();
     let all: Vec<usize> = (0..plan.jobs.len()).collect();
     for chunk in all.chunks(task.net.batch) {
+        if interrupt::requested() {
+            break;
+        }
         let todo: Vec<usize> = chunk.iter().copied().filter(|&i| !plan.skip[i]).collect();
         for _ in todo.len()..chunk.len() {
             report.skip();
         }
-        let images = decode_chunk(&todo, &plan.jobs, &mut report);
+        let images = decode_chunk(&todo, &plan.jobs, max_pixels, &mut report);
         let predicted = predict_chunk(&mut net, images, &plan.jobs, &mut report)?;
         let results: Vec<(usize, Size, Result<(), Error>)> = predicted
             .par_iter()
             .map(|(i, img, theta)| {
                 let size = out_size.unwrap_or(Size::new(img.width(), img.height()));
-                let mut r = warp_and_write(img, theta, size, &opts, &plan.outputs[*i], &task.out);
+                let mut r = warp_and_write(
+                    img,
+                    theta,
+                    size,
+                    &opts,
+                    &plan.outputs[*i],
+                    &task.out,
+                    max_pixels,
+                );
                 if let (Ok(()), Some((paths, cfg))) = (&r, &overlays) {
                     let input = Size::new(img.width(), img.height());
                     let corners = overlay::region(theta, input, size, opts.align_corners);
@@ -220,6 +243,7 @@ pub fn rectify(task: &RectifyTask) -> Result<Exit, Error> {
                         lines.push(line(&plan, *i, &task.out.dir, theta, size));
                     }
                 }
+                Err(Error::Interrupted) => {}
                 Err(e) => report.fail(&e),
             }
         }
@@ -245,7 +269,7 @@ fn line(plan: &Plan, i: usize, dir: &Path, theta: &Affine, size: Size) -> String
 }
 
 /// `stn predict`: JSON lines on stdout, streamed chunk by chunk.
-pub fn predict(task: &PredictTask) -> Result<Exit, Error> {
+pub fn predict(task: &PredictTask, max_pixels: u64) -> Result<Exit, Error> {
     let mut report = Report::new(0, task.quiet);
     let jobs = collect(&task.inputs, &[], &mut report);
     let mut net = load_net(&task.net)?;
@@ -254,7 +278,10 @@ pub fn predict(task: &PredictTask) -> Result<Exit, Error> {
     let all: Vec<usize> = (0..jobs.len()).collect();
     let stdout = io::stdout();
     for chunk in all.chunks(task.net.batch) {
-        let images = decode_chunk(chunk, &jobs, &mut report);
+        if interrupt::requested() {
+            break;
+        }
+        let images = decode_chunk(chunk, &jobs, max_pixels, &mut report);
         let predicted = predict_chunk(&mut net, images, &jobs, &mut report)?;
         let mut out = stdout.lock();
         for (i, img, theta) in &predicted {
@@ -275,7 +302,7 @@ pub fn predict(task: &PredictTask) -> Result<Exit, Error> {
 }
 
 /// `stn warp --thetas FILE -o DIR`.
-pub fn apply(task: &ApplyTask) -> Result<Exit, Error> {
+pub fn apply(task: &ApplyTask, max_pixels: u64) -> Result<Exit, Error> {
     let read_err = |source| Error::Read {
         path: task.thetas.clone(),
         source,
@@ -311,10 +338,13 @@ pub fn apply(task: &ApplyTask) -> Result<Exit, Error> {
         report.skip();
     }
     for chunk in todo.chunks(64) {
+        if interrupt::requested() {
+            break;
+        }
         let results: Vec<Result<(), Error>> = chunk
             .par_iter()
             .map(|&i| {
-                let img = codec::read_image(&plan.jobs[i].src)?;
+                let img = codec::read_image(&plan.jobs[i].src, max_pixels)?;
                 let l = &parsed[i];
                 let size = task
                     .sampling
@@ -328,12 +358,14 @@ pub fn apply(task: &ApplyTask) -> Result<Exit, Error> {
                     &task.sampling.options,
                     &plan.outputs[i],
                     &task.out,
+                    max_pixels,
                 )
             })
             .collect();
         for r in results {
             match r {
                 Ok(()) => report.wrote(),
+                Err(Error::Interrupted) => {}
                 Err(e) => report.fail(&e),
             }
         }

@@ -99,7 +99,12 @@ impl Report {
                 if secs > 0.0 { done / secs } else { 0.0 }
             );
         }
-        if self.failed > 0 {
+        if crate::interrupt::requested() {
+            eprintln!(
+                "stn: interrupted; finished outputs are complete, rerun with --skip-existing to finish"
+            );
+            Exit::Interrupted
+        } else if self.failed > 0 {
             Exit::SomeFailed
         } else {
             Exit::Success

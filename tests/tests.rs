@@ -8,3 +8,5 @@ mod golden;
 mod props;
 #[cfg(feature = "onnx")]
 mod rectify;
+#[cfg(feature = "onnx")]
+mod reliability;
