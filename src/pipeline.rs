@@ -119,6 +119,43 @@ fn decode_chunk(
     ok
 }
 
+/// Decoded pixel bytes one batch may hold: a batch closes at `--batch` images
+/// or at this many bytes, whichever comes first, so memory stays bounded for
+/// large images too.
+const BATCH_BYTES: usize = 128 << 20;
+
+/// Decodes the jobs `todo` in parallel groups and hands them to `f` in order,
+/// in batches of at most `batch` images and about [`BATCH_BYTES`] of pixels.
+/// Stops early on SIGINT.
+fn for_each_batch(
+    todo: &[usize],
+    jobs: &[Job],
+    batch: usize,
+    max_pixels: u64,
+    report: &mut Report,
+    mut f: impl FnMut(Vec<(usize, DynamicImage)>, &mut Report) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let group = (2 * rayon::current_num_threads()).max(1);
+    let mut pending: Vec<(usize, DynamicImage)> = Vec::new();
+    let mut bytes = 0;
+    let mut next = 0;
+    while next < todo.len() && !interrupt::requested() {
+        let take = group.min(batch - pending.len()).min(todo.len() - next);
+        for (i, img) in decode_chunk(&todo[next..next + take], jobs, max_pixels, report) {
+            bytes += img.as_bytes().len();
+            pending.push((i, img));
+        }
+        next += take;
+        if pending.len() >= batch || bytes >= BATCH_BYTES || next == todo.len() {
+            if !pending.is_empty() {
+                f(std::mem::take(&mut pending), report)?;
+            }
+            bytes = 0;
+        }
+    }
+    Ok(())
+}
+
 /// Predicts the chunk's thetas with one inference call; non-finite thetas are
 /// per-image failures.
 fn predict_chunk(
@@ -200,54 +237,58 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
     let out_size = task.sampling.size.or(contract.output_size);
     let mut report = report.with_total(plan.jobs.len());
     let mut lines = Vec::new();
-    let all: Vec<usize> = (0..plan.jobs.len()).collect();
-    for chunk in all.chunks(task.net.batch) {
-        if interrupt::requested() {
-            break;
-        }
-        let todo: Vec<usize> = chunk.iter().copied().filter(|&i| !plan.skip[i]).collect();
-        for _ in todo.len()..chunk.len() {
-            report.skip();
-        }
-        let images = decode_chunk(&todo, &plan.jobs, max_pixels, &mut report);
-        let predicted = predict_chunk(&mut net, images, &plan.jobs, &mut report)?;
-        let results: Vec<(usize, Size, Result<(), Error>)> = predicted
-            .par_iter()
-            .map(|(i, img, theta)| {
-                let size = out_size.unwrap_or(Size::new(img.width(), img.height()));
-                let mut r = warp_and_write(
-                    img,
-                    theta,
-                    size,
-                    &opts,
-                    &plan.outputs[*i],
-                    &task.out,
-                    max_pixels,
-                );
-                if let (Ok(()), Some((paths, cfg))) = (&r, &overlays) {
-                    let input = Size::new(img.width(), img.height());
-                    let corners = overlay::region(theta, input, size, opts.align_corners);
-                    let drawn = overlay::draw(img, &corners);
-                    let format =
-                        codec::output_format(&paths[*i], None).unwrap_or(image::ImageFormat::Png);
-                    r = write_image(&drawn, format, &paths[*i], cfg);
-                }
-                (*i, size, r)
-            })
-            .collect();
-        for ((i, _, theta), (_, size, r)) in predicted.iter().zip(results) {
-            match r {
-                Ok(()) => {
-                    report.wrote();
-                    if task.thetas.is_some() {
-                        lines.push(line(&plan, *i, &task.out.dir, theta, size));
-                    }
-                }
-                Err(Error::Interrupted) => {}
-                Err(e) => report.fail(&e),
-            }
-        }
+    let todo: Vec<usize> = (0..plan.jobs.len()).filter(|&i| !plan.skip[i]).collect();
+    for _ in todo.len()..plan.jobs.len() {
+        report.skip();
     }
+    let batch = task.net.batch;
+    for_each_batch(
+        &todo,
+        &plan.jobs,
+        batch,
+        max_pixels,
+        &mut report,
+        |images, report| {
+            let predicted = predict_chunk(&mut net, images, &plan.jobs, report)?;
+            let results: Vec<(usize, Size, Result<(), Error>)> = predicted
+                .par_iter()
+                .map(|(i, img, theta)| {
+                    let size = out_size.unwrap_or(Size::new(img.width(), img.height()));
+                    let mut r = warp_and_write(
+                        img,
+                        theta,
+                        size,
+                        &opts,
+                        &plan.outputs[*i],
+                        &task.out,
+                        max_pixels,
+                    );
+                    if let (Ok(()), Some((paths, cfg))) = (&r, &overlays) {
+                        let input = Size::new(img.width(), img.height());
+                        let corners = overlay::region(theta, input, size, opts.align_corners);
+                        let drawn = overlay::draw(img, &corners);
+                        let format = codec::output_format(&paths[*i], None)
+                            .unwrap_or(image::ImageFormat::Png);
+                        r = write_image(&drawn, format, &paths[*i], cfg);
+                    }
+                    (*i, size, r)
+                })
+                .collect();
+            for ((i, _, theta), (_, size, r)) in predicted.iter().zip(results) {
+                match r {
+                    Ok(()) => {
+                        report.wrote();
+                        if task.thetas.is_some() {
+                            lines.push(line(&plan, *i, &task.out.dir, theta, size));
+                        }
+                    }
+                    Err(Error::Interrupted) => {}
+                    Err(e) => report.fail(&e),
+                }
+            }
+            Ok(())
+        },
+    )?;
     if let Some(path) = &task.thetas {
         write_lines(path, &lines)?;
     }
@@ -277,27 +318,31 @@ pub fn predict(task: &PredictTask, max_pixels: u64) -> Result<Exit, Error> {
     let mut report = report.with_total(jobs.len());
     let all: Vec<usize> = (0..jobs.len()).collect();
     let stdout = io::stdout();
-    for chunk in all.chunks(task.net.batch) {
-        if interrupt::requested() {
-            break;
-        }
-        let images = decode_chunk(chunk, &jobs, max_pixels, &mut report);
-        let predicted = predict_chunk(&mut net, images, &jobs, &mut report)?;
-        let mut out = stdout.lock();
-        for (i, img, theta) in &predicted {
-            let line = thetas::to_line(&ThetaLine {
-                path: jobs[*i].src.clone(),
-                theta: *theta,
-                output: Some(jobs[*i].rel.clone()),
-                size: Some(size.unwrap_or(Size::new(img.width(), img.height()))),
-            });
-            writeln!(out, "{line}").map_err(|source| Error::Write {
-                path: PathBuf::from("-"),
-                source,
-            })?;
-            report.wrote();
-        }
-    }
+    for_each_batch(
+        &all,
+        &jobs,
+        task.net.batch,
+        max_pixels,
+        &mut report,
+        |images, report| {
+            let predicted = predict_chunk(&mut net, images, &jobs, report)?;
+            let mut out = stdout.lock();
+            for (i, img, theta) in &predicted {
+                let line = thetas::to_line(&ThetaLine {
+                    path: jobs[*i].src.clone(),
+                    theta: *theta,
+                    output: Some(jobs[*i].rel.clone()),
+                    size: Some(size.unwrap_or(Size::new(img.width(), img.height()))),
+                });
+                writeln!(out, "{line}").map_err(|source| Error::Write {
+                    path: PathBuf::from("-"),
+                    source,
+                })?;
+                report.wrote();
+            }
+            Ok(())
+        },
+    )?;
     Ok(report.finish("predicted"))
 }
 

@@ -4,6 +4,7 @@ mod util;
 
 mod cli;
 mod completions;
+mod fuzz;
 mod golden;
 mod props;
 #[cfg(feature = "onnx")]
