@@ -80,10 +80,8 @@ proptest! {
 
     #[test]
     fn theta_lines_never_panic(text in jsonish()) {
-        for r in stn::thetas::parse(&text, Path::new("t.jsonl")) {
-            if let Ok(line) = r {
-                prop_assert!(line.theta.0.iter().all(|x| x.is_finite()));
-            }
+        for line in stn::thetas::parse(&text, Path::new("t.jsonl")).into_iter().flatten() {
+            prop_assert!(line.theta.0.iter().all(|x| x.is_finite()));
         }
     }
 
