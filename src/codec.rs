@@ -284,6 +284,31 @@ mod tests {
     }
 
     #[test]
+    fn exif_orientation_is_applied() {
+        // A 4×2 JPEG tagged "rotate 90° clockwise" (orientation 6) decodes as 2×4.
+        let img = DynamicImage::new_rgb8(4, 2);
+        let (jpg, _) = encode(
+            &img,
+            ImageFormat::Jpeg,
+            CompressionType::Fast,
+            Path::new("a.jpg"),
+        )
+        .unwrap();
+        let mut tiff = b"II*\0\x08\0\0\0\x01\0".to_vec(); // little-endian TIFF, IFD at 8, 1 entry
+        tiff.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0]); // Orientation = 6
+        tiff.extend_from_slice(&[0, 0, 0, 0]); // no next IFD
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend_from_slice(&tiff);
+        let len = (app1.len() + 2) as u16;
+        let mut tagged = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        tagged.extend_from_slice(&len.to_be_bytes());
+        tagged.extend_from_slice(&app1);
+        tagged.extend_from_slice(&jpg[2..]);
+        let back = decode(&tagged, 1 << 20).unwrap();
+        assert_eq!((back.width(), back.height()), (2, 4));
+    }
+
+    #[test]
     fn truncated_jpeg_is_detected() {
         let mut img = DynamicImage::new_rgb8(16, 16);
         img.as_mut_rgb8()
