@@ -25,13 +25,34 @@ pub fn read_image(path: &Path, max_pixels: u64) -> Result<DynamicImage, Error> {
         path: path.to_path_buf(),
         source,
     };
-    let bytes = if is_stdio(path) {
-        let mut buf = Vec::new();
-        io::stdin().lock().read_to_end(&mut buf).map_err(read_err)?;
-        buf
+    // No encoded image is larger than its pixels at 16 bytes each plus 64 MiB
+    // of metadata; this bounds what a stream (or a device such as /dev/zero)
+    // can make stn read.
+    let cap = max_pixels.saturating_mul(16).saturating_add(64 << 20);
+    let mut bytes = Vec::new();
+    if is_stdio(path) {
+        io::stdin()
+            .lock()
+            .take(cap)
+            .read_to_end(&mut bytes)
+            .map_err(read_err)?;
     } else {
-        fs::read(path).map_err(read_err)?
-    };
+        let file = fs::File::open(path).map_err(read_err)?;
+        let meta = file.metadata().map_err(read_err)?;
+        if !meta.is_file() {
+            return Err(Error::Input {
+                path: path.to_path_buf(),
+                reason: "not a regular file".into(),
+            });
+        }
+        file.take(cap).read_to_end(&mut bytes).map_err(read_err)?;
+    }
+    if bytes.len() as u64 >= cap {
+        return Err(Error::Input {
+            path: path.to_path_buf(),
+            reason: format!("larger than {cap} bytes, more than any image within --max-pixels"),
+        });
+    }
     match decode(&bytes, max_pixels) {
         Ok(img) => Ok(img),
         Err(Decoded::TooLarge(width, height)) => Err(Error::TooManyPixels {

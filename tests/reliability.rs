@@ -181,6 +181,15 @@ fn issue6_unreadable_and_missing_paths() {
 }
 
 #[test]
+fn issue6_devices_and_fifos_are_not_read_forever() {
+    let env = Env::new();
+    for dev in ["/dev/zero", "/dev/null"] {
+        env.assert_fails_with(&["warp", "--theta=1,0,0,0,1,0", dev, "-o", "a.png"], 2, dev);
+    }
+    assert!(!env.path("a.png").exists());
+}
+
+#[test]
 fn issue6_unwritable_and_missing_output_directories() {
     let env = Env::new();
     samples_into(&env, "in", 2);
