@@ -1,0 +1,370 @@
+//! AVX2 bilinear kernels for `u8` images with 1, 3 or 4 channels: the
+//! fixed-point scheme of [`super::fixed`], 8 output pixels per step.
+//!
+//! Gray keeps one output pixel per 32-bit lane. Colour keeps one pixel per
+//! 128-bit lane (four 32-bit channel lanes, the fourth unused for RGB), because
+//! `vpshufb` cannot move bytes between 128-bit lanes: each pixel's gathered
+//! 8 bytes are first moved to its own lane with `vpermq`.
+
+use core::arch::x86_64::*;
+
+use super::fixed::{Plane, BITS, ONE};
+use super::grid::Row;
+
+/// Output pixels per step.
+const STEP: usize = 8;
+
+/// The per-pixel quantities of 8 consecutive output columns, in `i32` lanes.
+struct Taps {
+    /// Byte offset of the top-left sample of each 2×2 block.
+    off: __m256i,
+    /// Horizontal weights, `left | right << 16`.
+    wx: __m256i,
+    /// Weight of the block's top row.
+    wt: __m256i,
+    /// Weight of its bottom row.
+    wb: __m256i,
+}
+
+/// One axis for 4 points: `(floor, 11-bit fraction)`, points outside the reach
+/// `[-1, size)` (or NaN) moved to `-1`, as [`super::fixed::axis`].
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn axis4(p: __m256d, size: usize) -> (__m128i, __m128i) {
+    let minus_one = _mm256_set1_pd(-1.0);
+    let inside = _mm256_and_pd(
+        _mm256_cmp_pd::<_CMP_GE_OQ>(p, minus_one),
+        _mm256_cmp_pd::<_CMP_LT_OQ>(p, _mm256_set1_pd(size as f64)),
+    );
+    let p = _mm256_blendv_pd(minus_one, p, inside);
+    let p0 = _mm256_floor_pd(p);
+    // vcvtpd2dq rounds with MXCSR's mode: to nearest, ties to even (Rust never changes it).
+    let w = _mm256_cvtpd_epi32(_mm256_mul_pd(
+        _mm256_sub_pd(p, p0),
+        _mm256_set1_pd(f64::from(ONE)),
+    ));
+    (_mm256_cvttpd_epi32(p0), w)
+}
+
+/// One axis for 8 points: `(block start, first tap's weight, second tap's weight)`.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn edges(i0: __m256i, w: __m256i, size: usize) -> (__m256i, __m256i, __m256i) {
+    let zero = _mm256_setzero_si256();
+    let last = _mm256_set1_epi32(size as i32 - 2);
+    let below = _mm256_cmpgt_epi32(zero, i0);
+    let above = _mm256_cmpgt_epi32(i0, last);
+    let inv = _mm256_sub_epi32(_mm256_set1_epi32(ONE), w);
+    // Inside (2048-w, w); at -1 (w, 0); at size-1 (0, 2048-w).
+    let first = _mm256_andnot_si256(above, _mm256_blendv_epi8(inv, w, below));
+    let second = _mm256_andnot_si256(below, _mm256_blendv_epi8(w, inv, above));
+    let start = _mm256_min_epi32(_mm256_max_epi32(i0, zero), last);
+    (start, first, second)
+}
+
+/// The taps of output columns `j .. j + 8` of `row`, for `c` channels.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn taps(src: &Plane<'_>, row: &Row, j: usize, c: usize) -> Taps {
+    // Integers below 2^53: exact, so these are the `j as f64` of Row::at.
+    let x0 = _mm256_add_pd(_mm256_set1_pd(j as f64), _mm256_setr_pd(0.0, 1.0, 2.0, 3.0));
+    let x1 = _mm256_add_pd(x0, _mm256_set1_pd(4.0));
+    let (u0, du) = (_mm256_set1_pd(row.u0), _mm256_set1_pd(row.du));
+    let (v0, dv) = (_mm256_set1_pd(row.v0), _mm256_set1_pd(row.dv));
+    // u0 + x·du, rounded twice as in Row::at (no fused multiply-add).
+    let (ia, wa) = axis4(_mm256_add_pd(u0, _mm256_mul_pd(x0, du)), src.width());
+    let (ib, wb) = axis4(_mm256_add_pd(u0, _mm256_mul_pd(x1, du)), src.width());
+    let (ic, wc) = axis4(_mm256_add_pd(v0, _mm256_mul_pd(x0, dv)), src.height());
+    let (id, wd) = axis4(_mm256_add_pd(v0, _mm256_mul_pd(x1, dv)), src.height());
+    let (xb, wl, wr) = edges(
+        _mm256_set_m128i(ib, ia),
+        _mm256_set_m128i(wb, wa),
+        src.width(),
+    );
+    let (yb, wt, wb) = edges(
+        _mm256_set_m128i(id, ic),
+        _mm256_set_m128i(wd, wc),
+        src.height(),
+    );
+    let off = _mm256_add_epi32(
+        _mm256_mullo_epi32(yb, _mm256_set1_epi32(src.stride() as i32)),
+        _mm256_mullo_epi32(xb, _mm256_set1_epi32(c as i32)),
+    );
+    Taps {
+        off,
+        wx: _mm256_or_si256(wl, _mm256_slli_epi32::<16>(wr)),
+        wt,
+        wb,
+    }
+}
+
+/// `(top·wt + bottom·wb + ½) >> 22` per lane.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn finish(top: __m256i, bottom: __m256i, wt: __m256i, wb: __m256i) -> __m256i {
+    let sum = _mm256_add_epi32(_mm256_mullo_epi32(top, wt), _mm256_mullo_epi32(bottom, wb));
+    let sum = _mm256_add_epi32(sum, _mm256_set1_epi32(1 << (2 * BITS - 1)));
+    _mm256_srli_epi32::<{ 2 * BITS as i32 }>(sum)
+}
+
+/// Loads a 32-byte table.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn table(t: &[u8; 32]) -> __m256i {
+    // SAFETY: reads exactly the 32 bytes of `t`; unaligned loads are allowed.
+    unsafe { _mm256_loadu_si256(t.as_ptr().cast()) }
+}
+
+/// `vpshufb` controls for gray: per 32-bit lane, bytes `(k, k+1)` of the lane
+/// as a 16-bit pair; `k` = 0 for the top row, 2 for the bottom row (loaded two
+/// bytes early).
+const fn gray_pairs(k: u8) -> [u8; 32] {
+    let mut t = [0x80u8; 32];
+    let mut lane = 0;
+    while lane < 8 {
+        let b = (lane % 4) as u8 * 4;
+        t[lane * 4] = b + k;
+        t[lane * 4 + 2] = b + k + 1;
+        lane += 1;
+    }
+    t
+}
+
+static GRAY_TOP: [u8; 32] = gray_pairs(0);
+static GRAY_BOTTOM: [u8; 32] = gray_pairs(2);
+
+/// `vpshufb` controls for colour: each 128-bit lane holds one pixel's 8 bytes
+/// in its low half; 32-bit lane `c` gets the pair (byte `shift + c`, byte
+/// `shift + C + c`), zero-extended; lanes `c ≥ C` get zero.
+const fn colour_pairs(channels: usize, shift: usize) -> [u8; 32] {
+    let mut t = [0x80u8; 32];
+    let mut i = 0;
+    while i < 8 {
+        let c = i % 4;
+        if c < channels {
+            t[4 * i] = (shift + c) as u8;
+            t[4 * i + 2] = (shift + channels + c) as u8;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// The bottom row of a colour block is loaded `8 - 2C` bytes early, so that an
+/// 8-byte load at the last pixel ends inside the image.
+const fn bottom_shift(channels: usize) -> usize {
+    8 - 2 * channels
+}
+
+static RGB_TOP: [u8; 32] = colour_pairs(3, 0);
+static RGB_BOTTOM: [u8; 32] = colour_pairs(3, bottom_shift(3));
+static RGBA_TOP: [u8; 32] = colour_pairs(4, 0);
+static RGBA_BOTTOM: [u8; 32] = colour_pairs(4, bottom_shift(4));
+
+/// Writes 8 gray output pixels, columns `j .. j + 8`, to `dst`.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1;
+/// - `dst` is valid for writes of 8 bytes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+unsafe fn step_gray(src: &Plane<'_>, row: &Row, j: usize, dst: *mut u8) {
+    let t = taps(src, row, j, 1);
+    let base = src.data().as_ptr();
+    let below = _mm256_add_epi32(t.off, _mm256_set1_epi32(src.stride() as i32 - 2));
+    // SAFETY: every offset is that of a block inside the image (Plane's
+    // invariants, starts clamped to [0, W-2] × [0, H-2]): the 4 bytes at `off`
+    // end by (H-1)·W + 2 ≤ W·H, those at `off + W - 2` start at ≥ 0 and end by
+    // W·H (W ≥ 2).
+    let (top, bottom) = unsafe {
+        (
+            _mm256_i32gather_epi32::<1>(base.cast(), t.off),
+            _mm256_i32gather_epi32::<1>(base.cast(), below),
+        )
+    };
+    let top = _mm256_madd_epi16(_mm256_shuffle_epi8(top, table(&GRAY_TOP)), t.wx);
+    let bottom = _mm256_madd_epi16(_mm256_shuffle_epi8(bottom, table(&GRAY_BOTTOM)), t.wx);
+    let r = finish(top, bottom, t.wt, t.wb);
+    // Byte 0 of each 32-bit lane to the lane's first 4 bytes, then lanes 0 and 4 together.
+    let bytes = _mm256_shuffle_epi8(
+        r,
+        _mm256_setr_epi8(
+            0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1,
+            -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        ),
+    );
+    let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+    // SAFETY: the caller guarantees 8 writable bytes at `dst`.
+    unsafe { _mm_storel_epi64(dst.cast(), _mm256_castsi256_si128(bytes)) };
+}
+
+/// One colour pair of pixels: the pixels of 64-bit lanes `IMM`'s selection of
+/// `top`/`bottom`, each moved to its own 128-bit lane, sampled.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+#[allow(clippy::too_many_arguments)]
+fn colour_pair(
+    top: __m256i,
+    bottom: __m256i,
+    top_ctl: __m256i,
+    bottom_ctl: __m256i,
+    wx: __m256i,
+    wt: __m256i,
+    wb: __m256i,
+    spread: __m256i,
+) -> __m256i {
+    let top = _mm256_madd_epi16(
+        _mm256_shuffle_epi8(top, top_ctl),
+        _mm256_permutevar8x32_epi32(wx, spread),
+    );
+    let bottom = _mm256_madd_epi16(
+        _mm256_shuffle_epi8(bottom, bottom_ctl),
+        _mm256_permutevar8x32_epi32(wx, spread),
+    );
+    finish(
+        top,
+        bottom,
+        _mm256_permutevar8x32_epi32(wt, spread),
+        _mm256_permutevar8x32_epi32(wb, spread),
+    )
+}
+
+/// Writes 8 colour output pixels of `C` = 3 or 4 channels, columns `j .. j + 8`.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1;
+/// - `C` is `src`'s channel count, 3 or 4;
+/// - `dst` is valid for writes of `8·C` bytes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+unsafe fn step_colour<const C: usize>(src: &Plane<'_>, row: &Row, j: usize, dst: *mut u8) {
+    let (top_ctl, bottom_ctl) = if C == 3 {
+        (table(&RGB_TOP), table(&RGB_BOTTOM))
+    } else {
+        (table(&RGBA_TOP), table(&RGBA_BOTTOM))
+    };
+    let t = taps(src, row, j, C);
+    let base = src.data().as_ptr();
+    let lo = _mm256_castsi256_si128(t.off);
+    let hi = _mm256_extracti128_si256::<1>(t.off);
+    let shift = _mm_set1_epi32((src.stride() - bottom_shift(C)) as i32);
+    // SAFETY: blocks are inside the image (Plane's invariants, clamped starts):
+    // the 8 bytes at `off` end by (H-2)·W·C + (W-2)·C + 8 ≤ W·H·C, and those at
+    // `off + W·C - (8 - 2C)` start at ≥ W·C - 2 ≥ 0 and end by exactly
+    // (H-1)·W·C + (W-2)·C + 2C = W·H·C at the last block.
+    let (t0, t1, b0, b1) = unsafe {
+        (
+            _mm256_i32gather_epi64::<1>(base.cast(), lo),
+            _mm256_i32gather_epi64::<1>(base.cast(), hi),
+            _mm256_i32gather_epi64::<1>(base.cast(), _mm_add_epi32(lo, shift)),
+            _mm256_i32gather_epi64::<1>(base.cast(), _mm_add_epi32(hi, shift)),
+        )
+    };
+    // Pixels (0,1), (2,3) from t0/b0, (4,5), (6,7) from t1/b1: 64-bit lanes
+    // (0, 1) → 128-bit lanes (0, 1) with 0x50, lanes (2, 3) with 0xFA.
+    let spread = |p: i32| _mm256_setr_epi32(p, p, p, p, p + 1, p + 1, p + 1, p + 1);
+    let r0 = colour_pair(
+        _mm256_permute4x64_epi64::<0x50>(t0),
+        _mm256_permute4x64_epi64::<0x50>(b0),
+        top_ctl,
+        bottom_ctl,
+        t.wx,
+        t.wt,
+        t.wb,
+        spread(0),
+    );
+    let r1 = colour_pair(
+        _mm256_permute4x64_epi64::<0xFA>(t0),
+        _mm256_permute4x64_epi64::<0xFA>(b0),
+        top_ctl,
+        bottom_ctl,
+        t.wx,
+        t.wt,
+        t.wb,
+        spread(2),
+    );
+    let r2 = colour_pair(
+        _mm256_permute4x64_epi64::<0x50>(t1),
+        _mm256_permute4x64_epi64::<0x50>(b1),
+        top_ctl,
+        bottom_ctl,
+        t.wx,
+        t.wt,
+        t.wb,
+        spread(4),
+    );
+    let r3 = colour_pair(
+        _mm256_permute4x64_epi64::<0xFA>(t1),
+        _mm256_permute4x64_epi64::<0xFA>(b1),
+        top_ctl,
+        bottom_ctl,
+        t.wx,
+        t.wt,
+        t.wb,
+        spread(6),
+    );
+    // r_q = [pixel 2q | pixel 2q+1], 4 × i32 each. Packing interleaves lanes:
+    // [P0 P2 | P1 P3] as i16, then [P0 P2 P4 P6 | P1 P3 P5 P7] as bytes.
+    let packed = _mm256_packus_epi16(_mm256_packus_epi32(r0, r1), _mm256_packus_epi32(r2, r3));
+    let pixels = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    if C == 4 {
+        // SAFETY: the caller guarantees 8·4 = 32 writable bytes at `dst`.
+        unsafe { _mm256_storeu_si256(dst.cast(), pixels) };
+    } else {
+        // Drop every fourth byte: 12 bytes per 128-bit lane, then 24 contiguous.
+        let rgb = _mm256_shuffle_epi8(
+            pixels,
+            _mm256_setr_epi8(
+                0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, 0, 1, 2, 4, 5, 6, 8, 9, 10,
+                12, 13, 14, -1, -1, -1, -1,
+            ),
+        );
+        let rgb = _mm256_permutevar8x32_epi32(rgb, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7));
+        // SAFETY: the caller guarantees 8·3 = 24 writable bytes at `dst`: 16 + 8.
+        unsafe {
+            _mm_storeu_si128(dst.cast(), _mm256_castsi256_si128(rgb));
+            _mm_storel_epi64(dst.add(16).cast(), _mm256_extracti128_si256::<1>(rgb));
+        }
+    }
+}
+
+/// Samples output columns `j0 .. j0 + out.len() / C` of `row` with the
+/// fixed-point bilinear scheme, `C` = `src`'s channel count (1, 3 or 4).
+///
+/// With zero padding any columns may be given; with other paddings only
+/// columns whose four taps are all inside the image.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1 (`Isa::Avx2.is_supported()`);
+/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+#[target_feature(enable = "avx2,sse4.1")]
+pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
+    let n = out.len() / C;
+    let mut j = 0;
+    while j + STEP <= n {
+        let dst = out[j * C..(j + STEP) * C].as_mut_ptr();
+        // SAFETY: the caller vouches for the CPU and C; dst has 8·C bytes.
+        unsafe {
+            if C == 1 {
+                step_gray(src, row, j0 + j, dst);
+            } else {
+                step_colour::<C>(src, row, j0 + j, dst);
+            }
+        }
+        j += STEP;
+    }
+    if j < n {
+        // The last partial step: compute 8 pixels (the extra columns read
+        // clamped, in-bounds blocks), keep the ones asked for.
+        let mut buf = [0u8; STEP * 4];
+        // SAFETY: as above; buf has 8·4 ≥ 8·C bytes.
+        unsafe {
+            if C == 1 {
+                step_gray(src, row, j0 + j, buf.as_mut_ptr());
+            } else {
+                step_colour::<C>(src, row, j0 + j, buf.as_mut_ptr());
+            }
+        }
+        out[j * C..].copy_from_slice(&buf[..(n - j) * C]);
+    }
+}
