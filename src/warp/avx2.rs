@@ -62,20 +62,61 @@ fn edges(i0: __m256i, w: __m256i, size: usize) -> (__m256i, __m256i, __m256i) {
     (start, first, second)
 }
 
-/// The taps of output columns `j .. j + 8` of `row`, for `c` channels.
+/// 8 sampling points `(u, v)`, as two halves of 4.
+#[derive(Clone, Copy)]
+struct Points {
+    u: [__m256d; 2],
+    v: [__m256d; 2],
+}
+
+/// The points of output columns `j .. j + 8` of `row`.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-fn taps(src: &Plane<'_>, row: &Row, j: usize, c: usize) -> Taps {
+fn row_points(row: &Row, j: usize) -> Points {
     // Integers below 2^53: exact, so these are the `j as f64` of Row::at.
     let x0 = _mm256_add_pd(_mm256_set1_pd(j as f64), _mm256_setr_pd(0.0, 1.0, 2.0, 3.0));
     let x1 = _mm256_add_pd(x0, _mm256_set1_pd(4.0));
     let (u0, du) = (_mm256_set1_pd(row.u0), _mm256_set1_pd(row.du));
     let (v0, dv) = (_mm256_set1_pd(row.v0), _mm256_set1_pd(row.dv));
     // u0 + x·du, rounded twice as in Row::at (no fused multiply-add).
-    let (ia, wa) = axis4(_mm256_add_pd(u0, _mm256_mul_pd(x0, du)), src.width());
-    let (ib, wb) = axis4(_mm256_add_pd(u0, _mm256_mul_pd(x1, du)), src.width());
-    let (ic, wc) = axis4(_mm256_add_pd(v0, _mm256_mul_pd(x0, dv)), src.height());
-    let (id, wd) = axis4(_mm256_add_pd(v0, _mm256_mul_pd(x1, dv)), src.height());
+    Points {
+        u: [
+            _mm256_add_pd(u0, _mm256_mul_pd(x0, du)),
+            _mm256_add_pd(u0, _mm256_mul_pd(x1, du)),
+        ],
+        v: [
+            _mm256_add_pd(v0, _mm256_mul_pd(x0, dv)),
+            _mm256_add_pd(v0, _mm256_mul_pd(x1, dv)),
+        ],
+    }
+}
+
+/// The points of output pixels `(x, y)` (two halves of 4 lanes each) of the
+/// sampling map `[a, b, c, d, e, f]`: `u = (b·y + c) + x·a`, `v = (e·y + f) + x·d`,
+/// the same operations as `Row::new` then `Row::at`.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn map_points(m: &[f64; 6], x: [__m256d; 2], y: [__m256d; 2]) -> Points {
+    #[allow(clippy::redundant_closure)] // target-feature fns are not FnMut
+    let k = m.map(|v| _mm256_set1_pd(v));
+    let at = |x: __m256d, y: __m256d, r: usize| {
+        let start = _mm256_add_pd(_mm256_mul_pd(k[r + 1], y), k[r + 2]);
+        _mm256_add_pd(start, _mm256_mul_pd(x, k[r]))
+    };
+    Points {
+        u: [at(x[0], y[0], 0), at(x[1], y[1], 0)],
+        v: [at(x[0], y[0], 3), at(x[1], y[1], 3)],
+    }
+}
+
+/// The taps of 8 points, for `c` channels.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn taps(src: &Plane<'_>, p: &Points, c: usize) -> Taps {
+    let (ia, wa) = axis4(p.u[0], src.width());
+    let (ib, wb) = axis4(p.u[1], src.width());
+    let (ic, wc) = axis4(p.v[0], src.height());
+    let (id, wd) = axis4(p.v[1], src.height());
     let (xb, wl, wr) = edges(
         _mm256_set_m128i(ib, ia),
         _mm256_set_m128i(wb, wa),
@@ -161,15 +202,15 @@ static RGB_BOTTOM: [u8; 32] = colour_pairs(3, bottom_shift(3));
 static RGBA_TOP: [u8; 32] = colour_pairs(4, 0);
 static RGBA_BOTTOM: [u8; 32] = colour_pairs(4, bottom_shift(4));
 
-/// Writes 8 gray output pixels, columns `j .. j + 8`, to `dst`.
+/// Writes 8 gray output pixels, sampled at `p`, to `dst`.
 ///
 /// # Safety
 /// - the CPU supports AVX2 and SSE4.1;
 /// - `dst` is valid for writes of 8 bytes.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-unsafe fn step_gray(src: &Plane<'_>, row: &Row, j: usize, dst: *mut u8) {
-    let t = taps(src, row, j, 1);
+unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8) {
+    let t = taps(src, p, 1);
     let base = src.data().as_ptr();
     let below = _mm256_add_epi32(t.off, _mm256_set1_epi32(src.stride() as i32 - 2));
     // SAFETY: every offset is that of a block inside the image (Plane's
@@ -229,7 +270,7 @@ fn colour_pair(
     )
 }
 
-/// Writes 8 colour output pixels of `C` = 3 or 4 channels, columns `j .. j + 8`.
+/// Writes 8 colour output pixels of `C` = 3 or 4 channels, sampled at `p`.
 ///
 /// # Safety
 /// - the CPU supports AVX2 and SSE4.1;
@@ -237,13 +278,13 @@ fn colour_pair(
 /// - `dst` is valid for writes of `8·C` bytes.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-unsafe fn step_colour<const C: usize>(src: &Plane<'_>, row: &Row, j: usize, dst: *mut u8) {
+unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8) {
     let (top_ctl, bottom_ctl) = if C == 3 {
         (table(&RGB_TOP), table(&RGB_BOTTOM))
     } else {
         (table(&RGBA_TOP), table(&RGBA_BOTTOM))
     };
-    let t = taps(src, row, j, C);
+    let t = taps(src, p, C);
     let base = src.data().as_ptr();
     let lo = _mm256_castsi256_si128(t.off);
     let hi = _mm256_extracti128_si256::<1>(t.off);
@@ -328,6 +369,48 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, row: &Row, j: usize, dst:
     }
 }
 
+/// Writes 8 pixels sampled at `p` to `dst`.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1;
+/// - `C` is `src`'s channel count, 1, 3 or 4;
+/// - `dst` is valid for writes of `8·C` bytes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if C == 1 {
+            step_gray(src, p, dst);
+        } else {
+            step_colour::<C>(src, p, dst);
+        }
+    }
+}
+
+/// Fills `out` (a multiple of 8·C bytes long, plus a partial last step) by
+/// `step`ping through the points `next()` yields.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn fill<const C: usize>(src: &Plane<'_>, out: &mut [u8], mut next: impl FnMut() -> Points) {
+    let mut chunks = out.chunks_exact_mut(STEP * C);
+    for chunk in &mut chunks {
+        // SAFETY: `fill` is only reached from the `unsafe fn`s below, whose
+        // callers vouch for the CPU and C; `chunk` has 8·C bytes.
+        unsafe { step::<C>(src, &next(), chunk.as_mut_ptr()) };
+    }
+    let rest = chunks.into_remainder();
+    if !rest.is_empty() {
+        // The last partial step: compute 8 pixels (the extra lanes read
+        // clamped, in-bounds blocks), keep the ones asked for.
+        let mut buf = [0u8; STEP * 4];
+        // SAFETY: as above; `buf` has 8·4 ≥ 8·C bytes.
+        unsafe { step::<C>(src, &next(), buf.as_mut_ptr()) };
+        let n = rest.len();
+        rest.copy_from_slice(&buf[..n]);
+    }
+}
+
 /// Samples output columns `j0 .. j0 + out.len() / C` of `row` with the
 /// fixed-point bilinear scheme, `C` = `src`'s channel count (1, 3 or 4).
 ///
@@ -339,32 +422,54 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, row: &Row, j: usize, dst:
 /// - `C` equals the channel count `src` was checked with (1, 3 or 4).
 #[target_feature(enable = "avx2,sse4.1")]
 pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
-    let n = out.len() / C;
-    let mut j = 0;
-    while j + STEP <= n {
-        let dst = out[j * C..(j + STEP) * C].as_mut_ptr();
-        // SAFETY: the caller vouches for the CPU and C; dst has 8·C bytes.
-        unsafe {
-            if C == 1 {
-                step_gray(src, row, j0 + j, dst);
-            } else {
-                step_colour::<C>(src, row, j0 + j, dst);
-            }
-        }
+    let mut j = j0;
+    fill::<C>(src, out, || {
+        let p = row_points(row, j);
         j += STEP;
-    }
-    if j < n {
-        // The last partial step: compute 8 pixels (the extra columns read
-        // clamped, in-bounds blocks), keep the ones asked for.
-        let mut buf = [0u8; STEP * 4];
-        // SAFETY: as above; buf has 8·4 ≥ 8·C bytes.
-        unsafe {
-            if C == 1 {
-                step_gray(src, row, j0 + j, buf.as_mut_ptr());
-            } else {
-                step_colour::<C>(src, row, j0 + j, buf.as_mut_ptr());
+        p
+    });
+}
+
+/// Samples a whole `width`-pixel-wide output image `out` through the
+/// sampling map `map` (output pixel → input pixel) with zero padding, as
+/// [`bilinear`] on each row, but stepping through the image's pixels in one
+/// run: no per-row overhead and no partial steps at row ends, for small images.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1 (`Isa::Avx2.is_supported()`);
+/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+#[target_feature(enable = "avx2,sse4.1")]
+pub unsafe fn bilinear_image<const C: usize>(
+    src: &Plane<'_>,
+    map: &[f64; 6],
+    width: usize,
+    out: &mut [u8],
+) {
+    let ramp = _mm256_setr_pd(0.0, 1.0, 2.0, 3.0);
+    let n = _mm256_set1_pd(width as f64);
+    let one = _mm256_set1_pd(1.0);
+    // Lane k holds pixel (x, y) with y·width + x = k (+8 per step): small
+    // integers, exact in f64.
+    let mut x = [ramp, _mm256_add_pd(ramp, _mm256_set1_pd(4.0))];
+    let mut y = [_mm256_setzero_pd(); 2];
+    let wrap = |x: &mut [__m256d; 2], y: &mut [__m256d; 2]| {
+        for h in 0..2 {
+            loop {
+                let m = _mm256_cmp_pd::<_CMP_GE_OQ>(x[h], n);
+                if _mm256_movemask_pd(m) == 0 {
+                    break;
+                }
+                x[h] = _mm256_sub_pd(x[h], _mm256_and_pd(m, n));
+                y[h] = _mm256_add_pd(y[h], _mm256_and_pd(m, one));
             }
         }
-        out[j * C..].copy_from_slice(&buf[..(n - j) * C]);
-    }
+    };
+    wrap(&mut x, &mut y);
+    let step = _mm256_set1_pd(STEP as f64);
+    fill::<C>(src, out, || {
+        let p = map_points(map, x, y);
+        x = [_mm256_add_pd(x[0], step), _mm256_add_pd(x[1], step)];
+        wrap(&mut x, &mut y);
+        p
+    });
 }

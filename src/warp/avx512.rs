@@ -72,10 +72,17 @@ fn join(lo: __m256i, hi: __m256i) -> __m512i {
     _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
 }
 
-/// The taps of output columns `j .. j + 16` of `row`, for `C` channels.
+/// 16 sampling points `(u, v)`, as two halves of 8.
+#[derive(Clone, Copy)]
+struct Points {
+    u: [__m512d; 2],
+    v: [__m512d; 2],
+}
+
+/// The points of output columns `j .. j + 16` of `row`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-fn taps(src: &Plane<'_>, row: &Row, j: usize, c: usize) -> Taps {
+fn row_points(row: &Row, j: usize) -> Points {
     let ramp = _mm512_setr_pd(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
     // Integers below 2^53: exact, so these are the `j as f64` of Row::at.
     let x0 = _mm512_add_pd(_mm512_set1_pd(j as f64), ramp);
@@ -83,10 +90,44 @@ fn taps(src: &Plane<'_>, row: &Row, j: usize, c: usize) -> Taps {
     let (u0, du) = (_mm512_set1_pd(row.u0), _mm512_set1_pd(row.du));
     let (v0, dv) = (_mm512_set1_pd(row.v0), _mm512_set1_pd(row.dv));
     // u0 + x·du, rounded twice as in Row::at (no fused multiply-add).
-    let (ia, wa) = axis8(_mm512_add_pd(u0, _mm512_mul_pd(x0, du)), src.width());
-    let (ib, wb) = axis8(_mm512_add_pd(u0, _mm512_mul_pd(x1, du)), src.width());
-    let (ic, wc) = axis8(_mm512_add_pd(v0, _mm512_mul_pd(x0, dv)), src.height());
-    let (id, wd) = axis8(_mm512_add_pd(v0, _mm512_mul_pd(x1, dv)), src.height());
+    Points {
+        u: [
+            _mm512_add_pd(u0, _mm512_mul_pd(x0, du)),
+            _mm512_add_pd(u0, _mm512_mul_pd(x1, du)),
+        ],
+        v: [
+            _mm512_add_pd(v0, _mm512_mul_pd(x0, dv)),
+            _mm512_add_pd(v0, _mm512_mul_pd(x1, dv)),
+        ],
+    }
+}
+
+/// The points of output pixels `(x, y)` (two halves of 8 lanes each) of the
+/// sampling map `[a, b, c, d, e, f]`: `u = (b·y + c) + x·a`, `v = (e·y + f) + x·d`,
+/// the same operations as `Row::new` then `Row::at`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn map_points(m: &[f64; 6], x: [__m512d; 2], y: [__m512d; 2]) -> Points {
+    #[allow(clippy::redundant_closure)] // target-feature fns are not FnMut
+    let k = m.map(|v| _mm512_set1_pd(v));
+    let at = |x: __m512d, y: __m512d, r: usize| {
+        let start = _mm512_add_pd(_mm512_mul_pd(k[r + 1], y), k[r + 2]);
+        _mm512_add_pd(start, _mm512_mul_pd(x, k[r]))
+    };
+    Points {
+        u: [at(x[0], y[0], 0), at(x[1], y[1], 0)],
+        v: [at(x[0], y[0], 3), at(x[1], y[1], 3)],
+    }
+}
+
+/// The taps of 16 points, for `c` channels.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn taps(src: &Plane<'_>, p: &Points, c: usize) -> Taps {
+    let (ia, wa) = axis8(p.u[0], src.width());
+    let (ib, wb) = axis8(p.u[1], src.width());
+    let (ic, wc) = axis8(p.v[0], src.height());
+    let (id, wd) = axis8(p.v[1], src.height());
     let (xb, wl, wr) = edges(join(ia, ib), join(wa, wb), src.width());
     let (yb, wt, wb) = edges(join(ic, id), join(wc, wd), src.height());
     let off = _mm512_add_epi32(
@@ -136,21 +177,34 @@ const fn gray_pairs(k: u8) -> [u8; 64] {
 static GRAY_TOP: [u8; 64] = gray_pairs(0);
 static GRAY_BOTTOM: [u8; 64] = gray_pairs(2);
 
-/// `vpermi2b` indices for `C` channels: output vector `m`, 32-bit lane `k` is
-/// sample `s = 16m + k` (pixel `s / C`, channel `s % C`); its bytes 0 and 2 take
-/// the pixel's left and right tap from the two gathered vectors (pixel `p`'s
-/// 8 bytes at `8p`, its taps at `shift + c` and `shift + C + c`). Bytes 1 and 3
-/// are zeroed by the mask.
-const fn colour_pairs(channels: usize, shift: usize) -> [[u8; 64]; 4] {
+/// The register pair `(R_a, R_a+1)` holding the pixels of output vector `m`
+/// in the load layout of [`step_colour`] (4 pixels per register).
+const fn pair_of(channels: usize, m: usize) -> usize {
+    let a = 16 * m / channels / 4;
+    if a > 2 {
+        2
+    } else {
+        a
+    }
+}
+
+/// `vpermi2b` indices for `C` channels in the load layout of [`step_colour`]:
+/// pixel `p`'s 16 bytes (top row's 8, then bottom row's 8) at `16(p - 4a)` of
+/// the register pair `a = pair_of(C, m)`. Output vector `m`, 32-bit lane `k`
+/// is sample `s = 16m + k`; bytes 0 and 2 are its left and right tap (row
+/// offset `row`: 0 for top, `8 + bottom_shift` for bottom).
+const fn colour_pairs(channels: usize, row: usize) -> [[u8; 64]; 4] {
     let mut t = [[0u8; 64]; 4];
     let mut m = 0;
     while m < channels {
+        let a = pair_of(channels, m);
         let mut k = 0;
         while k < 16 {
             let s = 16 * m + k;
             let (p, c) = (s / channels, s % channels);
-            t[m][4 * k] = (8 * p + shift + c) as u8;
-            t[m][4 * k + 2] = (8 * p + shift + channels + c) as u8;
+            let at = 16 * (p - 4 * a) + row + c;
+            t[m][4 * k] = at as u8;
+            t[m][4 * k + 2] = (at + channels) as u8;
             k += 1;
         }
         m += 1;
@@ -180,24 +234,24 @@ const fn bottom_shift(channels: usize) -> usize {
 }
 
 static RGB_TOP: [[u8; 64]; 4] = colour_pairs(3, 0);
-static RGB_BOTTOM: [[u8; 64]; 4] = colour_pairs(3, bottom_shift(3));
+static RGB_BOTTOM: [[u8; 64]; 4] = colour_pairs(3, 8 + bottom_shift(3));
 static RGB_PIXELS: [[u8; 64]; 4] = colour_pixels(3);
 static RGBA_TOP: [[u8; 64]; 4] = colour_pairs(4, 0);
-static RGBA_BOTTOM: [[u8; 64]; 4] = colour_pairs(4, bottom_shift(4));
+static RGBA_BOTTOM: [[u8; 64]; 4] = colour_pairs(4, 8 + bottom_shift(4));
 static RGBA_PIXELS: [[u8; 64]; 4] = colour_pixels(4);
 
 /// Even bytes: the low halves of the 16-bit pairs.
 const EVEN: __mmask64 = 0x5555_5555_5555_5555;
 
-/// Writes 16 gray output pixels, columns `j .. j + 16`, to `dst`.
+/// Writes 16 gray output pixels, sampled at `p`, to `dst`.
 ///
 /// # Safety
 /// - the CPU supports AVX-512 F, BW, VL and VBMI;
 /// - `dst` is valid for writes of 16 bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn step_gray(src: &Plane<'_>, row: &Row, j: usize, dst: *mut u8) {
-    let t = taps(src, row, j, 1);
+unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8) {
+    let t = taps(src, p, 1);
     let base = src.data().as_ptr();
     let below = _mm512_add_epi32(t.off, _mm512_set1_epi32(src.stride() as i32 - 2));
     // SAFETY: every offset is that of a block inside the image (Plane's
@@ -217,7 +271,7 @@ unsafe fn step_gray(src: &Plane<'_>, row: &Row, j: usize, dst: *mut u8) {
     unsafe { _mm_storeu_si128(dst.cast(), out) };
 }
 
-/// Writes 16 colour output pixels of `C` = 3 or 4 channels, columns `j .. j + 16`.
+/// Writes 16 colour output pixels of `C` = 3 or 4 channels, sampled at `p`.
 ///
 /// # Safety
 /// - the CPU supports AVX-512 F, BW, VL and VBMI;
@@ -225,36 +279,47 @@ unsafe fn step_gray(src: &Plane<'_>, row: &Row, j: usize, dst: *mut u8) {
 /// - `dst` is valid for writes of `16·C` bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn step_colour<const C: usize>(src: &Plane<'_>, row: &Row, j: usize, dst: *mut u8) {
+unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8) {
     let (tops, bottoms, pixels) = if C == 3 {
         (&RGB_TOP, &RGB_BOTTOM, &RGB_PIXELS)
     } else {
         (&RGBA_TOP, &RGBA_BOTTOM, &RGBA_PIXELS)
     };
-    let t = taps(src, row, j, C);
+    let t = taps(src, p, C);
     let base = src.data().as_ptr();
-    let lo = _mm512_castsi512_si256(t.off);
-    let hi = _mm512_extracti64x4_epi64::<1>(t.off);
-    let shift = _mm256_set1_epi32((src.stride() - bottom_shift(C)) as i32);
-    // SAFETY: blocks are inside the image (Plane's invariants, clamped starts):
-    // the 8 bytes at `off` end by (H-2)·W·C + (W-2)·C + 8 ≤ W·H·C, and those at
-    // `off + W·C - (8 - 2C)` start at ≥ W·C - 2 ≥ 0 and end by exactly
-    // (H-1)·W·C + (W-2)·C + 2C = W·H·C at the last block.
-    let (t0, t1, b0, b1) = unsafe {
-        (
-            _mm512_i32gather_epi64::<1>(lo, base.cast()),
-            _mm512_i32gather_epi64::<1>(hi, base.cast()),
-            _mm512_i32gather_epi64::<1>(_mm256_add_epi32(lo, shift), base.cast()),
-            _mm512_i32gather_epi64::<1>(_mm256_add_epi32(hi, shift), base.cast()),
-        )
+    let mut offs = [0i32; STEP];
+    // SAFETY: writes exactly the 64 bytes of `offs`.
+    unsafe { _mm512_storeu_si512(offs.as_mut_ptr().cast(), t.off) };
+    let below = src.stride() - bottom_shift(C);
+    // Zen 4's gathers are slow: plain 8-byte loads, one 128-bit lane per pixel
+    // (top row's 8 bytes, then bottom row's), four pixels per register.
+    let pixel = |p: usize| {
+        let o = offs[p] as usize;
+        // SAFETY: blocks are inside the image (Plane's invariants, clamped
+        // starts): the 8 bytes at `o` end by (H-2)·W·C + (W-2)·C + 8 ≤ W·H·C,
+        // and those at `o + W·C - (8 - 2C)` start at ≥ W·C - 2 ≥ 0 and end by
+        // exactly (H-1)·W·C + (W-2)·C + 2C = W·H·C at the last block.
+        unsafe {
+            _mm_unpacklo_epi64(
+                _mm_loadl_epi64(base.add(o).cast()),
+                _mm_loadl_epi64(base.add(o + below).cast()),
+            )
+        }
     };
+    let quad = |p: usize| {
+        let lo = _mm256_set_m128i(pixel(p + 1), pixel(p));
+        let hi = _mm256_set_m128i(pixel(p + 3), pixel(p + 2));
+        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+    };
+    let regs = [quad(0), quad(4), quad(8), quad(12)];
     for m in 0..C {
         let spread = table(&pixels[m]);
         let wx = _mm512_permutexvar_epi32(spread, t.wx);
         let wt = _mm512_permutexvar_epi32(spread, t.wt);
         let wb = _mm512_permutexvar_epi32(spread, t.wb);
-        let top = _mm512_maskz_permutex2var_epi8(EVEN, t0, table(&tops[m]), t1);
-        let bottom = _mm512_maskz_permutex2var_epi8(EVEN, b0, table(&bottoms[m]), b1);
+        let (r0, r1) = (regs[pair_of(C, m)], regs[pair_of(C, m) + 1]);
+        let top = _mm512_maskz_permutex2var_epi8(EVEN, r0, table(&tops[m]), r1);
+        let bottom = _mm512_maskz_permutex2var_epi8(EVEN, r0, table(&bottoms[m]), r1);
         let out = finish(
             _mm512_madd_epi16(top, wx),
             _mm512_madd_epi16(bottom, wx),
@@ -263,6 +328,48 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, row: &Row, j: usize, dst:
         );
         // SAFETY: m < C, so bytes 16m .. 16m + 16 lie within the caller's 16·C.
         unsafe { _mm_storeu_si128(dst.add(16 * m).cast(), out) };
+    }
+}
+
+/// Writes 16 pixels sampled at `p` to `dst`.
+///
+/// # Safety
+/// - the CPU supports AVX-512 F, BW, VL and VBMI;
+/// - `C` is `src`'s channel count, 1, 3 or 4;
+/// - `dst` is valid for writes of `16·C` bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if C == 1 {
+            step_gray(src, p, dst);
+        } else {
+            step_colour::<C>(src, p, dst);
+        }
+    }
+}
+
+/// Fills `out` (a multiple of 16·C bytes long, plus a partial last step) by
+/// `step`ping through the points `next()` yields.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn fill<const C: usize>(src: &Plane<'_>, out: &mut [u8], mut next: impl FnMut() -> Points) {
+    let mut chunks = out.chunks_exact_mut(STEP * C);
+    for chunk in &mut chunks {
+        // SAFETY: `fill` is only reached from the `unsafe fn`s below, whose
+        // callers vouch for the CPU and C; `chunk` has 16·C bytes.
+        unsafe { step::<C>(src, &next(), chunk.as_mut_ptr()) };
+    }
+    let rest = chunks.into_remainder();
+    if !rest.is_empty() {
+        // The last partial step: compute 16 pixels (the extra lanes read
+        // clamped, in-bounds blocks), keep the ones asked for.
+        let mut buf = [0u8; STEP * 4];
+        // SAFETY: as above; `buf` has 16·4 ≥ 16·C bytes.
+        unsafe { step::<C>(src, &next(), buf.as_mut_ptr()) };
+        let n = rest.len();
+        rest.copy_from_slice(&buf[..n]);
     }
 }
 
@@ -278,32 +385,55 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, row: &Row, j: usize, dst:
 /// - `C` equals the channel count `src` was checked with (1, 3 or 4).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
 pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
-    let n = out.len() / C;
-    let mut j = 0;
-    while j + STEP <= n {
-        let dst = out[j * C..(j + STEP) * C].as_mut_ptr();
-        // SAFETY: the caller vouches for the CPU and C; dst has 16·C bytes.
-        unsafe {
-            if C == 1 {
-                step_gray(src, row, j0 + j, dst);
-            } else {
-                step_colour::<C>(src, row, j0 + j, dst);
-            }
-        }
+    let mut j = j0;
+    fill::<C>(src, out, || {
+        let p = row_points(row, j);
         j += STEP;
-    }
-    if j < n {
-        // The last partial step: compute 16 pixels (the extra columns read
-        // clamped, in-bounds blocks), keep the ones asked for.
-        let mut buf = [0u8; STEP * 4];
-        // SAFETY: as above; buf has 16·4 ≥ 16·C bytes.
-        unsafe {
-            if C == 1 {
-                step_gray(src, row, j0 + j, buf.as_mut_ptr());
-            } else {
-                step_colour::<C>(src, row, j0 + j, buf.as_mut_ptr());
+        p
+    });
+}
+
+/// Samples a whole `width`-pixel-wide output image `out` through the
+/// sampling map `map` (output pixel → input pixel) with zero padding, as
+/// [`bilinear`] on each row, but stepping through the image's pixels in one
+/// run: no per-row overhead and no partial steps at row ends, for small images.
+///
+/// # Safety
+/// - the CPU supports AVX-512 F, BW, VL and VBMI
+///   (`Isa::Avx512.is_supported()`);
+/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+pub unsafe fn bilinear_image<const C: usize>(
+    src: &Plane<'_>,
+    map: &[f64; 6],
+    width: usize,
+    out: &mut [u8],
+) {
+    let ramp = _mm512_setr_pd(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
+    let n = _mm512_set1_pd(width as f64);
+    let one = _mm512_set1_pd(1.0);
+    // Lane k holds pixel (x, y) with y·width + x = k (+16 per step): small
+    // integers, exact in f64.
+    let mut x = [ramp, _mm512_add_pd(ramp, _mm512_set1_pd(8.0))];
+    let mut y = [_mm512_setzero_pd(); 2];
+    let wrap = |x: &mut [__m512d; 2], y: &mut [__m512d; 2]| {
+        for h in 0..2 {
+            loop {
+                let m = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x[h], n);
+                if m == 0 {
+                    break;
+                }
+                x[h] = _mm512_mask_sub_pd(x[h], m, x[h], n);
+                y[h] = _mm512_mask_add_pd(y[h], m, y[h], one);
             }
         }
-        out[j * C..].copy_from_slice(&buf[..(n - j) * C]);
-    }
+    };
+    wrap(&mut x, &mut y);
+    let step = _mm512_set1_pd(STEP as f64);
+    fill::<C>(src, out, || {
+        let p = map_points(map, x, y);
+        x = [_mm512_add_pd(x[0], step), _mm512_add_pd(x[1], step)];
+        wrap(&mut x, &mut y);
+        p
+    });
 }

@@ -242,6 +242,53 @@ mod tests {
         }
     }
 
+    /// The flat whole-image kernels equal the model row by row, bit for bit.
+    #[test]
+    fn simd_image_kernels_equal_the_model_exactly() {
+        use crate::affine::Affine;
+        let mut rng = Rng(7);
+        for case in 0..600 {
+            let c = [1, 3, 4][case % 3];
+            let (w, h) = (2 + rng.below(40), 2 + rng.below(30));
+            let data: Vec<u8> = (0..w * h * c).map(|_| rng.next() as u8).collect();
+            let src = Plane::new(&data, w, h, c).unwrap();
+            let (ow, oh) = (1 + rng.below(40), 1 + rng.below(20));
+            let map = Affine(std::array::from_fn(|k| {
+                rng.real(-1.5, 1.5) * if k % 3 == 2 { 20.0 } else { 1.0 }
+            }));
+            let mut want = vec![0u8; ow * oh * c];
+            for (i, out) in want.chunks_mut(ow * c).enumerate() {
+                let row = Row::new(&map, i);
+                match c {
+                    1 => span::<1>(&src, &row, 0, out),
+                    3 => span::<3>(&src, &row, 0, out),
+                    _ => span::<4>(&src, &row, 0, out),
+                }
+            }
+            for isa in crate::warp::Isa::supported() {
+                let mut got = vec![0u8; ow * oh * c];
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `isa` is supported; C matches the plane's channel count.
+                unsafe {
+                    use crate::warp::{avx2, avx512, Isa};
+                    let m = &map.0;
+                    match (isa, c) {
+                        (Isa::Avx2, 1) => avx2::bilinear_image::<1>(&src, m, ow, &mut got),
+                        (Isa::Avx2, 3) => avx2::bilinear_image::<3>(&src, m, ow, &mut got),
+                        (Isa::Avx2, 4) => avx2::bilinear_image::<4>(&src, m, ow, &mut got),
+                        (Isa::Avx512, 1) => avx512::bilinear_image::<1>(&src, m, ow, &mut got),
+                        (Isa::Avx512, 3) => avx512::bilinear_image::<3>(&src, m, ow, &mut got),
+                        (Isa::Avx512, 4) => avx512::bilinear_image::<4>(&src, m, ow, &mut got),
+                        _ => got.copy_from_slice(&want),
+                    }
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                got.copy_from_slice(&want);
+                assert_eq!(got, want, "{isa} C={c} {w}x{h} -> {ow}x{oh} {map:?}");
+            }
+        }
+    }
+
     /// The model stays within one grey level of the spec's slow path (zero
     /// padding), which holds everywhere.
     #[test]

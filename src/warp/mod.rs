@@ -266,11 +266,15 @@ fn dispatch<T: Sample, const C: usize>(
 
 /// A SIMD row kernel: samples output columns `j0 .. j0 + out.len() / C` of a row.
 type RowFn = unsafe fn(&fixed::Plane<'_>, &grid::Row, usize, &mut [u8]);
+/// A SIMD image kernel: samples a whole output image of the given width
+/// through a sampling map, zero padding.
+type ImageFn = unsafe fn(&fixed::Plane<'_>, &[f64; 6], usize, &mut [u8]);
 
-/// A fixed-point bilinear `u8` row kernel the CPU supports, for one channel count.
+/// A fixed-point bilinear `u8` kernel the CPU supports, for one channel count.
 #[derive(Clone, Copy)]
 struct SimdBilinear {
     run: RowFn,
+    image: ImageFn,
     channels: usize,
 }
 
@@ -285,16 +289,20 @@ impl SimdBilinear {
         let channels = plane.channels();
         #[cfg(target_arch = "x86_64")]
         {
-            let run: RowFn = match (isa, channels) {
-                (Isa::Avx2, 1) => avx2::bilinear::<1>,
-                (Isa::Avx2, 3) => avx2::bilinear::<3>,
-                (Isa::Avx2, 4) => avx2::bilinear::<4>,
-                (Isa::Avx512, 1) => avx512::bilinear::<1>,
-                (Isa::Avx512, 3) => avx512::bilinear::<3>,
-                (Isa::Avx512, 4) => avx512::bilinear::<4>,
+            let (run, image): (RowFn, ImageFn) = match (isa, channels) {
+                (Isa::Avx2, 1) => (avx2::bilinear::<1>, avx2::bilinear_image::<1>),
+                (Isa::Avx2, 3) => (avx2::bilinear::<3>, avx2::bilinear_image::<3>),
+                (Isa::Avx2, 4) => (avx2::bilinear::<4>, avx2::bilinear_image::<4>),
+                (Isa::Avx512, 1) => (avx512::bilinear::<1>, avx512::bilinear_image::<1>),
+                (Isa::Avx512, 3) => (avx512::bilinear::<3>, avx512::bilinear_image::<3>),
+                (Isa::Avx512, 4) => (avx512::bilinear::<4>, avx512::bilinear_image::<4>),
                 _ => return None,
             };
-            Some(SimdBilinear { run, channels })
+            Some(SimdBilinear {
+                run,
+                image,
+                channels,
+            })
         }
         #[cfg(not(target_arch = "x86_64"))]
         None
@@ -309,7 +317,22 @@ impl SimdBilinear {
         // plane's channel count (asserted above).
         unsafe { (self.run)(plane, row, j0, out) }
     }
+
+    /// Samples all of `out`, an image `width` pixels wide, through `map`
+    /// with zero padding.
+    #[inline]
+    fn image(&self, plane: &fixed::Plane<'_>, map: &Affine, width: usize, out: &mut [u8]) {
+        assert_eq!(plane.channels(), self.channels);
+        // SAFETY: as in `run`.
+        unsafe { (self.image)(plane, &map.0, width, out) }
+    }
 }
+
+/// Outputs of at most this many pixels, with rows narrower than
+/// [`SIMD_SPAN_MIN`], run as one flat SIMD pass with zero padding (no rows,
+/// bands or tiles): the per-call cost of e.g. a 28×28 image is then a few
+/// hundred cycles.
+const SIMD_IMAGE_MAX: usize = 1 << 14;
 
 /// Rows narrower than this skip the zero-padding span search: the SIMD kernel
 /// runs over the whole row (it produces the padding zeros itself).
@@ -329,7 +352,12 @@ fn simd_bilinear_rows<const C: usize>(
 ) {
     let (w, h) = (src.width, src.height);
     let fast = |row: &grid::Row, j0: usize, out: &mut [u8]| simd.run(plane, row, j0, out);
-    if opts.padding == Padding::Zeros {
+    if opts.padding == Padding::Zeros
+        && dst.width < SIMD_SPAN_MIN
+        && dst.width * dst.height <= SIMD_IMAGE_MAX
+    {
+        simd.image(plane, map, dst.width, dst.data);
+    } else if opts.padding == Padding::Zeros {
         let plan =
             |row, n| scalar::RowPlan::zero_padded::<scalar::Bilinear>(row, n, w, h, SIMD_SPAN_MIN);
         rows_with::<u8, C, scalar::Bilinear>(src, dst, map, opts, plan, fast);
