@@ -1,10 +1,10 @@
 //! AVX2 bilinear kernels for `u8` images with 1, 3 or 4 channels: the
 //! fixed-point scheme of [`super::fixed`], 8 output pixels per step.
 //!
-//! Gray keeps one output pixel per 32-bit lane. Colour keeps one pixel per
-//! 128-bit lane (four 32-bit channel lanes, the fourth unused for RGB), because
-//! `vpshufb` cannot move bytes between 128-bit lanes: each pixel's gathered
-//! 8 bytes are first moved to its own lane with `vpermq`.
+//! Gray keeps one output pixel per 32-bit lane and gathers its taps. Colour
+//! keeps one pixel per 128-bit lane (four 32-bit channel lanes, the fourth
+//! unused for RGB), because `vpshufb` cannot move bytes between 128-bit
+//! lanes: each pixel's two 8-byte rows are loaded into its own lane.
 
 use core::arch::x86_64::*;
 
@@ -175,7 +175,7 @@ static GRAY_TOP: [u8; 32] = gray_pairs(0);
 static GRAY_BOTTOM: [u8; 32] = gray_pairs(2);
 
 /// `vpshufb` controls for colour: each 128-bit lane holds one pixel's 8 bytes
-/// in its low half; 32-bit lane `c` gets the pair (byte `shift + c`, byte
+/// of the top row, then 8 of the bottom row; 32-bit lane `c` gets the pair (byte `shift + c`, byte
 /// `shift + C + c`), zero-extended; lanes `c ≥ C` get zero.
 const fn colour_pairs(channels: usize, shift: usize) -> [u8; 32] {
     let mut t = [0x80u8; 32];
@@ -198,9 +198,43 @@ const fn bottom_shift(channels: usize) -> usize {
 }
 
 static RGB_TOP: [u8; 32] = colour_pairs(3, 0);
-static RGB_BOTTOM: [u8; 32] = colour_pairs(3, bottom_shift(3));
+static RGB_BOTTOM: [u8; 32] = colour_pairs(3, 8 + bottom_shift(3));
 static RGBA_TOP: [u8; 32] = colour_pairs(4, 0);
-static RGBA_BOTTOM: [u8; 32] = colour_pairs(4, bottom_shift(4));
+static RGBA_BOTTOM: [u8; 32] = colour_pairs(4, 8 + bottom_shift(4));
+
+/// How far ahead along a row [`prefetch`] looks, in output pixels (see avx512.rs).
+const AHEAD: f64 = 64.0;
+
+/// The byte offset in the source between the blocks of output columns `j`
+/// and `j + AHEAD` of `row`, approximately.
+fn ahead(src: &Plane<'_>, row: &Row, c: usize) -> isize {
+    let rows = (AHEAD * row.dv).round();
+    let cols = (AHEAD * row.du).round();
+    if rows.abs() < 1e6 && cols.abs() < 1e6 {
+        rows as isize * src.stride() as isize + cols as isize * c as isize
+    } else {
+        0
+    }
+}
+
+/// Prefetches the source lines that the pixels [`AHEAD`] columns on will
+/// read, guessed from two of this step's block offsets plus `ahead` bytes: a
+/// rotated row walks diagonally through the source, which the hardware
+/// prefetchers do not follow.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn prefetch(src: &Plane<'_>, offs: &[i32; STEP], ahead: isize) {
+    if ahead == 0 {
+        return;
+    }
+    let base = src.data().as_ptr();
+    for p in [0, 7] {
+        let at = base.wrapping_offset(offs[p] as isize + ahead);
+        // A prefetch is a hint without memory effects: any address will do.
+        _mm_prefetch::<_MM_HINT_T0>(at.cast());
+        _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(src.stride()).cast());
+    }
+}
 
 /// Writes 8 gray output pixels, sampled at `p`, to `dst`.
 ///
@@ -209,8 +243,14 @@ static RGBA_BOTTOM: [u8; 32] = colour_pairs(4, bottom_shift(4));
 /// - `dst` is valid for writes of 8 bytes.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8) {
+unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
     let t = taps(src, p, 1);
+    if ahead != 0 {
+        let mut offs = [0i32; STEP];
+        // SAFETY: writes exactly the 32 bytes of `offs`.
+        unsafe { _mm256_storeu_si256(offs.as_mut_ptr().cast(), t.off) };
+        prefetch(src, &offs, ahead);
+    }
     let base = src.data().as_ptr();
     let below = _mm256_add_epi32(t.off, _mm256_set1_epi32(src.stride() as i32 - 2));
     // SAFETY: every offset is that of a block inside the image (Plane's
@@ -239,8 +279,7 @@ unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8) {
     unsafe { _mm_storel_epi64(dst.cast(), _mm256_castsi256_si128(bytes)) };
 }
 
-/// One colour pair of pixels: the pixels of 64-bit lanes `IMM`'s selection of
-/// `top`/`bottom`, each moved to its own 128-bit lane, sampled.
+/// Two colour pixels, one per 128-bit lane of `top` and `bottom`, sampled.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
 #[allow(clippy::too_many_arguments)]
@@ -278,7 +317,7 @@ fn colour_pair(
 /// - `dst` is valid for writes of `8·C` bytes.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8) {
+unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
     let (top_ctl, bottom_ctl) = if C == 3 {
         (table(&RGB_TOP), table(&RGB_BOTTOM))
     } else {
@@ -286,64 +325,41 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8)
     };
     let t = taps(src, p, C);
     let base = src.data().as_ptr();
-    let lo = _mm256_castsi256_si128(t.off);
-    let hi = _mm256_extracti128_si256::<1>(t.off);
-    let shift = _mm_set1_epi32((src.stride() - bottom_shift(C)) as i32);
-    // SAFETY: blocks are inside the image (Plane's invariants, clamped starts):
-    // the 8 bytes at `off` end by (H-2)·W·C + (W-2)·C + 8 ≤ W·H·C, and those at
-    // `off + W·C - (8 - 2C)` start at ≥ W·C - 2 ≥ 0 and end by exactly
-    // (H-1)·W·C + (W-2)·C + 2C = W·H·C at the last block.
-    let (t0, t1, b0, b1) = unsafe {
-        (
-            _mm256_i32gather_epi64::<1>(base.cast(), lo),
-            _mm256_i32gather_epi64::<1>(base.cast(), hi),
-            _mm256_i32gather_epi64::<1>(base.cast(), _mm_add_epi32(lo, shift)),
-            _mm256_i32gather_epi64::<1>(base.cast(), _mm_add_epi32(hi, shift)),
+    let mut offs = [0i32; STEP];
+    // SAFETY: writes exactly the 32 bytes of `offs`.
+    unsafe { _mm256_storeu_si256(offs.as_mut_ptr().cast(), t.off) };
+    prefetch(src, &offs, ahead);
+    let below = src.stride() - bottom_shift(C);
+    // Plain 8-byte loads (Zen 4's gathers are slow), one 128-bit lane per
+    // pixel: the top row's 8 bytes, then the bottom row's.
+    let pixel = |p: usize| {
+        let o = offs[p] as usize;
+        // SAFETY: blocks are inside the image (Plane's invariants, clamped
+        // starts): the 8 bytes at `o` end by (H-2)·W·C + (W-2)·C + 8 ≤ W·H·C,
+        // and those at `o + W·C - (8 - 2C)` start at ≥ W·C - 2 ≥ 0 and end by
+        // exactly (H-1)·W·C + (W-2)·C + 2C = W·H·C at the last block.
+        unsafe {
+            _mm_unpacklo_epi64(
+                _mm_loadl_epi64(base.add(o).cast()),
+                _mm_loadl_epi64(base.add(o + below).cast()),
+            )
+        }
+    };
+    let spread = |p: i32| _mm256_setr_epi32(p, p, p, p, p + 1, p + 1, p + 1, p + 1);
+    let pair = |q: usize| {
+        let x = _mm256_set_m128i(pixel(2 * q + 1), pixel(2 * q));
+        colour_pair(
+            x,
+            x,
+            top_ctl,
+            bottom_ctl,
+            t.wx,
+            t.wt,
+            t.wb,
+            spread(2 * q as i32),
         )
     };
-    // Pixels (0,1), (2,3) from t0/b0, (4,5), (6,7) from t1/b1: 64-bit lanes
-    // (0, 1) → 128-bit lanes (0, 1) with 0x50, lanes (2, 3) with 0xFA.
-    let spread = |p: i32| _mm256_setr_epi32(p, p, p, p, p + 1, p + 1, p + 1, p + 1);
-    let r0 = colour_pair(
-        _mm256_permute4x64_epi64::<0x50>(t0),
-        _mm256_permute4x64_epi64::<0x50>(b0),
-        top_ctl,
-        bottom_ctl,
-        t.wx,
-        t.wt,
-        t.wb,
-        spread(0),
-    );
-    let r1 = colour_pair(
-        _mm256_permute4x64_epi64::<0xFA>(t0),
-        _mm256_permute4x64_epi64::<0xFA>(b0),
-        top_ctl,
-        bottom_ctl,
-        t.wx,
-        t.wt,
-        t.wb,
-        spread(2),
-    );
-    let r2 = colour_pair(
-        _mm256_permute4x64_epi64::<0x50>(t1),
-        _mm256_permute4x64_epi64::<0x50>(b1),
-        top_ctl,
-        bottom_ctl,
-        t.wx,
-        t.wt,
-        t.wb,
-        spread(4),
-    );
-    let r3 = colour_pair(
-        _mm256_permute4x64_epi64::<0xFA>(t1),
-        _mm256_permute4x64_epi64::<0xFA>(b1),
-        top_ctl,
-        bottom_ctl,
-        t.wx,
-        t.wt,
-        t.wb,
-        spread(6),
-    );
+    let (r0, r1, r2, r3) = (pair(0), pair(1), pair(2), pair(3));
     // r_q = [pixel 2q | pixel 2q+1], 4 × i32 each. Packing interleaves lanes:
     // [P0 P2 | P1 P3] as i16, then [P0 P2 P4 P6 | P1 P3 P5 P7] as bytes.
     let packed = _mm256_packus_epi16(_mm256_packus_epi32(r0, r1), _mm256_packus_epi32(r2, r3));
@@ -377,13 +393,13 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8)
 /// - `dst` is valid for writes of `8·C` bytes.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8) {
+unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
     // SAFETY: forwarded from the caller.
     unsafe {
         if C == 1 {
-            step_gray(src, p, dst);
+            step_gray(src, p, dst, ahead);
         } else {
-            step_colour::<C>(src, p, dst);
+            step_colour::<C>(src, p, dst, ahead);
         }
     }
 }
@@ -392,12 +408,17 @@ unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8) {
 /// `step`ping through the points `next()` yields.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-fn fill<const C: usize>(src: &Plane<'_>, out: &mut [u8], mut next: impl FnMut() -> Points) {
+fn fill<const C: usize>(
+    src: &Plane<'_>,
+    out: &mut [u8],
+    ahead: isize,
+    mut next: impl FnMut() -> Points,
+) {
     let mut chunks = out.chunks_exact_mut(STEP * C);
     for chunk in &mut chunks {
         // SAFETY: `fill` is only reached from the `unsafe fn`s below, whose
         // callers vouch for the CPU and C; `chunk` has 8·C bytes.
-        unsafe { step::<C>(src, &next(), chunk.as_mut_ptr()) };
+        unsafe { step::<C>(src, &next(), chunk.as_mut_ptr(), ahead) };
     }
     let rest = chunks.into_remainder();
     if !rest.is_empty() {
@@ -405,7 +426,7 @@ fn fill<const C: usize>(src: &Plane<'_>, out: &mut [u8], mut next: impl FnMut() 
         // clamped, in-bounds blocks), keep the ones asked for.
         let mut buf = [0u8; STEP * 4];
         // SAFETY: as above; `buf` has 8·4 ≥ 8·C bytes.
-        unsafe { step::<C>(src, &next(), buf.as_mut_ptr()) };
+        unsafe { step::<C>(src, &next(), buf.as_mut_ptr(), 0) };
         let n = rest.len();
         rest.copy_from_slice(&buf[..n]);
     }
@@ -422,8 +443,9 @@ fn fill<const C: usize>(src: &Plane<'_>, out: &mut [u8], mut next: impl FnMut() 
 /// - `C` equals the channel count `src` was checked with (1, 3 or 4).
 #[target_feature(enable = "avx2,sse4.1")]
 pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
+    let ahead = ahead(src, row, C);
     let mut j = j0;
-    fill::<C>(src, out, || {
+    fill::<C>(src, out, ahead, || {
         let p = row_points(row, j);
         j += STEP;
         p
@@ -466,7 +488,7 @@ pub unsafe fn bilinear_image<const C: usize>(
     };
     wrap(&mut x, &mut y);
     let step = _mm256_set1_pd(STEP as f64);
-    fill::<C>(src, out, || {
+    fill::<C>(src, out, 0, || {
         let p = map_points(map, x, y);
         x = [_mm256_add_pd(x[0], step), _mm256_add_pd(x[1], step)];
         wrap(&mut x, &mut y);

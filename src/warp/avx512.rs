@@ -243,6 +243,43 @@ static RGBA_PIXELS: [[u8; 64]; 4] = colour_pixels(4);
 /// Even bytes: the low halves of the 16-bit pairs.
 const EVEN: __mmask64 = 0x5555_5555_5555_5555;
 
+/// How far ahead along a row [`prefetch`] looks, in output pixels: far
+/// enough to cover DRAM latency, measured (4K RGB: 32 px gains 25 %, 64 or
+/// 128 px 35 %; 0 when the source fits the cache).
+const AHEAD: f64 = 64.0;
+
+/// The byte offset in the source between the blocks of output columns `j`
+/// and `j + AHEAD` of `row`, approximately.
+fn ahead(src: &Plane<'_>, row: &Row, c: usize) -> isize {
+    let rows = (AHEAD * row.dv).round();
+    let cols = (AHEAD * row.du).round();
+    if rows.abs() < 1e6 && cols.abs() < 1e6 {
+        rows as isize * src.stride() as isize + cols as isize * c as isize
+    } else {
+        0
+    }
+}
+
+/// Prefetches the source lines that the pixels [`AHEAD`] columns on will
+/// read, guessed from four of this step's block offsets plus `ahead` bytes.
+/// A rotated row walks diagonally through the source, which the hardware
+/// prefetchers do not follow; without this, images larger than the cache are
+/// bound by DRAM latency.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn prefetch(src: &Plane<'_>, offs: &[i32; STEP], ahead: isize) {
+    if ahead == 0 {
+        return;
+    }
+    let base = src.data().as_ptr();
+    for p in [0, 5, 10, 15] {
+        let at = base.wrapping_offset(offs[p] as isize + ahead);
+        // A prefetch is a hint without memory effects: any address will do.
+        _mm_prefetch::<_MM_HINT_T0>(at.cast());
+        _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(src.stride()).cast());
+    }
+}
+
 /// Writes 16 gray output pixels, sampled at `p`, to `dst`.
 ///
 /// # Safety
@@ -250,8 +287,14 @@ const EVEN: __mmask64 = 0x5555_5555_5555_5555;
 /// - `dst` is valid for writes of 16 bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8) {
+unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
     let t = taps(src, p, 1);
+    if ahead != 0 {
+        let mut offs = [0i32; STEP];
+        // SAFETY: writes exactly the 64 bytes of `offs`.
+        unsafe { _mm512_storeu_si512(offs.as_mut_ptr().cast(), t.off) };
+        prefetch(src, &offs, ahead);
+    }
     let base = src.data().as_ptr();
     let below = _mm512_add_epi32(t.off, _mm512_set1_epi32(src.stride() as i32 - 2));
     // SAFETY: every offset is that of a block inside the image (Plane's
@@ -279,7 +322,7 @@ unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8) {
 /// - `dst` is valid for writes of `16·C` bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8) {
+unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
     let (tops, bottoms, pixels) = if C == 3 {
         (&RGB_TOP, &RGB_BOTTOM, &RGB_PIXELS)
     } else {
@@ -306,6 +349,7 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8)
             )
         }
     };
+    prefetch(src, &offs, ahead);
     let quad = |p: usize| {
         let lo = _mm256_set_m128i(pixel(p + 1), pixel(p));
         let hi = _mm256_set_m128i(pixel(p + 3), pixel(p + 2));
@@ -339,13 +383,13 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8)
 /// - `dst` is valid for writes of `16·C` bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8) {
+unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
     // SAFETY: forwarded from the caller.
     unsafe {
         if C == 1 {
-            step_gray(src, p, dst);
+            step_gray(src, p, dst, ahead);
         } else {
-            step_colour::<C>(src, p, dst);
+            step_colour::<C>(src, p, dst, ahead);
         }
     }
 }
@@ -354,12 +398,17 @@ unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8) {
 /// `step`ping through the points `next()` yields.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-fn fill<const C: usize>(src: &Plane<'_>, out: &mut [u8], mut next: impl FnMut() -> Points) {
+fn fill<const C: usize>(
+    src: &Plane<'_>,
+    out: &mut [u8],
+    ahead: isize,
+    mut next: impl FnMut() -> Points,
+) {
     let mut chunks = out.chunks_exact_mut(STEP * C);
     for chunk in &mut chunks {
         // SAFETY: `fill` is only reached from the `unsafe fn`s below, whose
         // callers vouch for the CPU and C; `chunk` has 16·C bytes.
-        unsafe { step::<C>(src, &next(), chunk.as_mut_ptr()) };
+        unsafe { step::<C>(src, &next(), chunk.as_mut_ptr(), ahead) };
     }
     let rest = chunks.into_remainder();
     if !rest.is_empty() {
@@ -367,7 +416,7 @@ fn fill<const C: usize>(src: &Plane<'_>, out: &mut [u8], mut next: impl FnMut() 
         // clamped, in-bounds blocks), keep the ones asked for.
         let mut buf = [0u8; STEP * 4];
         // SAFETY: as above; `buf` has 16·4 ≥ 16·C bytes.
-        unsafe { step::<C>(src, &next(), buf.as_mut_ptr()) };
+        unsafe { step::<C>(src, &next(), buf.as_mut_ptr(), 0) };
         let n = rest.len();
         rest.copy_from_slice(&buf[..n]);
     }
@@ -385,8 +434,9 @@ fn fill<const C: usize>(src: &Plane<'_>, out: &mut [u8], mut next: impl FnMut() 
 /// - `C` equals the channel count `src` was checked with (1, 3 or 4).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
 pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
+    let ahead = ahead(src, row, C);
     let mut j = j0;
-    fill::<C>(src, out, || {
+    fill::<C>(src, out, ahead, || {
         let p = row_points(row, j);
         j += STEP;
         p
@@ -430,7 +480,7 @@ pub unsafe fn bilinear_image<const C: usize>(
     };
     wrap(&mut x, &mut y);
     let step = _mm512_set1_pd(STEP as f64);
-    fill::<C>(src, out, || {
+    fill::<C>(src, out, 0, || {
         let p = map_points(map, x, y);
         x = [_mm512_add_pd(x[0], step), _mm512_add_pd(x[1], step)];
         wrap(&mut x, &mut y);
