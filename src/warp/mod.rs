@@ -165,8 +165,10 @@ pub struct ImageMut<'a, T> {
 
 /// Below this many output pixels a warp runs on the calling thread only.
 const PARALLEL_MIN_PIXELS: usize = 1 << 15;
-/// Output rows per band: the unit of parallel work and of tiling.
-const BAND_ROWS: usize = 16;
+/// Output rows per band: the unit of parallel work and of tiling. 32 rather
+/// than 16 measured ~10 % faster on the 4K RGB SIMD warp (the source lines a
+/// tile's rows share stay in cache); the scalar warp is indifferent.
+const BAND_ROWS: usize = 32;
 /// Output columns per tile. A tile of `TILE_COLS` × `BAND_ROWS` output pixels
 /// reads a compact patch of the source whatever the rotation, instead of a
 /// diagonal streak through hundreds of source rows (pages) per output row.
