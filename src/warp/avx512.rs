@@ -3,10 +3,12 @@
 //! step.
 //!
 //! Per step: the 16 sampling points in `f64` (`u0 + j·du`, exactly
-//! [`Row::at`]), their block offsets and 11-bit weights in `i32` lanes, one
-//! gather per source row (4 bytes per pixel for gray, 8 for colour), then
-//! `vpermb` lays the taps out as `(left, right)` 16-bit pairs, one output
-//! sample per 32-bit lane, for `vpmaddwd`; `vpmovdb` packs the results.
+//! [`Row::at`]), their block offsets and 11-bit weights in `i32` lanes; the
+//! taps are read with one gather per source row for gray (4 bytes per pixel),
+//! with plain 8-byte loads for colour (Zen 4's 64-bit gathers are slower than
+//! loads), `vpermb` lays them out as `(left, right)` 16-bit pairs, one output
+//! sample per 32-bit lane, for `vpmaddwd`; `vpmovdb` packs the results. Rows
+//! prefetch the source lines 64 columns ahead.
 //!
 //! Needs Rust 1.89 (AVX-512 intrinsics and target features); so does the rest
 //! of the SIMD code (safe `#[target_feature]` functions, 1.86). The
