@@ -3,8 +3,12 @@
 //! `warp_4k`: the issue-2 workload, 3840×2160 RGB u8, rotation 15°, scale 0.9,
 //! translation (0.05, −0.03) in normalised coordinates, bilinear, zero padding,
 //! at 1 and 2 threads. Compare with `scripts/bench_opencv.py` run in the same sitting.
+//! These use the detected kernels (`Isa::detect`, so `STN_KERNEL=scalar` runs
+//! them on the spec); `warp_kernels` compares every supported kernel family
+//! (`Isa`) in one run.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use stn::warp::Isa;
 use stn::{Affine, ImageMut, ImageRef, Interp, WarpOptions};
 
 /// The benchmark theta: output → input of a rotation by `deg` with scale `s`
@@ -153,5 +157,94 @@ fn bench_mnist_batch(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_4k, bench_1080p, bench_mnist_batch);
+/// Every supported kernel family on the 1080p RGB case and the 28×28 gray
+/// batch, one thread: the ratios between kernels in one sitting.
+fn bench_kernels(c: &mut Criterion) {
+    let (w, h) = (1920, 1080);
+    let src = noise_image(w, h, 3);
+    let mut dst = vec![0u8; w * h * 3];
+    let theta = rts(15.0, 0.9, 0.05, -0.03);
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("warp_kernels_1080p_rgb8");
+    group.throughput(Throughput::Elements((w * h) as u64));
+    for isa in Isa::supported() {
+        group.bench_function(BenchmarkId::new(isa.name(), 1), |b| {
+            b.iter(|| {
+                one.install(|| {
+                    stn::warp::warp_into_with(
+                        ImageRef {
+                            data: &src,
+                            width: w,
+                            height: h,
+                            channels: 3,
+                        },
+                        ImageMut {
+                            data: &mut dst,
+                            width: w,
+                            height: h,
+                            channels: 3,
+                        },
+                        &theta,
+                        &WarpOptions::default(),
+                        isa,
+                    )
+                })
+            })
+        });
+    }
+    group.finish();
+
+    let n = 4096;
+    let src = noise_image(28, 28 * n, 1);
+    let mut dst = vec![0u8; 28 * 28 * n];
+    let thetas: Vec<Affine> = (0..n)
+        .map(|i| {
+            rts(
+                (i % 90) as f64 - 45.0,
+                0.8 + (i % 5) as f64 * 0.1,
+                0.01,
+                -0.02,
+            )
+        })
+        .collect();
+    let mut group = c.benchmark_group("warp_kernels_28x28_gray8_batch");
+    group.throughput(Throughput::Elements(n as u64));
+    for isa in Isa::supported() {
+        group.bench_function(BenchmarkId::new(isa.name(), 1), |b| {
+            b.iter(|| {
+                for ((s, d), t) in src.chunks(784).zip(dst.chunks_mut(784)).zip(&thetas) {
+                    stn::warp::warp_into_with(
+                        ImageRef {
+                            data: s,
+                            width: 28,
+                            height: 28,
+                            channels: 1,
+                        },
+                        ImageMut {
+                            data: d,
+                            width: 28,
+                            height: 28,
+                            channels: 1,
+                        },
+                        t,
+                        &WarpOptions::default(),
+                        isa,
+                    );
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_4k,
+    bench_1080p,
+    bench_mnist_batch,
+    bench_kernels
+);
 criterion_main!(benches);

@@ -9,19 +9,20 @@ use std::sync::OnceLock;
 
 use image::{DynamicImage, ImageBuffer};
 use serde::Deserialize;
+use stn::warp::Isa;
 use stn::{Affine, ImageMut, ImageRef, Interp, Padding, Size, WarpOptions};
 
 use crate::util::{self, Env};
 
 #[derive(Deserialize)]
-struct Fixture {
+pub struct Fixture {
     generator: String,
-    inputs: HashMap<String, Input>,
-    cases: Vec<Case>,
+    pub inputs: HashMap<String, Input>,
+    pub cases: Vec<Case>,
 }
 
 #[derive(Deserialize)]
-struct Input {
+pub struct Input {
     width: usize,
     height: usize,
     channels: usize,
@@ -30,20 +31,20 @@ struct Input {
 }
 
 #[derive(Deserialize)]
-struct Case {
-    name: String,
-    input: String,
+pub struct Case {
+    pub name: String,
+    pub input: String,
     theta: [f64; 6],
     matrix: Option<[f64; 6]>,
     out_width: usize,
     out_height: usize,
-    interp: String,
-    padding: String,
+    pub interp: String,
+    pub padding: String,
     align_corners: bool,
-    expected: Vec<u32>,
+    pub expected: Vec<u32>,
 }
 
-fn fixture() -> &'static Fixture {
+pub fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let path = util::repo().join("tests/fixtures/golden/cases.json");
@@ -73,7 +74,7 @@ impl Case {
 }
 
 /// Checks `got` against the case's expectation; returns a description of the failure.
-fn judge(case: &Case, got: &[u32]) -> Result<(), String> {
+pub fn judge(case: &Case, got: &[u32]) -> Result<(), String> {
     if got.len() != case.expected.len() {
         return Err(format!(
             "{}: {} samples, expected {}",
@@ -105,9 +106,20 @@ fn judge(case: &Case, got: &[u32]) -> Result<(), String> {
     }
 }
 
+/// Runs `case` through the library with the kernels of `isa`; the samples as `u32`.
+pub fn run_case(case: &Case, isa: Isa) -> Vec<u32> {
+    let input = &fixture().inputs[&case.input];
+    match input.depth {
+        8 => warp_library::<u8>(input, case, isa),
+        16 => warp_library::<u16>(input, case, isa),
+        d => panic!("depth {d}"),
+    }
+}
+
 fn warp_library<T: stn::warp::Sample + Into<u32> + TryFrom<u32>>(
     input: &Input,
     case: &Case,
+    isa: Isa,
 ) -> Vec<u32>
 where
     <T as TryFrom<u32>>::Error: std::fmt::Debug,
@@ -129,7 +141,7 @@ where
         .unwrap(),
         None => Affine(case.theta),
     };
-    stn::warp_into(
+    stn::warp::warp_into_with(
         ImageRef {
             data: &src,
             width: input.width,
@@ -144,6 +156,7 @@ where
         },
         &theta,
         &case.options(),
+        isa,
     );
     dst.into_iter().map(Into::into).collect()
 }
@@ -168,18 +181,14 @@ fn fixture_covers_every_kernel_padding_and_alignment() {
     assert!(depths.contains(&16) && depths.contains(&8));
 }
 
-/// Every golden case through the library, with the default thread pool.
+/// Every golden case through the library, with the default thread pool and
+/// the detected kernels (`tests/kernels.rs` forces each kernel in turn).
 #[test]
 fn library_matches_pytorch() {
     let f = fixture();
     let mut failures = Vec::new();
     for case in &f.cases {
-        let input = &f.inputs[&case.input];
-        let got = match input.depth {
-            8 => warp_library::<u8>(input, case),
-            16 => warp_library::<u16>(input, case),
-            d => panic!("depth {d}"),
-        };
+        let got = run_case(case, Isa::detect());
         if let Err(e) = judge(case, &got) {
             failures.push(e);
         }

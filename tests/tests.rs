@@ -6,6 +6,7 @@ mod cli;
 mod completions;
 mod fuzz;
 mod golden;
+mod kernels;
 mod props;
 #[cfg(feature = "onnx")]
 mod rectify;

@@ -86,6 +86,31 @@ impl RowPlan {
         debug_assert!(ra <= a && a <= b && b <= rb && rb <= n);
         RowPlan { row, ra, a, b, rb }
     }
+
+    /// A plan whose fast span is all of the zero-padding reach `[ra, rb)`, for
+    /// kernels that apply zero padding themselves (the fixed-point bilinear
+    /// kernels): no slow columns. Rows narrower than `span_min` skip the span
+    /// search and run the fast kernel on every column.
+    pub fn zero_padded<K: Kernel>(
+        row: Row,
+        n: usize,
+        width: usize,
+        height: usize,
+        span_min: usize,
+    ) -> Self {
+        let (ra, rb) = if n < span_min {
+            (0, n)
+        } else {
+            row.span(n, &K::reach(width, height))
+        };
+        RowPlan {
+            row,
+            ra,
+            a: ra,
+            b: rb,
+            rb,
+        }
+    }
 }
 
 /// Warps the output columns `cols` of one output row (`out` holds the whole
@@ -97,6 +122,25 @@ pub fn warp_cols<T: Sample, const C: usize, K: Kernel>(
     cols: std::ops::Range<usize>,
     opts: &WarpOptions,
 ) {
+    warp_cols_with::<T, C, K>(src, out, plan, cols, opts, |start, px| {
+        for (k, px) in px.chunks_exact_mut(C).enumerate() {
+            let (u, v) = plan.row.at(start + k);
+            K::fast::<T, C>(src, u, v, px);
+        }
+    });
+}
+
+/// [`warp_cols`] with another sampler for the fast span: `fast(j0, px)` fills
+/// `px` with output columns `j0 .. j0 + px.len() / C`, all inside
+/// [`Kernel::interior`] (or, for a [`RowPlan::zero_padded`] plan, anywhere).
+pub fn warp_cols_with<T: Sample, const C: usize, K: Kernel>(
+    src: &Src<'_, T>,
+    out: &mut [T],
+    plan: &RowPlan,
+    cols: std::ops::Range<usize>,
+    opts: &WarpOptions,
+    fast: impl FnOnce(usize, &mut [T]),
+) {
     let clamp = |lo: usize, hi: usize| lo.max(cols.start)..hi.min(cols.end).max(lo.max(cols.start));
     let n = out.len() / C;
     for r in [clamp(0, plan.ra), clamp(plan.rb, n)] {
@@ -106,14 +150,9 @@ pub fn warp_cols<T: Sample, const C: usize, K: Kernel>(
         let (u, v) = plan.row.at(j);
         K::slow::<T, C>(src, u, v, opts, &mut out[j * C..j * C + C]);
     }
-    let fast = clamp(plan.a, plan.b);
-    let start = fast.start;
-    for (k, px) in out[fast.start * C..fast.end * C]
-        .chunks_exact_mut(C)
-        .enumerate()
-    {
-        let (u, v) = plan.row.at(start + k);
-        K::fast::<T, C>(src, u, v, px);
+    let span = clamp(plan.a, plan.b);
+    if !span.is_empty() {
+        fast(span.start, &mut out[span.start * C..span.end * C]);
     }
 }
 

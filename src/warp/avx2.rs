@@ -1,0 +1,497 @@
+//! AVX2 bilinear kernels for `u8` images with 1, 3 or 4 channels: the
+//! fixed-point scheme of [`super::fixed`], 8 output pixels per step.
+//!
+//! Gray keeps one output pixel per 32-bit lane and gathers its taps. Colour
+//! keeps one pixel per 128-bit lane (four 32-bit channel lanes, the fourth
+//! unused for RGB), because `vpshufb` cannot move bytes between 128-bit
+//! lanes: each pixel's two 8-byte rows are loaded into its own lane.
+
+use core::arch::x86_64::*;
+
+use super::fixed::{Plane, BITS, ONE};
+use super::grid::Row;
+
+/// Output pixels per step.
+const STEP: usize = 8;
+
+/// The per-pixel quantities of 8 consecutive output columns, in `i32` lanes.
+struct Taps {
+    /// Byte offset of the top-left sample of each 2×2 block.
+    off: __m256i,
+    /// Horizontal weights, `left | right << 16`.
+    wx: __m256i,
+    /// Weight of the block's top row.
+    wt: __m256i,
+    /// Weight of its bottom row.
+    wb: __m256i,
+}
+
+/// One axis for 4 points: `(floor, 11-bit fraction)`, points outside the reach
+/// `[-1, size)` (or NaN) moved to `-1`, as [`super::fixed::axis`].
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn axis4(p: __m256d, size: usize) -> (__m128i, __m128i) {
+    let minus_one = _mm256_set1_pd(-1.0);
+    let inside = _mm256_and_pd(
+        _mm256_cmp_pd::<_CMP_GE_OQ>(p, minus_one),
+        _mm256_cmp_pd::<_CMP_LT_OQ>(p, _mm256_set1_pd(size as f64)),
+    );
+    let p = _mm256_blendv_pd(minus_one, p, inside);
+    let p0 = _mm256_floor_pd(p);
+    // vcvtpd2dq rounds with MXCSR's mode: to nearest, ties to even (Rust never changes it).
+    let w = _mm256_cvtpd_epi32(_mm256_mul_pd(
+        _mm256_sub_pd(p, p0),
+        _mm256_set1_pd(f64::from(ONE)),
+    ));
+    (_mm256_cvttpd_epi32(p0), w)
+}
+
+/// One axis for 8 points: `(block start, first tap's weight, second tap's weight)`.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn edges(i0: __m256i, w: __m256i, size: usize) -> (__m256i, __m256i, __m256i) {
+    let zero = _mm256_setzero_si256();
+    let last = _mm256_set1_epi32(size as i32 - 2);
+    let below = _mm256_cmpgt_epi32(zero, i0);
+    let above = _mm256_cmpgt_epi32(i0, last);
+    let inv = _mm256_sub_epi32(_mm256_set1_epi32(ONE), w);
+    // Inside (2048-w, w); at -1 (w, 0); at size-1 (0, 2048-w).
+    let first = _mm256_andnot_si256(above, _mm256_blendv_epi8(inv, w, below));
+    let second = _mm256_andnot_si256(below, _mm256_blendv_epi8(w, inv, above));
+    let start = _mm256_min_epi32(_mm256_max_epi32(i0, zero), last);
+    (start, first, second)
+}
+
+/// 8 sampling points `(u, v)`, as two halves of 4.
+#[derive(Clone, Copy)]
+struct Points {
+    u: [__m256d; 2],
+    v: [__m256d; 2],
+}
+
+/// The points of output columns `j .. j + 8` of `row`.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn row_points(row: &Row, j: usize) -> Points {
+    // Integers below 2^53: exact, so these are the `j as f64` of Row::at.
+    let x0 = _mm256_add_pd(_mm256_set1_pd(j as f64), _mm256_setr_pd(0.0, 1.0, 2.0, 3.0));
+    let x1 = _mm256_add_pd(x0, _mm256_set1_pd(4.0));
+    let (u0, du) = (_mm256_set1_pd(row.u0), _mm256_set1_pd(row.du));
+    let (v0, dv) = (_mm256_set1_pd(row.v0), _mm256_set1_pd(row.dv));
+    // u0 + x·du, rounded twice as in Row::at (no fused multiply-add).
+    Points {
+        u: [
+            _mm256_add_pd(u0, _mm256_mul_pd(x0, du)),
+            _mm256_add_pd(u0, _mm256_mul_pd(x1, du)),
+        ],
+        v: [
+            _mm256_add_pd(v0, _mm256_mul_pd(x0, dv)),
+            _mm256_add_pd(v0, _mm256_mul_pd(x1, dv)),
+        ],
+    }
+}
+
+/// The points of output pixels `(x, y)` (two halves of 4 lanes each) of the
+/// sampling map `[a, b, c, d, e, f]`: `u = (b·y + c) + x·a`, `v = (e·y + f) + x·d`,
+/// the same operations as `Row::new` then `Row::at`.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn map_points(m: &[f64; 6], x: [__m256d; 2], y: [__m256d; 2]) -> Points {
+    #[allow(clippy::redundant_closure)] // target-feature fns are not FnMut
+    let k = m.map(|v| _mm256_set1_pd(v));
+    let at = |x: __m256d, y: __m256d, r: usize| {
+        let start = _mm256_add_pd(_mm256_mul_pd(k[r + 1], y), k[r + 2]);
+        _mm256_add_pd(start, _mm256_mul_pd(x, k[r]))
+    };
+    Points {
+        u: [at(x[0], y[0], 0), at(x[1], y[1], 0)],
+        v: [at(x[0], y[0], 3), at(x[1], y[1], 3)],
+    }
+}
+
+/// The taps of 8 points, for `c` channels.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn taps(src: &Plane<'_>, p: &Points, c: usize) -> Taps {
+    let (ia, wa) = axis4(p.u[0], src.width());
+    let (ib, wb) = axis4(p.u[1], src.width());
+    let (ic, wc) = axis4(p.v[0], src.height());
+    let (id, wd) = axis4(p.v[1], src.height());
+    let (xb, wl, wr) = edges(
+        _mm256_set_m128i(ib, ia),
+        _mm256_set_m128i(wb, wa),
+        src.width(),
+    );
+    let (yb, wt, wb) = edges(
+        _mm256_set_m128i(id, ic),
+        _mm256_set_m128i(wd, wc),
+        src.height(),
+    );
+    let off = _mm256_add_epi32(
+        _mm256_mullo_epi32(yb, _mm256_set1_epi32(src.stride() as i32)),
+        _mm256_mullo_epi32(xb, _mm256_set1_epi32(c as i32)),
+    );
+    Taps {
+        off,
+        wx: _mm256_or_si256(wl, _mm256_slli_epi32::<16>(wr)),
+        wt,
+        wb,
+    }
+}
+
+/// `(top·wt + bottom·wb + ½) >> 22` per lane.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn finish(top: __m256i, bottom: __m256i, wt: __m256i, wb: __m256i) -> __m256i {
+    let sum = _mm256_add_epi32(_mm256_mullo_epi32(top, wt), _mm256_mullo_epi32(bottom, wb));
+    let sum = _mm256_add_epi32(sum, _mm256_set1_epi32(1 << (2 * BITS - 1)));
+    _mm256_srli_epi32::<{ 2 * BITS as i32 }>(sum)
+}
+
+/// Loads a 32-byte table.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn table(t: &[u8; 32]) -> __m256i {
+    // SAFETY: reads exactly the 32 bytes of `t`; unaligned loads are allowed.
+    unsafe { _mm256_loadu_si256(t.as_ptr().cast()) }
+}
+
+/// `vpshufb` controls for gray: per 32-bit lane, bytes `(k, k+1)` of the lane
+/// as a 16-bit pair; `k` = 0 for the top row, 2 for the bottom row (loaded two
+/// bytes early).
+const fn gray_pairs(k: u8) -> [u8; 32] {
+    let mut t = [0x80u8; 32];
+    let mut lane = 0;
+    while lane < 8 {
+        let b = (lane % 4) as u8 * 4;
+        t[lane * 4] = b + k;
+        t[lane * 4 + 2] = b + k + 1;
+        lane += 1;
+    }
+    t
+}
+
+static GRAY_TOP: [u8; 32] = gray_pairs(0);
+static GRAY_BOTTOM: [u8; 32] = gray_pairs(2);
+
+/// `vpshufb` controls for colour: each 128-bit lane holds one pixel's 8 bytes
+/// of the top row, then 8 of the bottom row; 32-bit lane `c` gets the pair (byte `shift + c`, byte
+/// `shift + C + c`), zero-extended; lanes `c ≥ C` get zero.
+const fn colour_pairs(channels: usize, shift: usize) -> [u8; 32] {
+    let mut t = [0x80u8; 32];
+    let mut i = 0;
+    while i < 8 {
+        let c = i % 4;
+        if c < channels {
+            t[4 * i] = (shift + c) as u8;
+            t[4 * i + 2] = (shift + channels + c) as u8;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// The bottom row of a colour block is loaded `8 - 2C` bytes early, so that an
+/// 8-byte load at the last pixel ends inside the image.
+const fn bottom_shift(channels: usize) -> usize {
+    8 - 2 * channels
+}
+
+static RGB_TOP: [u8; 32] = colour_pairs(3, 0);
+static RGB_BOTTOM: [u8; 32] = colour_pairs(3, 8 + bottom_shift(3));
+static RGBA_TOP: [u8; 32] = colour_pairs(4, 0);
+static RGBA_BOTTOM: [u8; 32] = colour_pairs(4, 8 + bottom_shift(4));
+
+/// How far ahead along a row [`prefetch`] looks, in output pixels (see avx512.rs).
+const AHEAD: f64 = 64.0;
+
+/// The byte offset in the source between the blocks of output columns `j`
+/// and `j + AHEAD` of `row`, approximately.
+fn ahead(src: &Plane<'_>, row: &Row, c: usize) -> isize {
+    let rows = (AHEAD * row.dv).round();
+    let cols = (AHEAD * row.du).round();
+    if rows.abs() < 1e6 && cols.abs() < 1e6 {
+        rows as isize * src.stride() as isize + cols as isize * c as isize
+    } else {
+        0
+    }
+}
+
+/// Prefetches the source lines that the pixels [`AHEAD`] columns on will
+/// read, guessed from two of this step's block offsets plus `ahead` bytes: a
+/// rotated row walks diagonally through the source, which the hardware
+/// prefetchers do not follow.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn prefetch(src: &Plane<'_>, offs: &[i32; STEP], ahead: isize) {
+    if ahead == 0 {
+        return;
+    }
+    let base = src.data().as_ptr();
+    for p in [0, 7] {
+        let at = base.wrapping_offset(offs[p] as isize + ahead);
+        // A prefetch is a hint without memory effects: any address will do.
+        _mm_prefetch::<_MM_HINT_T0>(at.cast());
+        _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(src.stride()).cast());
+    }
+}
+
+/// Writes 8 gray output pixels, sampled at `p`, to `dst`.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1;
+/// - `dst` is valid for writes of 8 bytes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
+    let t = taps(src, p, 1);
+    if ahead != 0 {
+        let mut offs = [0i32; STEP];
+        // SAFETY: writes exactly the 32 bytes of `offs`.
+        unsafe { _mm256_storeu_si256(offs.as_mut_ptr().cast(), t.off) };
+        prefetch(src, &offs, ahead);
+    }
+    let base = src.data().as_ptr();
+    let below = _mm256_add_epi32(t.off, _mm256_set1_epi32(src.stride() as i32 - 2));
+    // SAFETY: every offset is that of a block inside the image (Plane's
+    // invariants, starts clamped to [0, W-2] × [0, H-2]): the 4 bytes at `off`
+    // end by (H-1)·W + 2 ≤ W·H, those at `off + W - 2` start at ≥ 0 and end by
+    // W·H (W ≥ 2).
+    let (top, bottom) = unsafe {
+        (
+            _mm256_i32gather_epi32::<1>(base.cast(), t.off),
+            _mm256_i32gather_epi32::<1>(base.cast(), below),
+        )
+    };
+    let top = _mm256_madd_epi16(_mm256_shuffle_epi8(top, table(&GRAY_TOP)), t.wx);
+    let bottom = _mm256_madd_epi16(_mm256_shuffle_epi8(bottom, table(&GRAY_BOTTOM)), t.wx);
+    let r = finish(top, bottom, t.wt, t.wb);
+    // Byte 0 of each 32-bit lane to the lane's first 4 bytes, then lanes 0 and 4 together.
+    let bytes = _mm256_shuffle_epi8(
+        r,
+        _mm256_setr_epi8(
+            0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1,
+            -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        ),
+    );
+    let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+    // SAFETY: the caller guarantees 8 writable bytes at `dst`.
+    unsafe { _mm_storel_epi64(dst.cast(), _mm256_castsi256_si128(bytes)) };
+}
+
+/// Two colour pixels, one per 128-bit lane of `top` and `bottom`, sampled.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+#[allow(clippy::too_many_arguments)]
+fn colour_pair(
+    top: __m256i,
+    bottom: __m256i,
+    top_ctl: __m256i,
+    bottom_ctl: __m256i,
+    wx: __m256i,
+    wt: __m256i,
+    wb: __m256i,
+    spread: __m256i,
+) -> __m256i {
+    let top = _mm256_madd_epi16(
+        _mm256_shuffle_epi8(top, top_ctl),
+        _mm256_permutevar8x32_epi32(wx, spread),
+    );
+    let bottom = _mm256_madd_epi16(
+        _mm256_shuffle_epi8(bottom, bottom_ctl),
+        _mm256_permutevar8x32_epi32(wx, spread),
+    );
+    finish(
+        top,
+        bottom,
+        _mm256_permutevar8x32_epi32(wt, spread),
+        _mm256_permutevar8x32_epi32(wb, spread),
+    )
+}
+
+/// Writes 8 colour output pixels of `C` = 3 or 4 channels, sampled at `p`.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1;
+/// - `C` is `src`'s channel count, 3 or 4;
+/// - `dst` is valid for writes of `8·C` bytes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
+    let (top_ctl, bottom_ctl) = if C == 3 {
+        (table(&RGB_TOP), table(&RGB_BOTTOM))
+    } else {
+        (table(&RGBA_TOP), table(&RGBA_BOTTOM))
+    };
+    let t = taps(src, p, C);
+    let base = src.data().as_ptr();
+    let mut offs = [0i32; STEP];
+    // SAFETY: writes exactly the 32 bytes of `offs`.
+    unsafe { _mm256_storeu_si256(offs.as_mut_ptr().cast(), t.off) };
+    prefetch(src, &offs, ahead);
+    let below = src.stride() - bottom_shift(C);
+    // Plain 8-byte loads (Zen 4's gathers are slow), one 128-bit lane per
+    // pixel: the top row's 8 bytes, then the bottom row's.
+    let pixel = |p: usize| {
+        let o = offs[p] as usize;
+        // SAFETY: blocks are inside the image (Plane's invariants, clamped
+        // starts): the 8 bytes at `o` end by (H-2)·W·C + (W-2)·C + 8 ≤ W·H·C,
+        // and those at `o + W·C - (8 - 2C)` start at ≥ W·C - 2 ≥ 0 and end by
+        // exactly (H-1)·W·C + (W-2)·C + 2C = W·H·C at the last block.
+        unsafe {
+            _mm_unpacklo_epi64(
+                _mm_loadl_epi64(base.add(o).cast()),
+                _mm_loadl_epi64(base.add(o + below).cast()),
+            )
+        }
+    };
+    let spread = |p: i32| _mm256_setr_epi32(p, p, p, p, p + 1, p + 1, p + 1, p + 1);
+    let pair = |q: usize| {
+        let x = _mm256_set_m128i(pixel(2 * q + 1), pixel(2 * q));
+        colour_pair(
+            x,
+            x,
+            top_ctl,
+            bottom_ctl,
+            t.wx,
+            t.wt,
+            t.wb,
+            spread(2 * q as i32),
+        )
+    };
+    let (r0, r1, r2, r3) = (pair(0), pair(1), pair(2), pair(3));
+    // r_q = [pixel 2q | pixel 2q+1], 4 × i32 each. Packing interleaves lanes:
+    // [P0 P2 | P1 P3] as i16, then [P0 P2 P4 P6 | P1 P3 P5 P7] as bytes.
+    let packed = _mm256_packus_epi16(_mm256_packus_epi32(r0, r1), _mm256_packus_epi32(r2, r3));
+    let pixels = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    if C == 4 {
+        // SAFETY: the caller guarantees 8·4 = 32 writable bytes at `dst`.
+        unsafe { _mm256_storeu_si256(dst.cast(), pixels) };
+    } else {
+        // Drop every fourth byte: 12 bytes per 128-bit lane, then 24 contiguous.
+        let rgb = _mm256_shuffle_epi8(
+            pixels,
+            _mm256_setr_epi8(
+                0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, 0, 1, 2, 4, 5, 6, 8, 9, 10,
+                12, 13, 14, -1, -1, -1, -1,
+            ),
+        );
+        let rgb = _mm256_permutevar8x32_epi32(rgb, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7));
+        // SAFETY: the caller guarantees 8·3 = 24 writable bytes at `dst`: 16 + 8.
+        unsafe {
+            _mm_storeu_si128(dst.cast(), _mm256_castsi256_si128(rgb));
+            _mm_storel_epi64(dst.add(16).cast(), _mm256_extracti128_si256::<1>(rgb));
+        }
+    }
+}
+
+/// Writes 8 pixels sampled at `p` to `dst`.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1;
+/// - `C` is `src`'s channel count, 1, 3 or 4;
+/// - `dst` is valid for writes of `8·C` bytes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if C == 1 {
+            step_gray(src, p, dst, ahead);
+        } else {
+            step_colour::<C>(src, p, dst, ahead);
+        }
+    }
+}
+
+/// Fills `out` (a multiple of 8·C bytes long, plus a partial last step) by
+/// `step`ping through the points `next()` yields.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn fill<const C: usize>(
+    src: &Plane<'_>,
+    out: &mut [u8],
+    ahead: isize,
+    mut next: impl FnMut() -> Points,
+) {
+    let mut chunks = out.chunks_exact_mut(STEP * C);
+    for chunk in &mut chunks {
+        // SAFETY: `fill` is only reached from the `unsafe fn`s below, whose
+        // callers vouch for the CPU and C; `chunk` has 8·C bytes.
+        unsafe { step::<C>(src, &next(), chunk.as_mut_ptr(), ahead) };
+    }
+    let rest = chunks.into_remainder();
+    if !rest.is_empty() {
+        // The last partial step: compute 8 pixels (the extra lanes read
+        // clamped, in-bounds blocks), keep the ones asked for.
+        let mut buf = [0u8; STEP * 4];
+        // SAFETY: as above; `buf` has 8·4 ≥ 8·C bytes.
+        unsafe { step::<C>(src, &next(), buf.as_mut_ptr(), 0) };
+        let n = rest.len();
+        rest.copy_from_slice(&buf[..n]);
+    }
+}
+
+/// Samples output columns `j0 .. j0 + out.len() / C` of `row` with the
+/// fixed-point bilinear scheme, `C` = `src`'s channel count (1, 3 or 4).
+///
+/// With zero padding any columns may be given; with other paddings only
+/// columns whose four taps are all inside the image.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1 (`Isa::Avx2.is_supported()`);
+/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+#[target_feature(enable = "avx2,sse4.1")]
+pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
+    let ahead = ahead(src, row, C);
+    let mut j = j0;
+    fill::<C>(src, out, ahead, || {
+        let p = row_points(row, j);
+        j += STEP;
+        p
+    });
+}
+
+/// Samples a whole `width`-pixel-wide output image `out` through the
+/// sampling map `map` (output pixel → input pixel) with zero padding, as
+/// [`bilinear`] on each row, but stepping through the image's pixels in one
+/// run: no per-row overhead and no partial steps at row ends, for small images.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1 (`Isa::Avx2.is_supported()`);
+/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+#[target_feature(enable = "avx2,sse4.1")]
+pub unsafe fn bilinear_image<const C: usize>(
+    src: &Plane<'_>,
+    map: &[f64; 6],
+    width: usize,
+    out: &mut [u8],
+) {
+    let ramp = _mm256_setr_pd(0.0, 1.0, 2.0, 3.0);
+    let n = _mm256_set1_pd(width as f64);
+    let one = _mm256_set1_pd(1.0);
+    // Lane k holds pixel (x, y) with y·width + x = k (+8 per step): small
+    // integers, exact in f64.
+    let mut x = [ramp, _mm256_add_pd(ramp, _mm256_set1_pd(4.0))];
+    let mut y = [_mm256_setzero_pd(); 2];
+    let wrap = |x: &mut [__m256d; 2], y: &mut [__m256d; 2]| {
+        for h in 0..2 {
+            loop {
+                let m = _mm256_cmp_pd::<_CMP_GE_OQ>(x[h], n);
+                if _mm256_movemask_pd(m) == 0 {
+                    break;
+                }
+                x[h] = _mm256_sub_pd(x[h], _mm256_and_pd(m, n));
+                y[h] = _mm256_add_pd(y[h], _mm256_and_pd(m, one));
+            }
+        }
+    };
+    wrap(&mut x, &mut y);
+    let step = _mm256_set1_pd(STEP as f64);
+    fill::<C>(src, out, 0, || {
+        let p = map_points(map, x, y);
+        x = [_mm256_add_pd(x[0], step), _mm256_add_pd(x[1], step)];
+        wrap(&mut x, &mut y);
+        p
+    });
+}

@@ -1,0 +1,329 @@
+//! Fixed-point bilinear sampling of `u8` images: the arithmetic the SIMD
+//! kernels ([`super::avx2`], [`super::avx512`]) implement, written out once per
+//! pixel in portable Rust so that it can be read, bounded and tested.
+//!
+//! # The scheme
+//!
+//! For output column `j` of a row, `(u, v) = Row::at(j)` in `f64`, exactly as
+//! the scalar spec. Then, per axis (shown for `u`, image width `W ≥ 2`):
+//!
+//! - a point outside the zero-padding reach `[-1, W)` (or NaN) is replaced by
+//!   `-1`, which yields all-zero weights below, i.e. the padding value 0;
+//! - `x0 = floor(u)` (so `x0 ∈ [-1, W-1]`), `wx = rint((u - x0)·2048) ∈ [0, 2048]`:
+//!   the fraction quantised to 11 bits;
+//! - the 2×2 block read is at column `xb = clamp(x0, 0, W-2)`, always inside the
+//!   image, with block weights (left, right) = `(2048-wx, wx)` inside,
+//!   `(wx, 0)` when `x0 = -1` (the left tap is padding) and `(0, 2048-wx)` when
+//!   `x0 = W-1` (the right tap is padding).
+//!
+//! With `top = nw·wl + ne·wr` and `bottom = sw·wl + se·wr` (each ≤ 255·2¹¹),
+//! the result is `(top·wt + bottom·wb + 2²¹) >> 22`, with
+//! `255·2¹¹·2¹¹ + 2²¹ < 2³¹`: it fits `i32` lanes.
+//!
+//! This covers zero padding everywhere. For border and reflection padding the
+//! kernels only run where every tap is inside (`x0 ∈ [0, W-2]`), where the edge
+//! cases never arise.
+//!
+//! # Error bound
+//!
+//! Quantising a weight moves it by at most 2⁻¹², so the horizontal pass is off
+//! by at most `255·2⁻¹² ≈ 0.0623` grey levels, and the vertical pass adds
+//! `|ty − ty'|·|bottom − top| ≤ 0.0623` more: before rounding the value is within
+//! `0.125` of the exact (float64) bilinear value. The scalar spec (`f32`) is
+//! within 0.01 of it. Both then round to nearest, so a kernel's output differs
+//! from PyTorch's and from the spec's by at most 1 grey level. (Seven-bit
+//! weights would allow errors of `255·2⁻⁷ ≈ 2` levels: not enough.)
+
+use super::grid::Row;
+
+/// Fraction bits of a weight.
+pub const BITS: u32 = 11;
+/// A weight of one, `2^BITS`.
+pub const ONE: i32 = 1 << BITS;
+
+/// A `u8` image the fixed-point kernels may read: checked once, so that every
+/// 2×2 block at `(xb, yb) ∈ [0, W-2] × [0, H-2]`, and the 4- and 8-byte loads
+/// the kernels use around it, lies inside `data`.
+#[derive(Clone, Copy, Debug)]
+pub struct Plane<'a> {
+    data: &'a [u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+}
+
+impl<'a> Plane<'a> {
+    /// The image, if the kernels can handle it: `channels` is 1, 3 or 4,
+    /// `width ≥ 2`, `height ≥ 2`, `data.len() == width·height·channels`, and
+    /// every byte offset fits an `i32` (the kernels' gather indices).
+    pub fn new(data: &'a [u8], width: usize, height: usize, channels: usize) -> Option<Self> {
+        let ok = matches!(channels, 1 | 3 | 4)
+            && width >= 2
+            && height >= 2
+            && width
+                .checked_mul(height)
+                .and_then(|n| n.checked_mul(channels))
+                == Some(data.len())
+            && data.len() + 2 * width * channels < i32::MAX as usize;
+        ok.then_some(Plane {
+            data,
+            width,
+            height,
+            channels,
+        })
+    }
+
+    /// The samples.
+    #[inline(always)]
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// Width in pixels, at least 2.
+    #[inline(always)]
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Height in pixels, at least 2.
+    #[inline(always)]
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// Samples per pixel: 1, 3 or 4.
+    #[inline(always)]
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Bytes per row.
+    #[inline(always)]
+    pub fn stride(&self) -> usize {
+        self.width * self.channels
+    }
+}
+
+/// One axis of the scheme: `(block start, weight of the block's first tap,
+/// weight of its second tap)` for coordinate `p` in an axis of `size ≥ 2` pixels.
+#[cfg_attr(not(test), allow(dead_code))] // the SIMD kernels' model
+#[inline(always)]
+pub fn axis(p: f64, size: usize) -> (usize, i32, i32) {
+    let p = if -1.0 <= p && p < size as f64 {
+        p
+    } else {
+        -1.0
+    };
+    let p0 = p.floor();
+    let w = ((p - p0) * f64::from(ONE)).round_ties_even() as i32;
+    let i0 = p0 as i64;
+    let last = size as i64 - 2;
+    let (lo, hi) = if i0 < 0 {
+        (w, 0)
+    } else if i0 > last {
+        (0, ONE - w)
+    } else {
+        (ONE - w, w)
+    };
+    (i0.clamp(0, last) as usize, lo, hi)
+}
+
+/// Samples one pixel at `(u, v)` with zero padding (any `u`, `v`), or with any
+/// padding where all four taps are inside.
+#[cfg_attr(not(test), allow(dead_code))]
+#[inline(always)]
+pub fn pixel<const C: usize>(src: &Plane<'_>, u: f64, v: f64, out: &mut [u8]) {
+    let (xb, wl, wr) = axis(u, src.width);
+    let (yb, wt, wb) = axis(v, src.height);
+    let stride = src.stride();
+    let p = yb * stride + xb * C;
+    let (top, bottom) = (
+        &src.data[p..p + 2 * C],
+        &src.data[p + stride..p + stride + 2 * C],
+    );
+    for c in 0..C {
+        let t = i32::from(top[c]) * wl + i32::from(top[C + c]) * wr;
+        let b = i32::from(bottom[c]) * wl + i32::from(bottom[C + c]) * wr;
+        out[c] = ((t * wt + b * wb + (1 << (2 * BITS - 1))) >> (2 * BITS)) as u8;
+    }
+}
+
+/// [`pixel`] for the output columns `j0 .. j0 + out.len() / C` of `row`.
+#[cfg_attr(not(test), allow(dead_code))]
+pub fn span<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
+    for (k, px) in out.chunks_exact_mut(C).enumerate() {
+        let (u, v) = row.at(j0 + k);
+        pixel::<C>(src, u, v, px);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_edges_put_the_weight_on_the_inside_tap() {
+        // Inside.
+        assert_eq!(axis(2.25, 5), (2, 1536, 512));
+        // Left padding: the tap at -1 is zero; the block's first pixel is column 0.
+        assert_eq!(axis(-0.25, 5), (0, 1536, 0));
+        // Right padding: the tap at W is zero; the block's second pixel is W-1.
+        assert_eq!(axis(4.25, 5), (3, 0, 1536));
+        // Outside the reach, NaN, infinities: all weights zero.
+        for p in [-1.5, 5.0, f64::NAN, f64::INFINITY, -1e300] {
+            let (_, lo, hi) = axis(p, 5);
+            assert_eq!((lo, hi), (0, 0), "{p}");
+        }
+        // A fraction that rounds up to a whole pixel.
+        assert_eq!(axis(1.99999, 5), (1, 0, 2048));
+    }
+
+    /// A small deterministic generator (xorshift64*).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn real(&mut self, lo: f64, hi: f64) -> f64 {
+            lo + (hi - lo) * (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    /// Every SIMD kernel equals this model bit for bit, on rows that cross the
+    /// image in every direction (padding edges included) and far outside it.
+    #[test]
+    fn simd_kernels_equal_the_model_exactly() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for case in 0..3000 {
+            let c = [1, 3, 4][case % 3];
+            let (w, h) = (2 + rng.below(40), 2 + rng.below(30));
+            let data: Vec<u8> = (0..w * h * c).map(|_| rng.next() as u8).collect();
+            let src = Plane::new(&data, w, h, c).unwrap();
+            let scale = [1.0, 3.0, 100.0, 1e6][rng.below(4)];
+            let row = Row {
+                u0: rng.real(-3.0, w as f64 + 3.0),
+                v0: rng.real(-3.0, h as f64 + 3.0),
+                du: rng.real(-1.5, 1.5) * if case % 7 == 0 { scale } else { 1.0 },
+                dv: rng.real(-1.5, 1.5),
+            };
+            let (j0, n) = (rng.below(50), rng.below(70));
+            let mut want = vec![0u8; n * c];
+            match c {
+                1 => span::<1>(&src, &row, j0, &mut want),
+                3 => span::<3>(&src, &row, j0, &mut want),
+                _ => span::<4>(&src, &row, j0, &mut want),
+            }
+            for isa in crate::warp::Isa::supported() {
+                let mut got = vec![0u8; n * c];
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `isa` is supported; C matches the plane's channel count.
+                unsafe {
+                    use crate::warp::{avx2, avx512, Isa};
+                    match (isa, c) {
+                        (Isa::Avx2, 1) => avx2::bilinear::<1>(&src, &row, j0, &mut got),
+                        (Isa::Avx2, 3) => avx2::bilinear::<3>(&src, &row, j0, &mut got),
+                        (Isa::Avx2, 4) => avx2::bilinear::<4>(&src, &row, j0, &mut got),
+                        (Isa::Avx512, 1) => avx512::bilinear::<1>(&src, &row, j0, &mut got),
+                        (Isa::Avx512, 3) => avx512::bilinear::<3>(&src, &row, j0, &mut got),
+                        (Isa::Avx512, 4) => avx512::bilinear::<4>(&src, &row, j0, &mut got),
+                        _ => got.copy_from_slice(&want),
+                    }
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                got.copy_from_slice(&want);
+                assert_eq!(got, want, "{isa} C={c} {w}x{h} {row:?} j0={j0} n={n}");
+            }
+        }
+    }
+
+    /// The flat whole-image kernels equal the model row by row, bit for bit.
+    #[test]
+    fn simd_image_kernels_equal_the_model_exactly() {
+        use crate::affine::Affine;
+        let mut rng = Rng(7);
+        for case in 0..600 {
+            let c = [1, 3, 4][case % 3];
+            let (w, h) = (2 + rng.below(40), 2 + rng.below(30));
+            let data: Vec<u8> = (0..w * h * c).map(|_| rng.next() as u8).collect();
+            let src = Plane::new(&data, w, h, c).unwrap();
+            let (ow, oh) = (1 + rng.below(40), 1 + rng.below(20));
+            let map = Affine(std::array::from_fn(|k| {
+                rng.real(-1.5, 1.5) * if k % 3 == 2 { 20.0 } else { 1.0 }
+            }));
+            let mut want = vec![0u8; ow * oh * c];
+            for (i, out) in want.chunks_mut(ow * c).enumerate() {
+                let row = Row::new(&map, i);
+                match c {
+                    1 => span::<1>(&src, &row, 0, out),
+                    3 => span::<3>(&src, &row, 0, out),
+                    _ => span::<4>(&src, &row, 0, out),
+                }
+            }
+            for isa in crate::warp::Isa::supported() {
+                let mut got = vec![0u8; ow * oh * c];
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `isa` is supported; C matches the plane's channel count.
+                unsafe {
+                    use crate::warp::{avx2, avx512, Isa};
+                    let m = &map.0;
+                    match (isa, c) {
+                        (Isa::Avx2, 1) => avx2::bilinear_image::<1>(&src, m, ow, &mut got),
+                        (Isa::Avx2, 3) => avx2::bilinear_image::<3>(&src, m, ow, &mut got),
+                        (Isa::Avx2, 4) => avx2::bilinear_image::<4>(&src, m, ow, &mut got),
+                        (Isa::Avx512, 1) => avx512::bilinear_image::<1>(&src, m, ow, &mut got),
+                        (Isa::Avx512, 3) => avx512::bilinear_image::<3>(&src, m, ow, &mut got),
+                        (Isa::Avx512, 4) => avx512::bilinear_image::<4>(&src, m, ow, &mut got),
+                        _ => got.copy_from_slice(&want),
+                    }
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                got.copy_from_slice(&want);
+                assert_eq!(got, want, "{isa} C={c} {w}x{h} -> {ow}x{oh} {map:?}");
+            }
+        }
+    }
+
+    /// The model stays within one grey level of the spec's slow path (zero
+    /// padding), which holds everywhere.
+    #[test]
+    fn model_is_within_one_level_of_the_spec() {
+        use crate::warp::scalar::{Bilinear, Kernel, Src};
+        use crate::warp::WarpOptions;
+        let mut rng = Rng(42);
+        let opts = WarpOptions::default();
+        let mut worst = 0;
+        for _ in 0..200_000 {
+            let (w, h) = (2 + rng.below(6), 2 + rng.below(6));
+            let data: Vec<u8> = (0..w * h * 3).map(|_| rng.next() as u8).collect();
+            let plane = Plane::new(&data, w, h, 3).unwrap();
+            let spec = Src {
+                data: &data,
+                width: w,
+                height: h,
+            };
+            let (u, v) = (
+                rng.real(-1.5, w as f64 + 0.5),
+                rng.real(-1.5, h as f64 + 0.5),
+            );
+            let (mut a, mut b) = ([0u8; 3], [0u8; 3]);
+            pixel::<3>(&plane, u, v, &mut a);
+            Bilinear::slow::<u8, 3>(&spec, u, v, &opts, &mut b);
+            for (x, y) in a.iter().zip(&b) {
+                worst = worst.max(x.abs_diff(*y));
+            }
+        }
+        assert!(worst <= 1, "max difference {worst}");
+    }
+
+    #[test]
+    fn fits_i32() {
+        let worst = 255i64 * i64::from(ONE) * i64::from(ONE) + (1 << (2 * BITS - 1));
+        assert!(worst < i64::from(i32::MAX));
+    }
+}
