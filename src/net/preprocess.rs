@@ -1,7 +1,8 @@
 //! Turns decoded images into the model's input tensor: resize to the model's
-//! input size (bilinear, the whole frame, so normalised coordinates are
-//! unchanged), grey or RGB, pixels scaled to [0, 1], then `(x − mean) / std`,
-//! packed NCHW. Pure and independent of ONNX Runtime.
+//! input size (the whole frame, so normalised coordinates are unchanged: an
+//! area average when shrinking 8-bit images, bilinear otherwise), grey (Rec.
+//! 709 luma) or RGB, pixels scaled to [0, 1], then `(x − mean) / std`, packed
+//! NCHW. Pure and independent of ONNX Runtime.
 
 use image::imageops::{self, FilterType};
 use image::DynamicImage;
@@ -15,7 +16,13 @@ pub fn push_image(img: &DynamicImage, c: &Contract, out: &mut Vec<f32>) {
     let start = out.len();
     out.resize(start + plane * c.channels, 0.0);
     let dst = &mut out[start..];
-    if c.channels == 1 {
+    if shrink_u8(img, c.channels, w as usize, h as usize, dst) {
+        for (k, plane_values) in dst.chunks_exact_mut(plane).enumerate() {
+            for v in plane_values {
+                *v = (*v - c.mean[k]) / c.std[k];
+            }
+        }
+    } else if c.channels == 1 {
         let mut g = img.to_luma32f();
         if g.dimensions() != (w, h) {
             g = imageops::resize(&g, w, h, FilterType::Triangle);
@@ -34,6 +41,69 @@ pub fn push_image(img: &DynamicImage, c: &Contract, out: &mut Vec<f32>) {
             }
         }
     }
+}
+
+/// Rec. 709 luma weights on the stored (sRGB-encoded) values.
+const LUMA: [f32; 3] = [0.2126, 0.7152, 0.0722];
+
+/// Shrinks an 8-bit image straight into planar `[0, 1]` values in `dst`
+/// (`channels` planes of `w × h`): each output pixel is the mean of the source
+/// pixels `[j·sw/w, (j+1)·sw/w) × [i·sh/h, (i+1)·sh/h)`. One pass over the
+/// source, no intermediate image. Returns false, writing nothing, unless the
+/// image is 8-bit and strictly larger than the target on some axis and not
+/// smaller on either.
+fn shrink_u8(img: &DynamicImage, channels: usize, w: usize, h: usize, dst: &mut [f32]) -> bool {
+    let (sw, sh) = (img.width() as usize, img.height() as usize);
+    if sw < w || sh < h || (sw == w && sh == h) || w == 0 || h == 0 {
+        return false;
+    }
+    let (data, sc): (&[u8], usize) = match img {
+        DynamicImage::ImageLuma8(b) => (b.as_raw(), 1),
+        DynamicImage::ImageLumaA8(b) => (b.as_raw(), 2),
+        DynamicImage::ImageRgb8(b) => (b.as_raw(), 3),
+        DynamicImage::ImageRgba8(b) => (b.as_raw(), 4),
+        _ => return false,
+    };
+    let xs: Vec<usize> = (0..=w).map(|j| j * sw / w).collect();
+    let plane = w * h;
+    let mut acc = vec![0.0f32; w * 3];
+    for i in 0..h {
+        let (y0, y1) = (i * sh / h, (i + 1) * sh / h);
+        acc.fill(0.0);
+        for y in y0..y1 {
+            let row = &data[y * sw * sc..(y + 1) * sw * sc];
+            for j in 0..w {
+                let mut sum = [0.0f32; 3];
+                for p in row[xs[j] * sc..xs[j + 1] * sc].chunks_exact(sc) {
+                    if sc >= 3 {
+                        for k in 0..3 {
+                            sum[k] += f32::from(p[k]);
+                        }
+                    } else {
+                        sum[0] += f32::from(p[0]);
+                    }
+                }
+                if sc < 3 {
+                    sum = [sum[0]; 3];
+                }
+                for k in 0..3 {
+                    acc[j * 3 + k] += sum[k];
+                }
+            }
+        }
+        for j in 0..w {
+            let n = ((xs[j + 1] - xs[j]) * (y1 - y0)) as f32 * 255.0;
+            let rgb = [acc[j * 3] / n, acc[j * 3 + 1] / n, acc[j * 3 + 2] / n];
+            if channels == 1 {
+                dst[i * w + j] = LUMA[0] * rgb[0] + LUMA[1] * rgb[1] + LUMA[2] * rgb[2];
+            } else {
+                for k in 0..3 {
+                    dst[k * plane + i * w + j] = rgb[k];
+                }
+            }
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -69,6 +139,39 @@ mod tests {
         let mut out = Vec::new();
         push_image(&img, &contract(3, 2, 1), &mut out);
         assert_eq!(out, vec![2.0, -2.0, -2.0, 2.0, -2.0, -2.0]);
+    }
+
+    #[test]
+    fn shrinking_averages_areas() {
+        // 4×2 grey → 2×1: each output pixel is the mean of a 2×2 block.
+        let img = DynamicImage::ImageLuma8(
+            image::GrayImage::from_raw(4, 2, vec![0, 255, 51, 51, 255, 0, 102, 102]).unwrap(),
+        );
+        let c = Contract {
+            mean: vec![0.0],
+            std: vec![1.0],
+            ..contract(1, 2, 1)
+        };
+        let mut out = Vec::new();
+        push_image(&img, &c, &mut out);
+        assert!(
+            (out[0] - 0.5).abs() < 1e-6 && (out[1] - 0.3).abs() < 1e-6,
+            "{out:?}"
+        );
+        // RGB to grey uses Rec. 709 luma; RGB to RGB keeps the planes.
+        let red =
+            DynamicImage::ImageRgb8(image::RgbImage::from_pixel(4, 4, image::Rgb([255, 0, 0])));
+        let mut grey = Vec::new();
+        push_image(&red, &c, &mut grey);
+        assert!((grey[0] - 0.2126).abs() < 1e-6, "{grey:?}");
+        let c3 = Contract {
+            mean: vec![0.0; 3],
+            std: vec![1.0; 3],
+            ..contract(3, 2, 1)
+        };
+        let mut planes = Vec::new();
+        push_image(&red, &c3, &mut planes);
+        assert_eq!(planes, vec![1.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
     }
 
     #[test]
