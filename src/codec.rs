@@ -240,11 +240,16 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".stn-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(err)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".stn-").suffix(".tmp");
+    // A temporary file is private (0600) by default; the output should get the
+    // permissions any new file gets (0666 less the umask), like `fs::write`.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
@@ -358,5 +363,14 @@ mod tests {
         write_output(&target, b"again").unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"again");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        // Same permissions as any newly created file (not tempfile's private 0600).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let plain = dir.path().join("plain.bin");
+            fs::write(&plain, b"x").unwrap();
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&target), mode(&plain));
+        }
     }
 }
