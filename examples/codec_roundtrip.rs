@@ -3,7 +3,7 @@
 //! inference, no warp).
 //!
 //! ```sh
-//! cargo run --release --example codec_roundtrip -- IN_DIR OUT_DIR [--jobs N] [--no-sync]
+//! cargo run --release --example codec_roundtrip -- IN_DIR OUT_DIR [--jobs N] [--no-sync] [--decode-only]
 //! ```
 //!
 //! - decoding: the `image` crate, format sniffed from the content;
@@ -11,7 +11,7 @@
 //!   FilterType::Adaptive)`, stn's default PNG settings;
 //! - writing: a hidden temporary file in the output directory, flushed to disk
 //!   (`sync_all`) and renamed over the target, as stn writes (`--no-sync` skips
-//!   the flush, to see what it costs);
+//!   the flush, to see what it costs; `--decode-only` decodes and writes nothing);
 //! - files in parallel on a rayon pool of `--jobs` threads (default: one per core).
 //!
 //! `scripts/bench.py` times this whole process against `stn rectify` on the same
@@ -33,12 +33,16 @@ struct Args {
     output: PathBuf,
     jobs: Option<usize>,
     sync: bool,
+    decode_only: bool,
 }
+
+const USAGE: &str = "usage: codec_roundtrip IN_DIR OUT_DIR [--jobs N] [--no-sync] [--decode-only]";
 
 fn parse_args() -> Result<Args, String> {
     let mut positional = Vec::new();
     let mut jobs = None;
     let mut sync = true;
+    let mut decode_only = false;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -47,9 +51,8 @@ fn parse_args() -> Result<Args, String> {
                 jobs = Some(n.parse().map_err(|_| format!("bad --jobs value {n:?}"))?);
             }
             "--no-sync" => sync = false,
-            "-h" | "--help" => {
-                return Err("usage: codec_roundtrip IN_DIR OUT_DIR [--jobs N] [--no-sync]".into())
-            }
+            "--decode-only" => decode_only = true,
+            "-h" | "--help" => return Err(USAGE.into()),
             _ if arg.starts_with('-') => return Err(format!("unknown option {arg}")),
             _ => positional.push(PathBuf::from(arg)),
         }
@@ -60,8 +63,9 @@ fn parse_args() -> Result<Args, String> {
             output,
             jobs,
             sync,
+            decode_only,
         }),
-        Err(_) => Err("usage: codec_roundtrip IN_DIR OUT_DIR [--jobs N] [--no-sync]".into()),
+        Err(_) => Err(USAGE.into()),
     }
 }
 
@@ -79,14 +83,17 @@ fn list_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
 }
 
 /// Decodes `src`, encodes it as PNG with stn's defaults and writes it
-/// atomically to `dst`.
-fn roundtrip(src: &Path, dst: &Path, sync: bool) -> Result<(), String> {
+/// atomically to `dst` (only decodes with `decode_only`).
+fn roundtrip(src: &Path, dst: &Path, sync: bool, decode_only: bool) -> Result<(), String> {
     let bytes = fs::read(src).map_err(|e| format!("{}: {e}", src.display()))?;
     let img = ImageReader::new(Cursor::new(&bytes))
         .with_guessed_format()
         .map_err(|e| format!("{}: {e}", src.display()))?
         .decode()
         .map_err(|e| format!("{}: {e}", src.display()))?;
+    if decode_only {
+        return Ok(());
+    }
     let mut png = Vec::new();
     let encoder =
         PngEncoder::new_with_quality(&mut png, CompressionType::Fast, FilterType::Adaptive);
@@ -118,7 +125,7 @@ fn run(args: &Args) -> Result<(usize, usize, f64), String> {
         .map(|src| {
             let mut name = src.file_stem().unwrap_or_default().to_os_string();
             name.push(".png");
-            match roundtrip(src, &args.output.join(name), args.sync) {
+            match roundtrip(src, &args.output.join(name), args.sync, args.decode_only) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("codec_roundtrip: {e}");
