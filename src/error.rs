@@ -98,8 +98,10 @@ pub enum Error {
     },
     /// An output exists and neither --overwrite nor --skip-existing was given.
     OutputExists {
-        /// The existing output.
+        /// The first existing output.
         path: PathBuf,
+        /// How many planned outputs exist in all.
+        count: usize,
     },
     /// A line of a JSON-lines thetas file is malformed.
     ThetasLine {
@@ -194,11 +196,17 @@ impl fmt::Display for Error {
                 show(path, "standard input"),
                 u64::from(*width) * u64::from(*height)
             ),
-            Error::OutputExists { path } => write!(
-                f,
-                "{}: output exists (pass --overwrite to replace it or --skip-existing to keep it)",
-                path.display()
-            ),
+            Error::OutputExists { path, count } => {
+                let others = match count {
+                    0 | 1 => String::new(),
+                    n => format!(" (and {} more)", n - 1),
+                };
+                write!(
+                    f,
+                    "{}: output exists{others}; pass --overwrite to replace or --skip-existing to keep",
+                    path.display()
+                )
+            }
             Error::ThetasLine { path, line, reason } => {
                 write!(f, "{}:{line}: {reason}", show(path, "standard input"))
             }

@@ -46,6 +46,7 @@ fn plan(jobs: Vec<Job>, out: &OutputConfig) -> Result<Plan, Error> {
             if let Some(i) = exists.iter().position(|&e| e) {
                 return Err(Error::OutputExists {
                     path: outputs[i].clone(),
+                    count: exists.iter().filter(|&&e| e).count(),
                 });
             }
             vec![false; jobs.len()]
