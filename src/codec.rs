@@ -9,6 +9,7 @@ pub use image::codecs::png::CompressionType;
 use image::codecs::png::{FilterType, PngEncoder};
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
 
+use crate::affine::Size;
 use crate::error::Error;
 
 /// Whether `path` is `-`, meaning a standard stream.
@@ -55,17 +56,34 @@ pub fn read_image(path: &Path, max_pixels: u64) -> Result<DynamicImage, Error> {
     }
     match decode(&bytes, max_pixels) {
         Ok(img) => Ok(img),
-        Err(Decoded::TooLarge(width, height)) => Err(Error::TooManyPixels {
-            path: path.to_path_buf(),
-            width,
-            height,
-            limit: max_pixels,
-        }),
+        Err(Decoded::TooLarge(w, h)) => Err(too_many_pixels(Size::new(w, h), max_pixels, path)),
         Err(Decoded::Error(source)) => Err(Error::Decode {
             path: path.to_path_buf(),
             source,
         }),
     }
+}
+
+/// Refuses an image (decoded or to be produced at `path`) of more than
+/// `max_pixels` pixels.
+pub fn check_pixels(size: Size, max_pixels: u64, path: &Path) -> Result<(), Error> {
+    if pixels(size) > max_pixels {
+        return Err(too_many_pixels(size, max_pixels, path));
+    }
+    Ok(())
+}
+
+fn too_many_pixels(size: Size, limit: u64, path: &Path) -> Error {
+    Error::TooManyPixels {
+        path: path.to_path_buf(),
+        width: size.width,
+        height: size.height,
+        limit,
+    }
+}
+
+fn pixels(size: Size) -> u64 {
+    u64::from(size.width) * u64::from(size.height)
 }
 
 /// Why [`decode`] failed.
@@ -109,7 +127,7 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, Decoded> {
     reader.limits(limits);
     let mut decoder = reader.into_decoder()?;
     let (w, h) = decoder.dimensions();
-    if u64::from(w) * u64::from(h) > max_pixels {
+    if pixels(Size::new(w, h)) > max_pixels {
         return Err(Decoded::TooLarge(w, h));
     }
     let orientation = decoder.orientation()?;

@@ -14,7 +14,7 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
     let img = codec::read_image(&task.input, max_pixels)?;
     let input = Size::new(img.width(), img.height());
     let output = task.sampling.size.unwrap_or(input);
-    check_size(output, max_pixels, &task.output)?;
+    codec::check_pixels(output, max_pixels, &task.output)?;
     let opts = task.sampling.options;
     let theta = match task.matrix {
         MatrixSource::Theta(t) => t,
@@ -37,19 +37,6 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
     }
     codec::write_output(&task.output, &bytes)?;
     Ok(Exit::Success)
-}
-
-/// Refuses an output size over the pixel limit.
-pub fn check_size(size: Size, max_pixels: u64, path: &std::path::Path) -> Result<(), Error> {
-    if u64::from(size.width) * u64::from(size.height) > max_pixels {
-        return Err(Error::TooManyPixels {
-            path: path.to_path_buf(),
-            width: size.width,
-            height: size.height,
-            limit: max_pixels,
-        });
-    }
-    Ok(())
 }
 
 /// Refuses, unless `--overwrite`, an output that is the input file itself.

@@ -77,7 +77,7 @@ fn warp_and_write(
     cfg: &OutputConfig,
     max_pixels: u64,
 ) -> Result<(), Error> {
-    crate::commands::check_size(size, max_pixels, out)?;
+    codec::check_pixels(size, max_pixels, out)?;
     let format = codec::output_format(out, cfg.format)?;
     let warped = warp::warp_image(img, theta, size, opts)?;
     write_image(&warped, format, out, cfg)

@@ -12,35 +12,7 @@ use stn::warp::{warp_into_with, Isa};
 use stn::{Affine, ImageMut, ImageRef, Interp, Padding, WarpOptions};
 
 use crate::golden;
-
-fn warp(
-    src: &[u8],
-    (w, h, c): (usize, usize, usize),
-    (ow, oh): (usize, usize),
-    theta: &Affine,
-    opts: &WarpOptions,
-    isa: Isa,
-) -> Vec<u8> {
-    let mut dst = vec![0u8; ow * oh * c];
-    warp_into_with(
-        ImageRef {
-            data: src,
-            width: w,
-            height: h,
-            channels: c,
-        },
-        ImageMut {
-            data: &mut dst,
-            width: ow,
-            height: oh,
-            channels: c,
-        },
-        theta,
-        opts,
-        isa,
-    );
-    dst
-}
+use crate::util::warp;
 
 /// `(max |a - b|, number of differing samples)`.
 fn diff(a: &[u8], b: &[u8]) -> (u8, usize) {

@@ -1,7 +1,10 @@
 //! Property tests of the warp engine and the matrix algebra.
 
 use proptest::prelude::*;
-use stn::{Affine, ImageMut, ImageRef, Interp, Padding, Size, WarpOptions};
+use stn::warp::Isa;
+use stn::{Affine, Interp, Padding, Size, WarpOptions};
+
+use crate::util::warp;
 
 fn options() -> impl Strategy<Value = WarpOptions> {
     (
@@ -22,33 +25,6 @@ fn options() -> impl Strategy<Value = WarpOptions> {
             padding,
             align_corners,
         })
-}
-
-fn warp(
-    src: &[u8],
-    (w, h, c): (usize, usize, usize),
-    (ow, oh): (usize, usize),
-    theta: &Affine,
-    opts: &WarpOptions,
-) -> Vec<u8> {
-    let mut dst = vec![0u8; ow * oh * c];
-    stn::warp_into(
-        ImageRef {
-            data: src,
-            width: w,
-            height: h,
-            channels: c,
-        },
-        ImageMut {
-            data: &mut dst,
-            width: ow,
-            height: oh,
-            channels: c,
-        },
-        theta,
-        opts,
-    );
-    dst
 }
 
 /// Any finite number, including huge and tiny magnitudes.
@@ -74,7 +50,7 @@ proptest! {
         let src: Vec<u8> = (0..w * h * c)
             .map(|i| (seed.wrapping_mul(i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8)
             .collect();
-        let out = warp(&src, (w, h, c), (w, h), &Affine::IDENTITY, &opts);
+        let out = warp(&src, (w, h, c), (w, h), &Affine::IDENTITY, &opts, Isa::detect());
         prop_assert_eq!(out, src);
     }
 
@@ -85,7 +61,7 @@ proptest! {
         m in proptest::array::uniform6(wild()), opts in options(),
     ) {
         let src = vec![200u8; w * h * c];
-        let out = warp(&src, (w, h, c), (ow, oh), &Affine(m), &opts);
+        let out = warp(&src, (w, h, c), (ow, oh), &Affine(m), &opts, Isa::detect());
         prop_assert_eq!(out.len(), ow * oh * c);
     }
 
@@ -124,13 +100,20 @@ proptest! {
 fn output_entirely_outside() {
     let src = vec![7u8, 9, 11, 13];
     let far = Affine([1.0, 0.0, 50.0, 0.0, 1.0, 0.0]);
-    let zeros = warp(&src, (2, 2, 1), (3, 3), &far, &WarpOptions::default());
+    let zeros = warp(
+        &src,
+        (2, 2, 1),
+        (3, 3),
+        &far,
+        &WarpOptions::default(),
+        Isa::detect(),
+    );
     assert_eq!(zeros, vec![0; 9]);
     let border = WarpOptions {
         padding: Padding::Border,
         ..Default::default()
     };
-    let edge = warp(&src, (2, 2, 1), (3, 3), &far, &border);
+    let edge = warp(&src, (2, 2, 1), (3, 3), &far, &border, Isa::detect());
     // Column u is far right → clipped to column 1; rows v = -1/6, 1/2, 7/6 →
     // clipped 0, halfway, clipped 1 (worked by hand from grid_sample's formulas).
     assert_eq!(edge, vec![9, 9, 9, 11, 11, 11, 13, 13, 13]);
@@ -151,7 +134,7 @@ fn threads_do_not_change_the_result() {
         .num_threads(4)
         .build()
         .unwrap();
-    let a = one.install(|| warp(&src, (w, h, 3), (400, 300), &theta, &opts));
-    let b = four.install(|| warp(&src, (w, h, 3), (400, 300), &theta, &opts));
+    let a = one.install(|| warp(&src, (w, h, 3), (400, 300), &theta, &opts, Isa::detect()));
+    let b = four.install(|| warp(&src, (w, h, 3), (400, 300), &theta, &opts, Isa::detect()));
     assert!(a == b);
 }

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use image::DynamicImage;
+use stn::warp::Isa;
+use stn::{Affine, WarpOptions};
 
 /// A test's own scratch directory, deleted when dropped.
 pub struct Env {
@@ -91,4 +93,35 @@ pub fn load(path: &Path) -> DynamicImage {
 /// The repository root.
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Warps an 8-bit image of `(width, height, channels)` to `(width, height)`
+/// with kernel family `isa`, through the library.
+pub fn warp(
+    src: &[u8],
+    (w, h, c): (usize, usize, usize),
+    (ow, oh): (usize, usize),
+    theta: &Affine,
+    opts: &WarpOptions,
+    isa: Isa,
+) -> Vec<u8> {
+    let mut dst = vec![0u8; ow * oh * c];
+    stn::warp::warp_into_with(
+        stn::ImageRef {
+            data: src,
+            width: w,
+            height: h,
+            channels: c,
+        },
+        stn::ImageMut {
+            data: &mut dst,
+            width: ow,
+            height: oh,
+            channels: c,
+        },
+        theta,
+        opts,
+        isa,
+    );
+    dst
 }
