@@ -26,27 +26,31 @@ struct Taps {
     wb: __m256i,
 }
 
-/// One axis for 4 points: `(floor, 11-bit fraction)`, points outside the reach
-/// `[-1, size)` (or NaN) moved to `-1`, as [`super::fixed::axis`].
+/// One axis for 8 points (two halves of 4): `(block start, first tap's
+/// weight, second tap's weight)`, as [`super::fixed::axis`].
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-fn axis4(p: __m256d, size: usize) -> (__m128i, __m128i) {
-    let minus_one = _mm256_set1_pd(-1.0);
-    let inside = _mm256_and_pd(
-        _mm256_cmp_pd::<_CMP_GE_OQ>(p, minus_one),
-        _mm256_cmp_pd::<_CMP_LT_OQ>(p, _mm256_set1_pd(size as f64)),
+fn axis(p: [__m256d; 2], size: usize) -> (__m256i, __m256i, __m256i) {
+    let scale = _mm256_set1_pd(f64::from(ONE));
+    // vcvtpd2dq rounds with MXCSR's mode: to nearest, ties to even (Rust never
+    // changes it); NaN and values beyond i32 become i32::MIN: outside.
+    let q = _mm256_set_m128i(
+        _mm256_cvtpd_epi32(_mm256_mul_pd(p[1], scale)),
+        _mm256_cvtpd_epi32(_mm256_mul_pd(p[0], scale)),
     );
-    let p = _mm256_blendv_pd(minus_one, p, inside);
-    let p0 = _mm256_floor_pd(p);
-    // vcvtpd2dq rounds with MXCSR's mode: to nearest, ties to even (Rust never changes it).
-    let w = _mm256_cvtpd_epi32(_mm256_mul_pd(
-        _mm256_sub_pd(p, p0),
-        _mm256_set1_pd(f64::from(ONE)),
-    ));
-    (_mm256_cvttpd_epi32(p0), w)
+    let minus_one = _mm256_set1_epi32(-ONE);
+    let inside = _mm256_andnot_si256(
+        _mm256_cmpgt_epi32(minus_one, q),
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(size as i32 * ONE), q),
+    );
+    let q = _mm256_blendv_epi8(minus_one, q, inside);
+    let i0 = _mm256_srai_epi32::<{ BITS as i32 }>(q);
+    let w = _mm256_and_si256(q, _mm256_set1_epi32(ONE - 1));
+    edges(i0, w, size)
 }
 
-/// One axis for 8 points: `(block start, first tap's weight, second tap's weight)`.
+/// `(block start, first tap's weight, second tap's weight)` of 8 points
+/// from their floors and fractions.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
 fn edges(i0: __m256i, w: __m256i, size: usize) -> (__m256i, __m256i, __m256i) {
@@ -113,20 +117,8 @@ fn map_points(m: &[f64; 6], x: [__m256d; 2], y: [__m256d; 2]) -> Points {
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
 fn taps(src: &Plane<'_>, p: &Points, c: usize) -> Taps {
-    let (ia, wa) = axis4(p.u[0], src.width());
-    let (ib, wb) = axis4(p.u[1], src.width());
-    let (ic, wc) = axis4(p.v[0], src.height());
-    let (id, wd) = axis4(p.v[1], src.height());
-    let (xb, wl, wr) = edges(
-        _mm256_set_m128i(ib, ia),
-        _mm256_set_m128i(wb, wa),
-        src.width(),
-    );
-    let (yb, wt, wb) = edges(
-        _mm256_set_m128i(id, ic),
-        _mm256_set_m128i(wd, wc),
-        src.height(),
-    );
+    let (xb, wl, wr) = axis(p.u, src.width());
+    let (yb, wt, wb) = axis(p.v, src.height());
     let off = _mm256_add_epi32(
         _mm256_mullo_epi32(yb, _mm256_set1_epi32(src.stride() as i32)),
         _mm256_mullo_epi32(xb, _mm256_set1_epi32(c as i32)),

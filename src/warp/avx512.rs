@@ -3,10 +3,13 @@
 //! step.
 //!
 //! Per step: the 16 sampling points in `f64` (`u0 + j·du`, exactly
-//! [`Row::at`]), their block offsets and 11-bit weights in `i32` lanes; the
-//! taps are read with one gather per source row for gray (4 bytes per pixel),
-//! with plain 8-byte loads for colour (Zen 4's 64-bit gathers are slower than
-//! loads), `vpermb` lays them out as `(left, right)` 16-bit pairs, one output
+//! [`Row::at`]), quantised to 1/2048 pixel in `i32` lanes, from which the
+//! block offsets and 11-bit weights follow with integer operations. Gray reads
+//! its taps with one 32-bit gather per source row; colour with four 64-bit
+//! gathers, each fetching four pixels' top-row and bottom-row 8 bytes into
+//! one 128-bit lane apiece (on this Sapphire-Rapids-class Xeon that is 14 %
+//! faster than 32 scalar 8-byte loads and the shuffles that assemble them).
+//! `vpermb` lays the taps out as `(left, right)` 16-bit pairs, one output
 //! sample per 32-bit lane, for `vpmaddwd`; `vpmovdb` packs the results. Rows
 //! prefetch the source lines 64 columns ahead.
 //!
@@ -35,23 +38,33 @@ struct Taps {
     wb: __m512i,
 }
 
-/// One axis for 8 points: `(floor, 11-bit fraction)`, with points outside the
-/// reach `[-1, size)` (or NaN) moved to `-1`, as [`super::fixed::axis`].
+/// One axis for 16 points (two halves of 8): `(block start, first tap's
+/// weight, second tap's weight)`, as [`super::fixed::axis`].
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-fn axis8(p: __m512d, size: usize) -> (__m256i, __m256i) {
-    let minus_one = _mm512_set1_pd(-1.0);
-    let inside = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(p, minus_one)
-        & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(p, _mm512_set1_pd(size as f64));
-    let p = _mm512_mask_blend_pd(inside, minus_one, p);
-    let p0 = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(p);
-    let frac = _mm512_mul_pd(_mm512_sub_pd(p, p0), _mm512_set1_pd(f64::from(ONE)));
-    let w = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(frac);
-    (_mm512_cvttpd_epi32(p0), w)
+fn axis(p: [__m512d; 2], size: usize) -> (__m512i, __m512i, __m512i) {
+    let scale = _mm512_set1_pd(f64::from(ONE));
+    let round = |p| {
+        _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+            _mm512_mul_pd(p, scale),
+        )
+    };
+    // NaN and values beyond i32 become i32::MIN: outside, like the model's.
+    let q = join(round(p[0]), round(p[1]));
+    let minus_one = _mm512_set1_epi32(-ONE);
+    let inside = _mm512_mask_cmplt_epi32_mask(
+        _mm512_cmpge_epi32_mask(q, minus_one),
+        q,
+        _mm512_set1_epi32(size as i32 * ONE),
+    );
+    let q = _mm512_mask_mov_epi32(minus_one, inside, q);
+    let i0 = _mm512_srai_epi32::<BITS>(q);
+    let w = _mm512_and_si512(q, _mm512_set1_epi32(ONE - 1));
+    edges(i0, w, size)
 }
 
-/// One axis for 16 points: `(block start, first tap's weight, second tap's
-/// weight)`, from the floors and fractions of [`axis8`].
+/// `(block start, first tap's weight, second tap's weight)` of 16 points
+/// from their floors and fractions.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
 fn edges(i0: __m512i, w: __m512i, size: usize) -> (__m512i, __m512i, __m512i) {
@@ -126,12 +139,8 @@ fn map_points(m: &[f64; 6], x: [__m512d; 2], y: [__m512d; 2]) -> Points {
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
 fn taps(src: &Plane<'_>, p: &Points, c: usize) -> Taps {
-    let (ia, wa) = axis8(p.u[0], src.width());
-    let (ib, wb) = axis8(p.u[1], src.width());
-    let (ic, wc) = axis8(p.v[0], src.height());
-    let (id, wd) = axis8(p.v[1], src.height());
-    let (xb, wl, wr) = edges(join(ia, ib), join(wa, wb), src.width());
-    let (yb, wt, wb) = edges(join(ic, id), join(wc, wd), src.height());
+    let (xb, wl, wr) = axis(p.u, src.width());
+    let (yb, wt, wb) = axis(p.v, src.height());
     let off = _mm512_add_epi32(
         _mm512_mullo_epi32(yb, _mm512_set1_epi32(src.stride() as i32)),
         _mm512_mullo_epi32(xb, _mm512_set1_epi32(c as i32)),
@@ -180,7 +189,7 @@ static GRAY_TOP: [u8; 64] = gray_pairs(0);
 static GRAY_BOTTOM: [u8; 64] = gray_pairs(2);
 
 /// The register pair `(R_a, R_a+1)` holding the pixels of output vector `m`
-/// in the load layout of [`step_colour`] (4 pixels per register).
+/// in the gather layout of [`step_colour`] (4 pixels per register).
 const fn pair_of(channels: usize, m: usize) -> usize {
     let a = 16 * m / channels / 4;
     if a > 2 {
@@ -190,7 +199,7 @@ const fn pair_of(channels: usize, m: usize) -> usize {
     }
 }
 
-/// `vpermi2b` indices for `C` channels in the load layout of [`step_colour`]:
+/// `vpermi2b` indices for `C` channels in the gather layout of [`step_colour`]:
 /// pixel `p`'s 16 bytes (top row's 8, then bottom row's 8) at `16(p - 4a)` of
 /// the register pair `a = pair_of(C, m)`. Output vector `m`, 32-bit lane `k`
 /// is sample `s = 16m + k`; bytes 0 and 2 are its left and right tap (row
@@ -332,32 +341,44 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8,
     };
     let t = taps(src, p, C);
     let base = src.data().as_ptr();
-    let mut offs = [0i32; STEP];
-    // SAFETY: writes exactly the 64 bytes of `offs`.
-    unsafe { _mm512_storeu_si512(offs.as_mut_ptr().cast(), t.off) };
-    let below = src.stride() - bottom_shift(C);
-    // Zen 4's gathers are slow: plain 8-byte loads, one 128-bit lane per pixel
-    // (top row's 8 bytes, then bottom row's), four pixels per register.
-    let pixel = |p: usize| {
-        let o = offs[p] as usize;
-        // SAFETY: blocks are inside the image (Plane's invariants, clamped
-        // starts): the 8 bytes at `o` end by (H-2)·W·C + (W-2)·C + 8 ≤ W·H·C,
-        // and those at `o + W·C - (8 - 2C)` start at ≥ W·C - 2 ≥ 0 and end by
-        // exactly (H-1)·W·C + (W-2)·C + 2C = W·H·C at the last block.
-        unsafe {
-            _mm_unpacklo_epi64(
-                _mm_loadl_epi64(base.add(o).cast()),
-                _mm_loadl_epi64(base.add(o + below).cast()),
-            )
-        }
+    if ahead != 0 {
+        let mut offs = [0i32; STEP];
+        // SAFETY: writes exactly the 64 bytes of `offs`.
+        unsafe { _mm512_storeu_si512(offs.as_mut_ptr().cast(), t.off) };
+        prefetch(src, &offs, ahead);
+    }
+    let below = (src.stride() - bottom_shift(C)) as i32;
+    // One 64-bit gather per four pixels: pixel p's top row's 8 bytes, then
+    // its bottom row's (loaded `bottom_shift` bytes early), in 128-bit lane p % 4.
+    let rows = _mm512_setr_epi32(
+        0, below, 0, below, 0, below, 0, below, 0, below, 0, below, 0, below, 0, below,
+    );
+    let lo = _mm512_add_epi32(
+        _mm512_permutexvar_epi32(
+            _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7),
+            t.off,
+        ),
+        rows,
+    );
+    let hi = _mm512_add_epi32(
+        _mm512_permutexvar_epi32(
+            _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15),
+            t.off,
+        ),
+        rows,
+    );
+    // SAFETY: blocks are inside the image (Plane's invariants, clamped
+    // starts): the 8 bytes at `o` end by (H-2)·W·C + (W-2)·C + 8 ≤ W·H·C,
+    // and those at `o + W·C - (8 - 2C)` start at ≥ W·C - 2 ≥ 0 and end by
+    // exactly (H-1)·W·C + (W-2)·C + 2C = W·H·C at the last block.
+    let regs = unsafe {
+        [
+            _mm512_i32gather_epi64::<1>(_mm512_castsi512_si256(lo), base.cast()),
+            _mm512_i32gather_epi64::<1>(_mm512_extracti64x4_epi64::<1>(lo), base.cast()),
+            _mm512_i32gather_epi64::<1>(_mm512_castsi512_si256(hi), base.cast()),
+            _mm512_i32gather_epi64::<1>(_mm512_extracti64x4_epi64::<1>(hi), base.cast()),
+        ]
     };
-    prefetch(src, &offs, ahead);
-    let quad = |p: usize| {
-        let lo = _mm256_set_m128i(pixel(p + 1), pixel(p));
-        let hi = _mm256_set_m128i(pixel(p + 3), pixel(p + 2));
-        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
-    };
-    let regs = [quad(0), quad(4), quad(8), quad(12)];
     for m in 0..C {
         let spread = table(&pixels[m]);
         let wx = _mm512_permutexvar_epi32(spread, t.wx);

@@ -7,14 +7,21 @@
 //! For output column `j` of a row, `(u, v) = Row::at(j)` in `f64`, exactly as
 //! the scalar spec. Then, per axis (shown for `u`, image width `W ≥ 2`):
 //!
-//! - a point outside the zero-padding reach `[-1, W)` (or NaN) is replaced by
-//!   `-1`, which yields all-zero weights below, i.e. the padding value 0;
-//! - `x0 = floor(u)` (so `x0 ∈ [-1, W-1]`), `wx = rint((u - x0)·2048) ∈ [0, 2048]`:
-//!   the fraction quantised to 11 bits;
+//! - the point is quantised to 1/2048 pixel: `q = rint(u·2048)` (the product is
+//!   exact in `f64`, so this is the correctly rounded quantisation, ties to even);
+//! - a `q` outside the zero-padding reach `[-2048, 2048·W)` (or from NaN) is
+//!   replaced by `-2048`, which yields all-zero weights below, i.e. the padding
+//!   value 0;
+//! - `x0 = q >> 11` (the floor, so `x0 ∈ [-1, W-1]`), `wx = q & 2047`: the
+//!   fraction in 11 bits;
 //! - the 2×2 block read is at column `xb = clamp(x0, 0, W-2)`, always inside the
 //!   image, with block weights (left, right) = `(2048-wx, wx)` inside,
 //!   `(wx, 0)` when `x0 = -1` (the left tap is padding) and `(0, 2048-wx)` when
 //!   `x0 = W-1` (the right tap is padding).
+//!
+//! The SIMD kernels do this in 32-bit lanes (`vcvtpd2dq` turns NaN and
+//! out-of-range values into `i32::MIN`, which is outside the reach), hence
+//! [`Plane`]'s limit of fewer than 2²⁰ pixels per side: `2048·W` fits `i32`.
 //!
 //! With `top = nw·wl + ne·wr` and `bottom = sw·wl + se·wr` (each ≤ 255·2¹¹),
 //! the result is `(top·wt + bottom·wb + 2²¹) >> 22`, with
@@ -41,6 +48,9 @@ pub const BITS: u32 = 11;
 /// A weight of one, `2^BITS`.
 pub const ONE: i32 = 1 << BITS;
 
+/// Pixels per side of a [`Plane`], exclusive.
+pub const MAX_SIDE: usize = 1 << 20;
+
 /// A `u8` image the fixed-point kernels may read: checked once, so that every
 /// 2×2 block at `(xb, yb) ∈ [0, W-2] × [0, H-2]`, and the 4- and 8-byte loads
 /// the kernels use around it, lies inside `data`.
@@ -54,12 +64,13 @@ pub struct Plane<'a> {
 
 impl<'a> Plane<'a> {
     /// The image, if the kernels can handle it: `channels` is 1, 3 or 4,
-    /// `width ≥ 2`, `height ≥ 2`, `data.len() == width·height·channels`, and
-    /// every byte offset fits an `i32` (the kernels' gather indices).
+    /// `2 ≤ width, height < 2²⁰` (quantised coordinates fit `i32`),
+    /// `data.len() == width·height·channels`, and every byte offset fits an
+    /// `i32` (the kernels' gather indices).
     pub fn new(data: &'a [u8], width: usize, height: usize, channels: usize) -> Option<Self> {
         let ok = matches!(channels, 1 | 3 | 4)
-            && width >= 2
-            && height >= 2
+            && (2..MAX_SIDE).contains(&width)
+            && (2..MAX_SIDE).contains(&height)
             && width
                 .checked_mul(height)
                 .and_then(|n| n.checked_mul(channels))
@@ -109,14 +120,15 @@ impl<'a> Plane<'a> {
 #[cfg_attr(not(test), allow(dead_code))] // the SIMD kernels' model
 #[inline(always)]
 pub fn axis(p: f64, size: usize) -> (usize, i32, i32) {
-    let p = if -1.0 <= p && p < size as f64 {
-        p
+    let one = f64::from(ONE);
+    let q = (p * one).round_ties_even();
+    let q = if -one <= q && q < size as f64 * one {
+        q as i64
     } else {
-        -1.0
+        -i64::from(ONE)
     };
-    let p0 = p.floor();
-    let w = ((p - p0) * f64::from(ONE)).round_ties_even() as i32;
-    let i0 = p0 as i64;
+    let i0 = q >> BITS;
+    let w = (q & i64::from(ONE - 1)) as i32;
     let last = size as i64 - 2;
     let (lo, hi) = if i0 < 0 {
         (w, 0)
@@ -174,8 +186,14 @@ mod tests {
             let (_, lo, hi) = axis(p, 5);
             assert_eq!((lo, hi), (0, 0), "{p}");
         }
-        // A fraction that rounds up to a whole pixel.
-        assert_eq!(axis(1.99999, 5), (1, 0, 2048));
+        // A fraction that rounds up to a whole pixel: the next block, weight 0.
+        assert_eq!(axis(1.99999, 5), (2, 2048, 0));
+        // ... at the edges, the same pixels as the fraction 2048 would give.
+        assert_eq!(axis(3.99999, 5), (3, 0, 2048));
+        // Within 1/4096 of the reach's end: outside, all weights zero.
+        assert_eq!(axis(4.99999, 5), (0, 0, 0));
+        assert_eq!(axis(-1.00001, 5), (0, 0, 0));
+        assert_eq!(axis(-0.00001, 5), (0, 2048, 0));
     }
 
     /// A small deterministic generator (xorshift64*).
@@ -319,6 +337,14 @@ mod tests {
             }
         }
         assert!(worst <= 1, "max difference {worst}");
+    }
+
+    #[test]
+    fn planes_too_wide_for_quantised_coordinates_are_refused() {
+        let data = vec![0u8; MAX_SIDE * 2];
+        assert!(Plane::new(&data, MAX_SIDE, 2, 1).is_none());
+        assert!(Plane::new(&data, 2, MAX_SIDE, 1).is_none());
+        assert!(Plane::new(&data[..(MAX_SIDE - 1) * 2], MAX_SIDE - 1, 2, 1).is_some());
     }
 
     #[test]
