@@ -64,36 +64,56 @@ fn shrink_u8(img: &DynamicImage, channels: usize, w: usize, h: usize, dst: &mut 
         DynamicImage::ImageRgba8(b) => (b.as_raw(), 4),
         _ => return false,
     };
+    // Column sums of a cell's rows fit u32 while a cell is at most 2^24 rows
+    // tall (and u16, twice as many per vector, up to 257 rows).
+    if sh / h >= 1 << 24 {
+        return false;
+    }
+    if sh / h < 257 {
+        shrink_with::<u16>(data, sc, (sw, sh), channels, (w, h), dst);
+    } else {
+        shrink_with::<u32>(data, sc, (sw, sh), channels, (w, h), dst);
+    }
+    true
+}
+
+/// [`shrink_u8`] with column sums in `T`, which must hold 255 × a cell's rows.
+fn shrink_with<T: Copy + Default + From<u8> + Into<u64> + std::ops::AddAssign>(
+    data: &[u8],
+    sc: usize,
+    (sw, sh): (usize, usize),
+    channels: usize,
+    (w, h): (usize, usize),
+    dst: &mut [f32],
+) {
     let xs: Vec<usize> = (0..=w).map(|j| j * sw / w).collect();
     let plane = w * h;
-    let mut acc = vec![0.0f32; w * 3];
+    let row_len = sw * sc;
+    // Per output row: exact integer sums of each source sample over the
+    // cell's rows (a loop the compiler vectorises), then over each cell's columns.
+    let mut cols = vec![T::default(); row_len];
     for i in 0..h {
         let (y0, y1) = (i * sh / h, (i + 1) * sh / h);
-        acc.fill(0.0);
-        for y in y0..y1 {
-            let row = &data[y * sw * sc..(y + 1) * sw * sc];
-            for j in 0..w {
-                let mut sum = [0.0f32; 3];
-                for p in row[xs[j] * sc..xs[j + 1] * sc].chunks_exact(sc) {
-                    if sc >= 3 {
-                        for k in 0..3 {
-                            sum[k] += f32::from(p[k]);
-                        }
-                    } else {
-                        sum[0] += f32::from(p[0]);
-                    }
-                }
-                if sc < 3 {
-                    sum = [sum[0]; 3];
-                }
-                for k in 0..3 {
-                    acc[j * 3 + k] += sum[k];
-                }
+        cols.fill(T::default());
+        for row in data[y0 * row_len..y1 * row_len].chunks_exact(row_len) {
+            for (c, &p) in cols.iter_mut().zip(row) {
+                *c += T::from(p);
             }
         }
         for j in 0..w {
-            let n = ((xs[j + 1] - xs[j]) * (y1 - y0)) as f32 * 255.0;
-            let rgb = [acc[j * 3] / n, acc[j * 3 + 1] / n, acc[j * 3 + 2] / n];
+            let mut sum = [0u64; 4];
+            for px in cols[xs[j] * sc..xs[j + 1] * sc].chunks_exact(sc) {
+                for (s, &v) in sum.iter_mut().zip(px) {
+                    *s += v.into();
+                }
+            }
+            let n = ((xs[j + 1] - xs[j]) * (y1 - y0)) as f64 * 255.0;
+            let mean = |k: usize| (sum[k] as f64 / n) as f32;
+            let rgb = if sc >= 3 {
+                [mean(0), mean(1), mean(2)]
+            } else {
+                [mean(0); 3]
+            };
             if channels == 1 {
                 dst[i * w + j] = LUMA[0] * rgb[0] + LUMA[1] * rgb[1] + LUMA[2] * rgb[2];
             } else {
@@ -103,7 +123,6 @@ fn shrink_u8(img: &DynamicImage, channels: usize, w: usize, h: usize, dst: &mut 
             }
         }
     }
-    true
 }
 
 #[cfg(test)]
@@ -180,5 +199,32 @@ mod tests {
         let mut out = Vec::new();
         push_image(&img, &contract(1, 42, 42), &mut out);
         assert_eq!(out.len(), 42 * 42);
+    }
+
+    #[test]
+    fn tall_cells_sum_exactly() {
+        // 600 rows per cell: the u32 column sums. Rows alternate 255 and 0
+        // in the top cell; the bottom cell is all 51.
+        let (w, h) = (3u32, 1200u32);
+        let img = image::GrayImage::from_fn(w, h, |_, y| {
+            image::Luma([if y >= 600 {
+                51
+            } else if y % 2 == 0 {
+                255
+            } else {
+                0
+            }])
+        });
+        let c = Contract {
+            mean: vec![0.0],
+            std: vec![1.0],
+            ..contract(1, 1, 2)
+        };
+        let mut out = Vec::new();
+        push_image(&DynamicImage::ImageLuma8(img), &c, &mut out);
+        assert!(
+            (out[0] - 0.5).abs() < 1e-6 && (out[1] - 0.2).abs() < 1e-6,
+            "{out:?}"
+        );
     }
 }
