@@ -4,6 +4,8 @@
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
 
 pub use image::codecs::png::CompressionType;
 use image::codecs::png::{FilterType, PngEncoder};
@@ -246,14 +248,34 @@ fn encode_as(
 /// temporary file in the same directory, flushed to disk, then renamed over
 /// the target. A failure leaves no partial file under the target's name.
 pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    if is_stdio(path) {
+        let mut out = io::stdout().lock();
+        return out
+            .write_all(bytes)
+            .and_then(|_| out.flush())
+            .map_err(|source| Error::Write {
+                path: path.to_path_buf(),
+                source,
+            });
+    }
+    stage(path, bytes)?.commit()
+}
+
+/// An output written to a hidden temporary file beside its destination:
+/// neither durable nor visible yet. Dropping it deletes the temporary file.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: tempfile::NamedTempFile,
+    path: std::path::PathBuf,
+}
+
+/// Writes `bytes` to a new temporary file in `path`'s directory (the first
+/// half of [`write_output`]; `path` must not be `-`).
+pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged, Error> {
     let err = |source| Error::Write {
         path: path.to_path_buf(),
         source,
     };
-    if is_stdio(path) {
-        let mut out = io::stdout().lock();
-        return out.write_all(bytes).and_then(|_| out.flush()).map_err(err);
-    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -269,9 +291,125 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     }
     let mut tmp = builder.tempfile_in(dir).map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    Ok(Staged {
+        tmp,
+        path: path.to_path_buf(),
+    })
+}
+
+impl Staged {
+    /// The destination.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes the file to disk and renames it over the destination (the
+    /// second half of [`write_output`]).
+    pub fn commit(self) -> Result<(), Error> {
+        let err = |source| Error::Write {
+            path: self.path.clone(),
+            source,
+        };
+        self.tmp.as_file().sync_all().map_err(err)?;
+        self.tmp.persist(&self.path).map_err(|e| err(e.error))?;
+        Ok(())
+    }
+}
+
+/// The outcome of one commit, with the token it was submitted with.
+pub type Outcome<T> = (T, Result<(), Error>);
+
+/// Commits [`Staged`] outputs on a few background threads, so that the
+/// threads that decode, warp and encode never wait for the disk (an `fsync`
+/// takes milliseconds of waiting and no CPU). Each commit's outcome comes
+/// back with the caller's token.
+pub struct Committer<T> {
+    queue: Option<mpsc::SyncSender<(T, Staged)>>,
+    done: Mutex<mpsc::Receiver<Outcome<T>>>,
+    /// Outcomes of commits made by `submit` itself (only if the threads died).
+    inline: Mutex<Vec<Outcome<T>>>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+/// Commit threads: `fsync`s wait on the device, not the CPU, so a few run
+/// at once whatever the core count.
+const COMMIT_THREADS: usize = 4;
+
+impl<T: Send + 'static> Committer<T> {
+    /// Starts the commit threads. At most `capacity` staged outputs wait in
+    /// the queue; [`Committer::submit`] blocks beyond that.
+    pub fn new(capacity: usize) -> Self {
+        let (queue, jobs) = mpsc::sync_channel::<(T, Staged)>(capacity);
+        let (report, done) = mpsc::channel();
+        let jobs = Arc::new(Mutex::new(jobs));
+        let threads = (0..COMMIT_THREADS)
+            .map(|_| {
+                let (jobs, report) = (jobs.clone(), report.clone());
+                thread::spawn(move || loop {
+                    let next = jobs.lock().map(|rx| rx.recv());
+                    let Ok(Ok((token, staged))) = next else {
+                        return;
+                    };
+                    if report.send((token, staged.commit())).is_err() {
+                        return;
+                    }
+                })
+            })
+            .collect();
+        Committer {
+            queue: Some(queue),
+            done: Mutex::new(done),
+            inline: Mutex::new(Vec::new()),
+            threads,
+        }
+    }
+
+    /// Queues `staged` for committing.
+    pub fn submit(&self, token: T, staged: Staged) {
+        let queue = self.queue.as_ref().expect("queue open until finish");
+        if let Err(mpsc::SendError((token, staged))) = queue.send((token, staged)) {
+            // Every commit thread is gone (only a panic there could do that):
+            // commit on this thread.
+            let outcome = (token, staged.commit());
+            self.inline
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(outcome);
+        }
+    }
+
+    /// The outcomes of the commits finished since the last call.
+    pub fn completed(&self) -> Vec<Outcome<T>> {
+        let done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<_> = done.try_iter().collect();
+        out.append(&mut self.inline.lock().unwrap_or_else(|e| e.into_inner()));
+        out
+    }
+
+    /// Waits for every queued commit and returns the outcomes not yet taken.
+    pub fn finish(mut self) -> Vec<Outcome<T>> {
+        self.drain();
+        self.completed()
+    }
+
+    /// Closes the queue and waits for the threads to commit what it holds.
+    fn drain(&mut self) {
+        drop(self.queue.take());
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl<T> Drop for Committer<T> {
+    /// Commits what is queued before going (an early return must not leave
+    /// temporary files behind); the outcomes are lost.
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -389,6 +527,55 @@ mod tests {
             fs::write(&plain, b"x").unwrap();
             let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode(&target), mode(&plain));
+        }
+    }
+
+    #[test]
+    fn committer_commits_everything_and_reports_failures_by_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let committer = Committer::new(2);
+        for k in 0..20 {
+            let path = dir.path().join(format!("{k}.bin"));
+            committer.submit(k, stage(&path, &[k as u8; 3]).unwrap());
+        }
+        // A destination that became a directory after staging cannot be renamed over.
+        let blocked = dir.path().join("blocked.bin");
+        let staged = stage(&blocked, b"x").unwrap();
+        fs::create_dir(&blocked).unwrap();
+        committer.submit(99, staged);
+        let mut outcomes = committer.finish();
+        outcomes.sort_by_key(|(k, _)| *k);
+        assert_eq!(outcomes.len(), 21);
+        for (k, r) in &outcomes[..20] {
+            assert!(r.is_ok(), "{k}: {r:?}");
+            let bytes = fs::read(dir.path().join(format!("{k}.bin"))).unwrap();
+            assert_eq!(bytes, vec![*k as u8; 3]);
+        }
+        let (k, r) = &outcomes[20];
+        assert_eq!(*k, 99);
+        let msg = r.as_ref().unwrap_err().to_string();
+        assert!(msg.contains("blocked.bin"), "{msg}");
+        // Nothing but the outputs and the directory remains: no temporary files.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 21);
+    }
+
+    #[test]
+    fn dropping_a_committer_still_commits_its_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let committer = Committer::new(8);
+            for k in 0..8 {
+                let path = dir.path().join(format!("{k}.bin"));
+                committer.submit(k, stage(&path, b"data").unwrap());
+            }
+        }
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 8);
+        for k in 0..8 {
+            assert_eq!(
+                fs::read(dir.path().join(format!("{k}.bin"))).unwrap(),
+                b"data"
+            );
         }
     }
 }

@@ -1,7 +1,10 @@
-//! Batches: inputs → jobs → chunks of `--batch` images: decode in parallel,
-//! one inference call per chunk on the calling thread (or the thetas file's
-//! matrices), then warp, encode and write in parallel. At most one chunk of
-//! decoded images is in memory, whatever the folder size.
+//! Batches: inputs → jobs → chunks of `--batch` images: decode (and turn into
+//! the model's input) in parallel, one inference call per chunk on the calling
+//! thread (or the thetas file's matrices), then warp, encode and stage each
+//! output in parallel; a few background threads commit the staged outputs
+//! (fsync + rename, [`codec::Committer`]), so the cores never wait for the
+//! disk. At most one chunk of decoded images is in memory, whatever the
+//! folder size.
 
 use std::fs;
 use std::io::{self, Write};
@@ -66,9 +69,10 @@ fn create_dir(dir: &Path) -> Result<(), Error> {
     })
 }
 
-/// Warps `img` and writes it atomically to `out`, in `out`'s format unless `format`.
+/// Warps `img` and stages it for `out` (see [`codec::stage`]), in `out`'s
+/// format unless `cfg` names one.
 #[allow(clippy::too_many_arguments)]
-fn warp_and_write(
+fn warp_and_stage(
     img: &DynamicImage,
     theta: &Affine,
     size: Size,
@@ -76,19 +80,20 @@ fn warp_and_write(
     out: &Path,
     cfg: &OutputConfig,
     max_pixels: u64,
-) -> Result<(), Error> {
+) -> Result<codec::Staged, Error> {
     codec::check_pixels(size, max_pixels, out)?;
     let format = codec::output_format(out, cfg.format)?;
     let warped = warp::warp_image(img, theta, size, opts)?;
-    write_image(&warped, format, out, cfg)
+    stage_image(&warped, format, out, cfg)
 }
 
-fn write_image(
+/// Encodes `img` and stages it for `out`, creating `out`'s directory.
+fn stage_image(
     img: &DynamicImage,
     format: image::ImageFormat,
     out: &Path,
     cfg: &OutputConfig,
-) -> Result<(), Error> {
+) -> Result<codec::Staged, Error> {
     let (bytes, _note) = codec::encode(img, format, cfg.png, out)?;
     if interrupt::requested() {
         return Err(Error::Interrupted);
@@ -96,24 +101,40 @@ fn write_image(
     if let Some(parent) = out.parent() {
         create_dir(parent)?;
     }
-    codec::write_output(out, &bytes)
+    codec::stage(out, &bytes)
 }
 
-/// Decodes the chunk's images in parallel; failures are reported and dropped.
-fn decode_chunk(
+/// Staged outputs waiting for their commit; the queue's bound keeps the
+/// number of open temporary files small.
+const COMMIT_QUEUE: usize = 32;
+
+/// A decoded image of job `.0`, with what `prep` made of it.
+type Decoded<P> = (usize, DynamicImage, P);
+
+/// Decodes the chunk's images in parallel and runs `prep` on each while it is
+/// in cache; failures are reported and dropped.
+fn decode_chunk<P: Send>(
     idx: &[usize],
     jobs: &[Job],
     max_pixels: u64,
     report: &mut Report,
-) -> Vec<(usize, DynamicImage)> {
-    let decoded: Vec<(usize, Result<DynamicImage, Error>)> = idx
+    prep: &(impl Fn(&DynamicImage) -> P + Sync),
+) -> Vec<Decoded<P>> {
+    type Attempt<P> = (usize, Result<(DynamicImage, P), Error>);
+    let decoded: Vec<Attempt<P>> = idx
         .par_iter()
-        .map(|&i| (i, codec::read_image(&jobs[i].src, max_pixels)))
+        .map(|&i| {
+            let img = codec::read_image(&jobs[i].src, max_pixels).map(|img| {
+                let p = prep(&img);
+                (img, p)
+            });
+            (i, img)
+        })
         .collect();
     let mut ok = Vec::with_capacity(decoded.len());
     for (i, r) in decoded {
         match r {
-            Ok(img) => ok.push((i, img)),
+            Ok((img, p)) => ok.push((i, img, p)),
             Err(e) => report.fail(&e),
         }
     }
@@ -127,24 +148,36 @@ const BATCH_BYTES: usize = 128 << 20;
 
 /// Decodes the jobs `todo` in parallel groups and hands them to `f` in order,
 /// in batches of at most `batch` images and about [`BATCH_BYTES`] of pixels.
-/// Stops early on SIGINT.
-fn for_each_batch(
+/// The first group is two images per thread; later ones are as large as the
+/// largest image so far allows within the byte budget, so a batch of small
+/// images decodes as one parallel loop (no waiting for the slowest image of
+/// every small group). Stops early on SIGINT.
+fn for_each_batch<P: Send>(
     todo: &[usize],
     jobs: &[Job],
     batch: usize,
     max_pixels: u64,
     report: &mut Report,
-    mut f: impl FnMut(Vec<(usize, DynamicImage)>, &mut Report) -> Result<(), Error>,
+    prep: impl Fn(&DynamicImage) -> P + Sync,
+    mut f: impl FnMut(Vec<Decoded<P>>, &mut Report) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let group = (2 * rayon::current_num_threads()).max(1);
-    let mut pending: Vec<(usize, DynamicImage)> = Vec::new();
+    let mut pending: Vec<Decoded<P>> = Vec::new();
     let mut bytes = 0;
+    let mut largest = 0;
     let mut next = 0;
     while next < todo.len() && !interrupt::requested() {
-        let take = group.min(batch - pending.len()).min(todo.len() - next);
-        for (i, img) in decode_chunk(&todo[next..next + take], jobs, max_pixels, report) {
-            bytes += img.as_bytes().len();
-            pending.push((i, img));
+        let fits = match largest {
+            0 => group,
+            l => (BATCH_BYTES.saturating_sub(bytes) / l).max(group),
+        };
+        let take = fits.min(batch - pending.len()).min(todo.len() - next);
+        let idx = &todo[next..next + take];
+        for (i, img, p) in decode_chunk(idx, jobs, max_pixels, report, &prep) {
+            let n = img.as_bytes().len();
+            bytes += n;
+            largest = largest.max(n);
+            pending.push((i, img, p));
         }
         next += take;
         if pending.len() >= batch || bytes >= BATCH_BYTES || next == todo.len() {
@@ -157,29 +190,31 @@ fn for_each_batch(
     Ok(())
 }
 
+/// The model's input tensor of one image.
+fn tensor(img: &DynamicImage, contract: &crate::net::Contract) -> Vec<f32> {
+    let mut v = Vec::new();
+    preprocess::push_image(img, contract, &mut v);
+    v
+}
+
 /// Predicts the chunk's thetas with one inference call; non-finite thetas are
 /// per-image failures.
 fn predict_chunk(
     net: &mut LocNet,
-    images: Vec<(usize, DynamicImage)>,
+    images: Vec<Decoded<Vec<f32>>>,
     jobs: &[Job],
     report: &mut Report,
 ) -> Result<Vec<(usize, DynamicImage, Affine)>, Error> {
     if images.is_empty() {
         return Ok(Vec::new());
     }
-    let contract = net.contract().clone();
-    let tensors: Vec<Vec<f32>> = images
-        .par_iter()
-        .map(|(_, img)| {
-            let mut v = Vec::new();
-            preprocess::push_image(img, &contract, &mut v);
-            v
-        })
-        .collect();
-    let thetas = net.predict(&tensors.concat(), images.len())?;
+    let mut input = Vec::with_capacity(images.iter().map(|(_, _, t)| t.len()).sum());
+    for (_, _, t) in &images {
+        input.extend_from_slice(t);
+    }
+    let thetas = net.predict(&input, images.len())?;
     let mut out = Vec::with_capacity(images.len());
-    for ((i, img), theta) in images.into_iter().zip(thetas) {
+    for ((i, img, _), theta) in images.into_iter().zip(thetas) {
         match theta.check_finite("the model's theta") {
             Ok(()) => out.push((i, img, theta)),
             Err(e) => report.fail(&Error::Input {
@@ -237,60 +272,82 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
     };
     let out_size = task.sampling.size.or(contract.output_size);
     let mut report = report.with_total(plan.jobs.len());
-    let mut lines = Vec::new();
     let todo: Vec<usize> = (0..plan.jobs.len()).filter(|&i| !plan.skip[i]).collect();
     for _ in todo.len()..plan.jobs.len() {
         report.skip();
     }
+    // Outputs are committed (fsync + rename) in the background; an output
+    // counts as written, and gets its thetas line, once committed.
+    let committer = codec::Committer::<(usize, Affine, Size)>::new(COMMIT_QUEUE);
+    let mut lines = Vec::new();
+    let mut committed = |outcomes: Vec<codec::Outcome<(usize, Affine, Size)>>,
+                         report: &mut Report| {
+        for ((i, theta, size), r) in outcomes {
+            match r {
+                Ok(()) => {
+                    report.wrote();
+                    if task.thetas.is_some() {
+                        lines.push((i, line(&plan, i, &task.out.dir, &theta, size)));
+                    }
+                }
+                Err(e) => report.fail(&e),
+            }
+        }
+    };
     let batch = task.net.batch;
-    for_each_batch(
+    let result = for_each_batch(
         &todo,
         &plan.jobs,
         batch,
         max_pixels,
         &mut report,
+        |img| tensor(img, &contract),
         |images, report| {
             let predicted = predict_chunk(&mut net, images, &plan.jobs, report)?;
-            let results: Vec<(usize, Size, Result<(), Error>)> = predicted
+            let failures: Vec<Error> = predicted
                 .par_iter()
-                .map(|(i, img, theta)| {
+                .flat_map_iter(|(i, img, theta)| {
                     let size = out_size.unwrap_or(Size::new(img.width(), img.height()));
-                    let mut r = warp_and_write(
-                        img,
-                        theta,
-                        size,
-                        &opts,
-                        &plan.outputs[*i],
-                        &task.out,
-                        max_pixels,
-                    );
-                    if let (Ok(()), Some((paths, cfg))) = (&r, &overlays) {
-                        let input = Size::new(img.width(), img.height());
-                        let corners = overlay::region(theta, input, size, opts.align_corners);
-                        let drawn = overlay::draw(img, &corners);
-                        let format = codec::output_format(&paths[*i], None)
-                            .unwrap_or(image::ImageFormat::Png);
-                        r = write_image(&drawn, format, &paths[*i], cfg);
-                    }
-                    (*i, size, r)
+                    let out = &plan.outputs[*i];
+                    let staged =
+                        warp_and_stage(img, theta, size, &opts, out, &task.out, max_pixels);
+                    let overlay = match (&staged, &overlays) {
+                        (Ok(_), Some((paths, cfg))) => {
+                            let input = Size::new(img.width(), img.height());
+                            let corners = overlay::region(theta, input, size, opts.align_corners);
+                            let drawn = overlay::draw(img, &corners);
+                            let format = codec::output_format(&paths[*i], None)
+                                .unwrap_or(image::ImageFormat::Png);
+                            stage_image(&drawn, format, &paths[*i], cfg)
+                                .and_then(codec::Staged::commit)
+                                .err()
+                        }
+                        _ => None,
+                    };
+                    let main = match staged {
+                        Ok(staged) => {
+                            committer.submit((*i, *theta, size), staged);
+                            None
+                        }
+                        Err(e) => Some(e),
+                    };
+                    main.into_iter().chain(overlay)
                 })
                 .collect();
-            for ((i, _, theta), (_, size, r)) in predicted.iter().zip(results) {
-                match r {
-                    Ok(()) => {
-                        report.wrote();
-                        if task.thetas.is_some() {
-                            lines.push(line(&plan, *i, &task.out.dir, theta, size));
-                        }
-                    }
-                    Err(Error::Interrupted) => {}
-                    Err(e) => report.fail(&e),
+            for e in failures {
+                if !matches!(e, Error::Interrupted) {
+                    report.fail(&e);
                 }
             }
+            committed(committer.completed(), report);
             Ok(())
         },
-    )?;
+    );
+    committed(committer.finish(), &mut report);
+    result?;
     if let Some(path) = &task.thetas {
+        lines.sort_by_key(|(i, _)| *i);
+        let lines: Vec<String> = lines.into_iter().map(|(_, l)| l).collect();
         write_lines(path, &lines)?;
     }
     Ok(report.finish("written"))
@@ -319,12 +376,14 @@ pub fn predict(task: &PredictTask, max_pixels: u64) -> Result<Exit, Error> {
     let mut report = report.with_total(jobs.len());
     let all: Vec<usize> = (0..jobs.len()).collect();
     let stdout = io::stdout();
+    let contract = net.contract().clone();
     for_each_batch(
         &all,
         &jobs,
         task.net.batch,
         max_pixels,
         &mut report,
+        |img| tensor(img, &contract),
         |images, report| {
             let predicted = predict_chunk(&mut net, images, &jobs, report)?;
             let mut out = stdout.lock();
@@ -383,39 +442,55 @@ pub fn apply(task: &ApplyTask, max_pixels: u64) -> Result<Exit, Error> {
     for _ in todo.len()..plan.jobs.len() {
         report.skip();
     }
+    let committer = codec::Committer::<usize>::new(COMMIT_QUEUE);
+    let committed = |outcomes: Vec<codec::Outcome<usize>>, report: &mut Report| {
+        for (_, r) in outcomes {
+            match r {
+                Ok(()) => report.wrote(),
+                Err(e) => report.fail(&e),
+            }
+        }
+    };
     for chunk in todo.chunks(64) {
         if interrupt::requested() {
             break;
         }
-        let results: Vec<Result<(), Error>> = chunk
+        let failures: Vec<Error> = chunk
             .par_iter()
-            .map(|&i| {
-                let img = codec::read_image(&plan.jobs[i].src, max_pixels)?;
-                let l = &parsed[i];
-                let size = task
-                    .sampling
-                    .size
-                    .or(l.size)
-                    .unwrap_or(Size::new(img.width(), img.height()));
-                warp_and_write(
-                    &img,
-                    &l.theta,
-                    size,
-                    &task.sampling.options,
-                    &plan.outputs[i],
-                    &task.out,
-                    max_pixels,
-                )
+            .filter_map(|&i| {
+                let staged = codec::read_image(&plan.jobs[i].src, max_pixels).and_then(|img| {
+                    let l = &parsed[i];
+                    let size = task
+                        .sampling
+                        .size
+                        .or(l.size)
+                        .unwrap_or(Size::new(img.width(), img.height()));
+                    warp_and_stage(
+                        &img,
+                        &l.theta,
+                        size,
+                        &task.sampling.options,
+                        &plan.outputs[i],
+                        &task.out,
+                        max_pixels,
+                    )
+                });
+                match staged {
+                    Ok(staged) => {
+                        committer.submit(i, staged);
+                        None
+                    }
+                    Err(Error::Interrupted) => None,
+                    Err(e) => Some(e),
+                }
             })
             .collect();
-        for r in results {
-            match r {
-                Ok(()) => report.wrote(),
-                Err(Error::Interrupted) => {}
-                Err(e) => report.fail(&e),
-            }
+        for e in failures {
+            report.fail(&e);
         }
+        committed(committer.completed(), &mut report);
     }
+    committed(committer.finish(), &mut report);
     Ok(report.finish("written"))
 }
 
