@@ -306,32 +306,32 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
             let predicted = predict_chunk(&mut net, images, &plan.jobs, report)?;
             let failures: Vec<Error> = predicted
                 .par_iter()
-                .flat_map_iter(|(i, img, theta)| {
+                .filter_map(|(i, img, theta)| {
                     let size = out_size.unwrap_or(Size::new(img.width(), img.height()));
                     let out = &plan.outputs[*i];
                     let staged =
-                        warp_and_stage(img, theta, size, &opts, out, &task.out, max_pixels);
-                    let overlay = match (&staged, &overlays) {
-                        (Ok(_), Some((paths, cfg))) => {
-                            let input = Size::new(img.width(), img.height());
-                            let corners = overlay::region(theta, input, size, opts.align_corners);
-                            let drawn = overlay::draw(img, &corners);
-                            let format = codec::output_format(&paths[*i], None)
-                                .unwrap_or(image::ImageFormat::Png);
-                            stage_image(&drawn, format, &paths[*i], cfg)
-                                .and_then(codec::Staged::commit)
-                                .err()
-                        }
-                        _ => None,
-                    };
-                    let main = match staged {
+                        warp_and_stage(img, theta, size, &opts, out, &task.out, max_pixels)
+                            .and_then(|staged| {
+                                // The overlay is written first: if it fails, the
+                                // image fails as a whole and its output is dropped.
+                                if let Some((paths, cfg)) = &overlays {
+                                    let input = Size::new(img.width(), img.height());
+                                    let corners =
+                                        overlay::region(theta, input, size, opts.align_corners);
+                                    let drawn = overlay::draw(img, &corners);
+                                    let format = codec::output_format(&paths[*i], None)
+                                        .unwrap_or(image::ImageFormat::Png);
+                                    stage_image(&drawn, format, &paths[*i], cfg)?.commit()?;
+                                }
+                                Ok(staged)
+                            });
+                    match staged {
                         Ok(staged) => {
                             committer.submit((*i, *theta, size), staged);
                             None
                         }
                         Err(e) => Some(e),
-                    };
-                    main.into_iter().chain(overlay)
+                    }
                 })
                 .collect();
             for e in failures {
