@@ -5,10 +5,12 @@
 //! Per step: the 16 sampling points in `f64` (`u0 + j·du`, exactly
 //! [`Row::at`]), quantised to 1/2048 pixel in `i32` lanes, from which the
 //! block offsets and 11-bit weights follow with integer operations. Gray reads
-//! its taps with one 32-bit gather per source row; colour with four 64-bit
-//! gathers, each fetching four pixels' top-row and bottom-row 8 bytes into
-//! one 128-bit lane apiece (on this Sapphire-Rapids-class Xeon that is 14 %
-//! faster than 32 scalar 8-byte loads and the shuffles that assemble them).
+//! its taps with one 32-bit gather per source row. Colour fetches each pixel's
+//! top-row and bottom-row 8 bytes into one 128-bit lane, either with four
+//! 64-bit gathers ([`fetch_gather`]) or with 32 plain loads and the shuffles
+//! that assemble them ([`fetch_load`]), whichever the CPU does faster
+//! ([`super::isa::fast_gathers`]: gathers 14 % faster on 1080p RGB on this
+//! Sapphire-Rapids-class Xeon; reported slow on AMD).
 //! `vpermb` lays the taps out as `(left, right)` 16-bit pairs, one output
 //! sample per 32-bit lane, for `vpmaddwd`; `vpmovdb` packs the results. Rows
 //! prefetch the source lines 64 columns ahead.
@@ -325,21 +327,16 @@ unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
     unsafe { _mm_storeu_si128(dst.cast(), out) };
 }
 
-/// Writes 16 colour output pixels of `C` = 3 or 4 channels, sampled at `p`.
+/// The 2×2 blocks of 16 colour pixels in the layout [`step_colour`] reads:
+/// register `r` holds pixels `4r .. 4r + 4`, one per 128-bit lane, the top
+/// row's 8 bytes then the bottom row's (loaded [`bottom_shift`] bytes early).
+/// Fetched with four 64-bit gathers, each filling one register.
 ///
 /// # Safety
-/// - the CPU supports AVX-512 F, BW, VL and VBMI;
-/// - `C` is `src`'s channel count, 3 or 4;
-/// - `dst` is valid for writes of `16·C` bytes.
+/// The CPU supports AVX-512 F, BW, VL and VBMI; `C` is `src`'s channel count, 3 or 4.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
-    let (tops, bottoms, pixels) = if C == 3 {
-        (&RGB_TOP, &RGB_BOTTOM, &RGB_PIXELS)
-    } else {
-        (&RGBA_TOP, &RGBA_BOTTOM, &RGBA_PIXELS)
-    };
-    let t = taps(src, p, C);
+unsafe fn fetch_gather<const C: usize>(src: &Plane<'_>, t: &Taps, ahead: isize) -> [__m512i; 4] {
     let base = src.data().as_ptr();
     if ahead != 0 {
         let mut offs = [0i32; STEP];
@@ -348,36 +345,105 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8,
         prefetch(src, &offs, ahead);
     }
     let below = (src.stride() - bottom_shift(C)) as i32;
-    // One 64-bit gather per four pixels: pixel p's top row's 8 bytes, then
-    // its bottom row's (loaded `bottom_shift` bytes early), in 128-bit lane p % 4.
     let rows = _mm512_setr_epi32(
         0, below, 0, below, 0, below, 0, below, 0, below, 0, below, 0, below, 0, below,
     );
-    let lo = _mm512_add_epi32(
-        _mm512_permutexvar_epi32(
-            _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7),
-            t.off,
-        ),
-        rows,
-    );
-    let hi = _mm512_add_epi32(
-        _mm512_permutexvar_epi32(
-            _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15),
-            t.off,
-        ),
-        rows,
-    );
+    let at = |first: i32| {
+        let f = first;
+        let pick = _mm512_setr_epi32(
+            f,
+            f,
+            f + 1,
+            f + 1,
+            f + 2,
+            f + 2,
+            f + 3,
+            f + 3,
+            f + 4,
+            f + 4,
+            f + 5,
+            f + 5,
+            f + 6,
+            f + 6,
+            f + 7,
+            f + 7,
+        );
+        _mm512_add_epi32(_mm512_permutexvar_epi32(pick, t.off), rows)
+    };
+    let (lo, hi) = (at(0), at(8));
     // SAFETY: blocks are inside the image (Plane's invariants, clamped
     // starts): the 8 bytes at `o` end by (H-2)·W·C + (W-2)·C + 8 ≤ W·H·C,
     // and those at `o + W·C - (8 - 2C)` start at ≥ W·C - 2 ≥ 0 and end by
     // exactly (H-1)·W·C + (W-2)·C + 2C = W·H·C at the last block.
-    let regs = unsafe {
+    unsafe {
         [
             _mm512_i32gather_epi64::<1>(_mm512_castsi512_si256(lo), base.cast()),
             _mm512_i32gather_epi64::<1>(_mm512_extracti64x4_epi64::<1>(lo), base.cast()),
             _mm512_i32gather_epi64::<1>(_mm512_castsi512_si256(hi), base.cast()),
             _mm512_i32gather_epi64::<1>(_mm512_extracti64x4_epi64::<1>(hi), base.cast()),
         ]
+    }
+}
+
+/// [`fetch_gather`] with 32 plain 8-byte loads and the shuffles that
+/// assemble them: for CPUs whose gathers are slow (AMD's; Intel's with the
+/// Gather Data Sampling microcode).
+///
+/// # Safety
+/// As [`fetch_gather`].
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+unsafe fn fetch_load<const C: usize>(src: &Plane<'_>, t: &Taps, ahead: isize) -> [__m512i; 4] {
+    let base = src.data().as_ptr();
+    let mut offs = [0i32; STEP];
+    // SAFETY: writes exactly the 64 bytes of `offs`.
+    unsafe { _mm512_storeu_si512(offs.as_mut_ptr().cast(), t.off) };
+    prefetch(src, &offs, ahead);
+    let below = src.stride() - bottom_shift(C);
+    let pixel = |p: usize| {
+        let o = offs[p] as usize;
+        // SAFETY: as in `fetch_gather`.
+        unsafe {
+            _mm_unpacklo_epi64(
+                _mm_loadl_epi64(base.add(o).cast()),
+                _mm_loadl_epi64(base.add(o + below).cast()),
+            )
+        }
+    };
+    let quad = |p: usize| {
+        let lo = _mm256_set_m128i(pixel(p + 1), pixel(p));
+        let hi = _mm256_set_m128i(pixel(p + 3), pixel(p + 2));
+        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+    };
+    [quad(0), quad(4), quad(8), quad(12)]
+}
+
+/// Writes 16 colour output pixels of `C` = 3 or 4 channels, sampled at `p`.
+///
+/// # Safety
+/// - the CPU supports AVX-512 F, BW, VL and VBMI;
+/// - `C` is `src`'s channel count, 3 or 4;
+/// - `dst` is valid for writes of `16·C` bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+unsafe fn step_colour<const C: usize, const GATHER: bool>(
+    src: &Plane<'_>,
+    p: &Points,
+    dst: *mut u8,
+    ahead: isize,
+) {
+    let (tops, bottoms, pixels) = if C == 3 {
+        (&RGB_TOP, &RGB_BOTTOM, &RGB_PIXELS)
+    } else {
+        (&RGBA_TOP, &RGBA_BOTTOM, &RGBA_PIXELS)
+    };
+    let t = taps(src, p, C);
+    let regs = if GATHER {
+        // SAFETY: forwarded from the caller.
+        unsafe { fetch_gather::<C>(src, &t, ahead) }
+    } else {
+        // SAFETY: forwarded from the caller.
+        unsafe { fetch_load::<C>(src, &t, ahead) }
     };
     for m in 0..C {
         let spread = table(&pixels[m]);
@@ -406,13 +472,18 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8,
 /// - `dst` is valid for writes of `16·C` bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
+unsafe fn step<const C: usize, const GATHER: bool>(
+    src: &Plane<'_>,
+    p: &Points,
+    dst: *mut u8,
+    ahead: isize,
+) {
     // SAFETY: forwarded from the caller.
     unsafe {
         if C == 1 {
             step_gray(src, p, dst, ahead);
         } else {
-            step_colour::<C>(src, p, dst, ahead);
+            step_colour::<C, GATHER>(src, p, dst, ahead);
         }
     }
 }
@@ -421,7 +492,7 @@ unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead:
 /// `step`ping through the points `next()` yields.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-fn fill<const C: usize>(
+fn fill<const C: usize, const GATHER: bool>(
     src: &Plane<'_>,
     out: &mut [u8],
     ahead: isize,
@@ -431,7 +502,7 @@ fn fill<const C: usize>(
     for chunk in &mut chunks {
         // SAFETY: `fill` is only reached from the `unsafe fn`s below, whose
         // callers vouch for the CPU and C; `chunk` has 16·C bytes.
-        unsafe { step::<C>(src, &next(), chunk.as_mut_ptr(), ahead) };
+        unsafe { step::<C, GATHER>(src, &next(), chunk.as_mut_ptr(), ahead) };
     }
     let rest = chunks.into_remainder();
     if !rest.is_empty() {
@@ -439,7 +510,7 @@ fn fill<const C: usize>(
         // clamped, in-bounds blocks), keep the ones asked for.
         let mut buf = [0u8; STEP * 4];
         // SAFETY: as above; `buf` has 16·4 ≥ 16·C bytes.
-        unsafe { step::<C>(src, &next(), buf.as_mut_ptr(), 0) };
+        unsafe { step::<C, GATHER>(src, &next(), buf.as_mut_ptr(), 0) };
         let n = rest.len();
         rest.copy_from_slice(&buf[..n]);
     }
@@ -456,10 +527,15 @@ fn fill<const C: usize>(
 ///   (`Isa::Avx512.is_supported()`);
 /// - `C` equals the channel count `src` was checked with (1, 3 or 4).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
+pub unsafe fn bilinear<const C: usize, const GATHER: bool>(
+    src: &Plane<'_>,
+    row: &Row,
+    j0: usize,
+    out: &mut [u8],
+) {
     let ahead = ahead(src, row, C);
     let mut j = j0;
-    fill::<C>(src, out, ahead, || {
+    fill::<C, GATHER>(src, out, ahead, || {
         let p = row_points(row, j);
         j += STEP;
         p
@@ -476,7 +552,7 @@ pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize, ou
 ///   (`Isa::Avx512.is_supported()`);
 /// - `C` equals the channel count `src` was checked with (1, 3 or 4).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-pub unsafe fn bilinear_image<const C: usize>(
+pub unsafe fn bilinear_image<const C: usize, const GATHER: bool>(
     src: &Plane<'_>,
     map: &[f64; 6],
     width: usize,
@@ -503,7 +579,7 @@ pub unsafe fn bilinear_image<const C: usize>(
     };
     wrap(&mut x, &mut y);
     let step = _mm512_set1_pd(STEP as f64);
-    fill::<C>(src, out, 0, || {
+    fill::<C, GATHER>(src, out, 0, || {
         let p = map_points(map, x, y);
         x = [_mm512_add_pd(x[0], step), _mm512_add_pd(x[1], step)];
         wrap(&mut x, &mut y);

@@ -247,15 +247,32 @@ mod tests {
                         (Isa::Avx2, 1) => avx2::bilinear::<1>(&src, &row, j0, &mut got),
                         (Isa::Avx2, 3) => avx2::bilinear::<3>(&src, &row, j0, &mut got),
                         (Isa::Avx2, 4) => avx2::bilinear::<4>(&src, &row, j0, &mut got),
-                        (Isa::Avx512, 1) => avx512::bilinear::<1>(&src, &row, j0, &mut got),
-                        (Isa::Avx512, 3) => avx512::bilinear::<3>(&src, &row, j0, &mut got),
-                        (Isa::Avx512, 4) => avx512::bilinear::<4>(&src, &row, j0, &mut got),
+                        (Isa::Avx512, 1) => avx512::bilinear::<1, true>(&src, &row, j0, &mut got),
+                        (Isa::Avx512, 3) => avx512::bilinear::<3, true>(&src, &row, j0, &mut got),
+                        (Isa::Avx512, 4) => avx512::bilinear::<4, true>(&src, &row, j0, &mut got),
                         _ => got.copy_from_slice(&want),
                     }
                 }
                 #[cfg(not(target_arch = "x86_64"))]
                 got.copy_from_slice(&want);
                 assert_eq!(got, want, "{isa} C={c} {w}x{h} {row:?} j0={j0} n={n}");
+                // The AVX-512 colour kernel's other way of fetching taps.
+                #[cfg(target_arch = "x86_64")]
+                if isa == crate::warp::Isa::Avx512 && c > 1 {
+                    use crate::warp::avx512;
+                    let mut got = vec![0u8; n * c];
+                    // SAFETY: as above.
+                    unsafe {
+                        match c {
+                            3 => avx512::bilinear::<3, false>(&src, &row, j0, &mut got),
+                            _ => avx512::bilinear::<4, false>(&src, &row, j0, &mut got),
+                        }
+                    }
+                    assert_eq!(
+                        got, want,
+                        "avx512 loads C={c} {w}x{h} {row:?} j0={j0} n={n}"
+                    );
+                }
             }
         }
     }
@@ -294,15 +311,34 @@ mod tests {
                         (Isa::Avx2, 1) => avx2::bilinear_image::<1>(&src, m, ow, &mut got),
                         (Isa::Avx2, 3) => avx2::bilinear_image::<3>(&src, m, ow, &mut got),
                         (Isa::Avx2, 4) => avx2::bilinear_image::<4>(&src, m, ow, &mut got),
-                        (Isa::Avx512, 1) => avx512::bilinear_image::<1>(&src, m, ow, &mut got),
-                        (Isa::Avx512, 3) => avx512::bilinear_image::<3>(&src, m, ow, &mut got),
-                        (Isa::Avx512, 4) => avx512::bilinear_image::<4>(&src, m, ow, &mut got),
+                        (Isa::Avx512, 1) => {
+                            avx512::bilinear_image::<1, true>(&src, m, ow, &mut got)
+                        }
+                        (Isa::Avx512, 3) => {
+                            avx512::bilinear_image::<3, true>(&src, m, ow, &mut got)
+                        }
+                        (Isa::Avx512, 4) => {
+                            avx512::bilinear_image::<4, true>(&src, m, ow, &mut got)
+                        }
                         _ => got.copy_from_slice(&want),
                     }
                 }
                 #[cfg(not(target_arch = "x86_64"))]
                 got.copy_from_slice(&want);
                 assert_eq!(got, want, "{isa} C={c} {w}x{h} -> {ow}x{oh} {map:?}");
+                #[cfg(target_arch = "x86_64")]
+                if isa == crate::warp::Isa::Avx512 && c > 1 {
+                    use crate::warp::avx512;
+                    let mut got = vec![0u8; ow * oh * c];
+                    // SAFETY: as above.
+                    unsafe {
+                        match c {
+                            3 => avx512::bilinear_image::<3, false>(&src, &map.0, ow, &mut got),
+                            _ => avx512::bilinear_image::<4, false>(&src, &map.0, ow, &mut got),
+                        }
+                    }
+                    assert_eq!(got, want, "avx512 loads C={c} {w}x{h} -> {ow}x{oh}");
+                }
             }
         }
     }

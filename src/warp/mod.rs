@@ -295,9 +295,27 @@ impl SimdBilinear {
                 (Isa::Avx2, 1) => (avx2::bilinear::<1>, avx2::bilinear_image::<1>),
                 (Isa::Avx2, 3) => (avx2::bilinear::<3>, avx2::bilinear_image::<3>),
                 (Isa::Avx2, 4) => (avx2::bilinear::<4>, avx2::bilinear_image::<4>),
-                (Isa::Avx512, 1) => (avx512::bilinear::<1>, avx512::bilinear_image::<1>),
-                (Isa::Avx512, 3) => (avx512::bilinear::<3>, avx512::bilinear_image::<3>),
-                (Isa::Avx512, 4) => (avx512::bilinear::<4>, avx512::bilinear_image::<4>),
+                // Gray always gathers; colour as `fast_gathers` says.
+                (Isa::Avx512, 1) => (
+                    avx512::bilinear::<1, true>,
+                    avx512::bilinear_image::<1, true>,
+                ),
+                (Isa::Avx512, 3) if isa::fast_gathers() => (
+                    avx512::bilinear::<3, true>,
+                    avx512::bilinear_image::<3, true>,
+                ),
+                (Isa::Avx512, 3) => (
+                    avx512::bilinear::<3, false>,
+                    avx512::bilinear_image::<3, false>,
+                ),
+                (Isa::Avx512, 4) if isa::fast_gathers() => (
+                    avx512::bilinear::<4, true>,
+                    avx512::bilinear_image::<4, true>,
+                ),
+                (Isa::Avx512, 4) => (
+                    avx512::bilinear::<4, false>,
+                    avx512::bilinear_image::<4, false>,
+                ),
                 _ => return None,
             };
             Some(SimdBilinear {
