@@ -391,7 +391,9 @@ impl<T: Send + 'static> Committer<T> {
         self.drain();
         self.completed()
     }
+}
 
+impl<T> Committer<T> {
     /// Closes the queue and waits for the threads to commit what it holds.
     fn drain(&mut self) {
         drop(self.queue.take());
@@ -405,10 +407,7 @@ impl<T> Drop for Committer<T> {
     /// Commits what is queued before going (an early return must not leave
     /// temporary files behind); the outcomes are lost.
     fn drop(&mut self) {
-        drop(self.queue.take());
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
+        self.drain();
     }
 }
 
