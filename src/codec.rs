@@ -298,11 +298,6 @@ pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged, Error> {
 }
 
 impl Staged {
-    /// The destination.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Flushes the file to disk and renames it over the destination (the
     /// second half of [`write_output`]).
     pub fn commit(self) -> Result<(), Error> {
