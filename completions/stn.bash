@@ -476,7 +476,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__warp)
-            opts="-o -j -h --theta --matrix --thetas --size --interp --padding --align-corners --format --overwrite --output --jobs --max-pixels --help"
+            opts="-o -j -h --theta --matrix --thetas --size --interp --padding --align-corners --format --overwrite --skip-existing --png-compression --output --jobs --max-pixels --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -508,6 +508,10 @@ _stn() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "png jpeg bmp tiff pnm webp gif" -- "${cur}"))
+                    return 0
+                    ;;
+                --png-compression)
+                    COMPREPLY=($(compgen -W "fast default best" -- "${cur}"))
                     return 0
                     ;;
                 --output)

@@ -51,11 +51,15 @@ tiff\t'TIFF'
 pnm\t'Netpbm (PGM, PPM or PAM, by channel layout)'
 webp\t'WebP (lossless)'
 gif\t'GIF'"
+complete -c stn -n "__fish_stn_using_subcommand warp" -l png-compression -d 'PNG compression: fast (default, larger files) to best (smallest, slowest)' -r -f -a "fast\t'Fastest encoding'
+default\t'zlib\'s default level'
+best\t'Smallest files'"
 complete -c stn -n "__fish_stn_using_subcommand warp" -s o -l output -d 'Output image; `-` writes standard output. With --thetas, a directory' -r -F
 complete -c stn -n "__fish_stn_using_subcommand warp" -s j -l jobs -d 'Worker threads [default: one per core]' -r
 complete -c stn -n "__fish_stn_using_subcommand warp" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
 complete -c stn -n "__fish_stn_using_subcommand warp" -l align-corners -d 'Normalised ±1 are the centres of the corner pixels, not their outer edges'
-complete -c stn -n "__fish_stn_using_subcommand warp" -l overwrite -d 'Allow the output to replace the input file'
+complete -c stn -n "__fish_stn_using_subcommand warp" -l overwrite -d 'Allow the output to replace the input file (with --thetas: replace existing outputs)'
+complete -c stn -n "__fish_stn_using_subcommand warp" -l skip-existing -d 'With --thetas: leave existing outputs alone and count them as skipped'
 complete -c stn -n "__fish_stn_using_subcommand warp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c stn -n "__fish_stn_using_subcommand rectify" -s o -l output -d 'Output directory; outputs mirror the inputs\' relative paths' -r -F
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l format -d 'Output format [default: the input\'s]' -r -f -a "png\t'PNG'

@@ -321,9 +321,18 @@ pub struct WarpArgs {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<FormatArg>,
 
-    /// Allow the output to replace the input file.
-    #[arg(long)]
+    /// Allow the output to replace the input file (with --thetas: replace
+    /// existing outputs).
+    #[arg(long, conflicts_with = "skip_existing")]
     pub overwrite: bool,
+
+    /// With --thetas: leave existing outputs alone and count them as skipped.
+    #[arg(long)]
+    pub skip_existing: bool,
+
+    /// PNG compression: fast (default, larger files) to best (smallest, slowest).
+    #[arg(long, value_enum, default_value_t, value_name = "LEVEL")]
+    pub png_compression: PngCompressionArg,
 
     /// Input image; `-` reads standard input.
     #[arg(

@@ -23,12 +23,7 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
         }
     };
     let warped = warp::warp_image(&img, &theta, output, &opts)?;
-    let (bytes, note) = codec::encode(
-        &warped,
-        task.format,
-        codec::CompressionType::Fast,
-        &task.output,
-    )?;
+    let (bytes, note) = codec::encode(&warped, task.format, task.png, &task.output)?;
     if let Some(note) = note {
         eprintln!("stn: note: {}: {note}", task.output.display());
     }

@@ -158,6 +158,8 @@ pub struct WarpTask {
     pub sampling: Sampling,
     /// Whether the output may replace the input.
     pub overwrite: bool,
+    /// PNG encoder effort.
+    pub png: CompressionType,
 }
 
 impl TryFrom<Cli> for Config {
@@ -186,6 +188,11 @@ impl TryFrom<Cli> for Config {
 }
 
 fn warp_task(args: WarpArgs) -> Result<WarpTask, Error> {
+    if args.skip_existing {
+        return Err(Error::Usage(
+            "--skip-existing applies to a batch (stn warp --thetas FILE -o DIR)".into(),
+        ));
+    }
     let matrix = match (&args.theta, &args.matrix) {
         (Some(t), None) => MatrixSource::Theta(Affine::parse(t, "--theta")?),
         (None, Some(m)) => {
@@ -210,6 +217,7 @@ fn warp_task(args: WarpArgs) -> Result<WarpTask, Error> {
         matrix,
         sampling: sampling(&args.sampling),
         overwrite: args.overwrite,
+        png: png_compression(args.png_compression),
     })
 }
 
@@ -218,8 +226,8 @@ fn apply_task(args: WarpArgs) -> Result<ApplyTask, Error> {
         output: args.output,
         format: args.format,
         overwrite: args.overwrite,
-        skip_existing: false,
-        png_compression: PngCompressionArg::Fast,
+        skip_existing: args.skip_existing,
+        png_compression: args.png_compression,
     };
     Ok(ApplyTask {
         thetas: args.thetas.expect("checked by the caller"),
@@ -290,12 +298,16 @@ fn output_config(args: &OutputArgs) -> Result<OutputConfig, Error> {
         } else {
             Existing::Refuse
         },
-        png: match args.png_compression {
-            PngCompressionArg::Fast => CompressionType::Fast,
-            PngCompressionArg::Default => CompressionType::Default,
-            PngCompressionArg::Best => CompressionType::Best,
-        },
+        png: png_compression(args.png_compression),
     })
+}
+
+fn png_compression(arg: PngCompressionArg) -> CompressionType {
+    match arg {
+        PngCompressionArg::Fast => CompressionType::Fast,
+        PngCompressionArg::Default => CompressionType::Default,
+        PngCompressionArg::Best => CompressionType::Best,
+    }
 }
 
 fn sampling(args: &SamplingArgs) -> Sampling {

@@ -178,3 +178,76 @@ fn empty_stdin_is_an_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("standard input"));
     assert!(env.listing().is_empty());
 }
+
+#[test]
+fn png_compression_best_gives_smaller_files_with_the_same_pixels() {
+    let env = Env::new();
+    util::save_png(&gradient(160, 120), &env.path("in.png"));
+    let theta = "--theta=0.9,-0.2,0.05,0.2,0.9,-0.03";
+    env.assert_ok(&["warp", theta, "in.png", "-o", "fast.png"]);
+    env.assert_ok(&[
+        "warp",
+        theta,
+        "--png-compression",
+        "best",
+        "in.png",
+        "-o",
+        "best.png",
+    ]);
+    let (fast, best) = (
+        std::fs::metadata(env.path("fast.png")).unwrap().len(),
+        std::fs::metadata(env.path("best.png")).unwrap().len(),
+    );
+    assert!(best < fast, "best {best} bytes, fast {fast} bytes");
+    assert_eq!(
+        util::load(&env.path("fast.png")).as_bytes(),
+        util::load(&env.path("best.png")).as_bytes()
+    );
+}
+
+#[test]
+fn thetas_with_skip_existing_keep_existing_outputs() {
+    let env = Env::new();
+    util::save_png(&gradient(12, 8), &env.path("a.png"));
+    util::save_png(&gradient(10, 6), &env.path("b.png"));
+    std::fs::write(
+        env.path("t.jsonl"),
+        "{\"path\": \"a.png\", \"theta\": [1,0,0,0,1,0]}\n\
+         {\"path\": \"b.png\", \"theta\": [-1,0,0,0,1,0]}\n",
+    )
+    .unwrap();
+    std::fs::create_dir(env.path("out")).unwrap();
+    std::fs::write(env.path("out/a.png"), b"keep me").unwrap();
+    // Refused by default, before anything is written.
+    env.assert_fails_with(&["warp", "--thetas", "t.jsonl", "-o", "out"], 2, "a.png");
+    assert!(!env.path("out/b.png").exists());
+    let out = env.assert_ok(&[
+        "warp",
+        "--thetas",
+        "t.jsonl",
+        "-o",
+        "out",
+        "--skip-existing",
+    ]);
+    assert!(out.stdout.is_empty());
+    assert_eq!(std::fs::read(env.path("out/a.png")).unwrap(), b"keep me");
+    let b = util::load(&env.path("out/b.png"));
+    let src = gradient(10, 6);
+    for (x, y, p) in b.pixels() {
+        assert_eq!(p, src.get_pixel(9 - x, y));
+    }
+    // Only meaningful for a batch.
+    env.assert_fails_with(
+        &[
+            "warp",
+            "--theta=1,0,0,0,1,0",
+            "a.png",
+            "-o",
+            "c.png",
+            "--skip-existing",
+        ],
+        2,
+        "--skip-existing",
+    );
+    assert!(!env.path("c.png").exists());
+}
