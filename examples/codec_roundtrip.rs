@@ -12,7 +12,8 @@
 //! - writing: a hidden temporary file in the output directory, flushed to disk
 //!   (`sync_all`) and renamed over the target, as stn writes (`--no-sync` skips
 //!   the flush, to see what it costs; `--decode-only` decodes and writes nothing);
-//! - files in parallel on a rayon pool of `--jobs` threads (default: one per core).
+//! - files in parallel on a rayon pool of `--jobs` threads (default: one per core);
+//! - the allocator settings of the `stn` binary (`stn::malloc::tune`).
 //!
 //! `scripts/bench.py` times this whole process against `stn rectify` on the same
 //! folder. Prints `{"images": N, "failed": N, "seconds": S}` on stdout, the time
@@ -138,6 +139,9 @@ fn run(args: &Args) -> Result<(usize, usize, f64), String> {
 }
 
 fn main() -> ExitCode {
+    // The allocator settings the stn binary uses, so that the floor is as cheap
+    // as stn's own codec and write path can be.
+    stn::malloc::tune();
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod inputs;
 pub mod interrupt;
+pub mod malloc;
 pub mod net;
 pub mod overlay;
 pub mod pipeline;

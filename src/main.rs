@@ -7,6 +7,7 @@ use stn::cli::Cli;
 use stn::{Config, Exit};
 
 fn main() -> ExitCode {
+    stn::malloc::tune();
     let cli = Cli::parse();
     stn::interrupt::install();
     let exit = match Config::try_from(cli).and_then(|config| stn::run(&config)) {

@@ -1,0 +1,35 @@
+//! Allocator settings for the `stn` binary (the library never changes them).
+//!
+//! A batch allocates and frees a few image-sized buffers per image (the
+//! decoded input, the warped output, the encoded file: about 1 MB each for a
+//! 640×480 RGB image). glibc serves allocations above its mmap threshold
+//! (128 KiB at start, raised only to the size of the last freed mapping) with
+//! fresh `mmap`s, and hands freed memory at the top of a heap back to the
+//! kernel beyond 128 KiB; either way every image paid page faults and page
+//! clearing for memory it had just returned. [`tune`] keeps buffers below
+//! 32 MiB in the heap and trims only beyond 256 MiB of free space, so they are
+//! reused. Measured (500 PNG 640×480, `stn rectify`, 2 threads, the same
+//! settings set through `GLIBC_TUNABLES` in alternating runs): 1.37 → 1.09 s
+//! wall, system time 0.8 → 0.33 s. Peak memory is unchanged in substance: freed
+//! buffers are reused rather than returned, and a batch's live set bounds them.
+
+/// Applies the settings, unless the user configured glibc's allocator through
+/// the environment (`GLIBC_TUNABLES` with `glibc.malloc.*`, or `MALLOC_*`).
+/// Does nothing except on glibc Linux. Call before starting threads.
+pub fn tune() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let user_set = std::env::vars_os().any(|(k, v)| {
+            let k = k.to_string_lossy();
+            k.starts_with("MALLOC_")
+                || (k == "GLIBC_TUNABLES" && v.to_string_lossy().contains("glibc.malloc."))
+        });
+        if !user_set {
+            // SAFETY: mallopt only sets allocator parameters; any value is valid.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+                libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+            }
+        }
+    }
+}
