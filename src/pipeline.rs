@@ -108,6 +108,23 @@ fn stage_image(
 /// number of open temporary files small.
 const COMMIT_QUEUE: usize = 32;
 
+/// Queues a staged output for its commit, or gives back why it could not be
+/// staged (nothing for an image stopped by SIGINT).
+fn submit<T: Send + 'static>(
+    committer: &codec::Committer<T>,
+    token: T,
+    staged: Result<codec::Staged, Error>,
+) -> Option<Error> {
+    match staged {
+        Ok(staged) => {
+            committer.submit(token, staged);
+            None
+        }
+        Err(Error::Interrupted) => None,
+        Err(e) => Some(e),
+    }
+}
+
 /// A decoded image of job `.0`, with what `prep` made of it.
 type Decoded<P> = (usize, DynamicImage, P);
 
@@ -325,19 +342,11 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
                                 }
                                 Ok(staged)
                             });
-                    match staged {
-                        Ok(staged) => {
-                            committer.submit((*i, *theta, size), staged);
-                            None
-                        }
-                        Err(e) => Some(e),
-                    }
+                    submit(&committer, (*i, *theta, size), staged)
                 })
                 .collect();
-            for e in failures {
-                if !matches!(e, Error::Interrupted) {
-                    report.fail(&e);
-                }
+            for e in &failures {
+                report.fail(e);
             }
             committed(committer.completed(), report);
             Ok(())
@@ -475,18 +484,11 @@ pub fn apply(task: &ApplyTask, max_pixels: u64) -> Result<Exit, Error> {
                         max_pixels,
                     )
                 });
-                match staged {
-                    Ok(staged) => {
-                        committer.submit(i, staged);
-                        None
-                    }
-                    Err(Error::Interrupted) => None,
-                    Err(e) => Some(e),
-                }
+                submit(&committer, i, staged)
             })
             .collect();
-        for e in failures {
-            report.fail(&e);
+        for e in &failures {
+            report.fail(e);
         }
         committed(committer.completed(), &mut report);
     }
