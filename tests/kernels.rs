@@ -12,7 +12,7 @@ use stn::warp::{warp_into_with, Isa};
 use stn::{Affine, ImageMut, ImageRef, Interp, Padding, WarpOptions};
 
 use crate::golden;
-use crate::util::warp;
+use crate::util::{self, warp};
 
 /// `(max |a - b|, number of differing samples)`.
 fn diff(a: &[u8], b: &[u8]) -> (u8, usize) {
@@ -40,27 +40,6 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-fn options() -> impl Strategy<Value = WarpOptions> {
-    (
-        prop_oneof![
-            6 => Just(Interp::Bilinear),
-            1 => Just(Interp::Nearest),
-            1 => Just(Interp::Bicubic)
-        ],
-        prop_oneof![
-            Just(Padding::Zeros),
-            Just(Padding::Border),
-            Just(Padding::Reflection)
-        ],
-        any::<bool>(),
-    )
-        .prop_map(|(interp, padding, align_corners)| WarpOptions {
-            interp,
-            padding,
-            align_corners,
-        })
-}
-
 /// A theta: mostly rotation/scale/translation of any angle, sometimes any matrix.
 fn theta() -> impl Strategy<Value = Affine> {
     prop_oneof![
@@ -79,7 +58,7 @@ proptest! {
     #[test]
     fn every_kernel_is_within_one_level_of_scalar(
         w in 1usize..80, h in 1usize..60, ow in 1usize..90, oh in 1usize..50,
-        c in 1usize..=4, seed: u64, theta in theta(), opts in options(),
+        c in 1usize..=4, seed: u64, theta in theta(), opts in util::options(6),
     ) {
         let src = noise(w * h * c, seed);
         let spec = warp(&src, (w, h, c), (ow, oh), &theta, &opts, Isa::Scalar);

@@ -2,30 +2,9 @@
 
 use proptest::prelude::*;
 use stn::warp::Isa;
-use stn::{Affine, Interp, Padding, Size, WarpOptions};
+use stn::{Affine, Padding, Size, WarpOptions};
 
-use crate::util::warp;
-
-fn options() -> impl Strategy<Value = WarpOptions> {
-    (
-        prop_oneof![
-            Just(Interp::Bilinear),
-            Just(Interp::Nearest),
-            Just(Interp::Bicubic)
-        ],
-        prop_oneof![
-            Just(Padding::Zeros),
-            Just(Padding::Border),
-            Just(Padding::Reflection)
-        ],
-        any::<bool>(),
-    )
-        .prop_map(|(interp, padding, align_corners)| WarpOptions {
-            interp,
-            padding,
-            align_corners,
-        })
-}
+use crate::util::{self, warp};
 
 /// Any finite number, including huge and tiny magnitudes.
 fn wild() -> impl Strategy<Value = f64> {
@@ -46,7 +25,7 @@ proptest! {
 
     /// The identity theta returns the input exactly, for every kernel and padding.
     #[test]
-    fn identity_is_exact(w in 1usize..24, h in 1usize..24, c in 1usize..=4, seed: u64, opts in options()) {
+    fn identity_is_exact(w in 1usize..24, h in 1usize..24, c in 1usize..=4, seed: u64, opts in util::options(1)) {
         let src: Vec<u8> = (0..w * h * c)
             .map(|i| (seed.wrapping_mul(i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8)
             .collect();
@@ -58,7 +37,7 @@ proptest! {
     #[test]
     fn never_panics(
         w in 0usize..9, h in 0usize..9, ow in 0usize..9, oh in 0usize..9, c in 1usize..=4,
-        m in proptest::array::uniform6(wild()), opts in options(),
+        m in proptest::array::uniform6(wild()), opts in util::options(1),
     ) {
         let src = vec![200u8; w * h * c];
         let out = warp(&src, (w, h, c), (ow, oh), &Affine(m), &opts, Isa::detect());

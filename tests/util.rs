@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use image::DynamicImage;
+use proptest::prelude::*;
 use stn::warp::Isa;
-use stn::{Affine, WarpOptions};
+use stn::{Affine, Interp, Padding, WarpOptions};
 
 /// A test's own scratch directory, deleted when dropped.
 pub struct Env {
@@ -124,4 +125,27 @@ pub fn warp(
         isa,
     );
     dst
+}
+
+/// Any sampling options; bilinear, the kernel with SIMD paths, weighs
+/// `bilinear_weight` against 1 for nearest and for bicubic.
+pub fn options(bilinear_weight: u32) -> impl Strategy<Value = WarpOptions> {
+    (
+        prop_oneof![
+            bilinear_weight => Just(Interp::Bilinear),
+            1 => Just(Interp::Nearest),
+            1 => Just(Interp::Bicubic)
+        ],
+        prop_oneof![
+            Just(Padding::Zeros),
+            Just(Padding::Border),
+            Just(Padding::Reflection)
+        ],
+        any::<bool>(),
+    )
+        .prop_map(|(interp, padding, align_corners)| WarpOptions {
+            interp,
+            padding,
+            align_corners,
+        })
 }
