@@ -31,6 +31,50 @@ fn noise_image(w: usize, h: usize, c: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Warps the `w`×`h` image `src` of `c` channels into the same-size `dst`
+/// with `isa`'s kernels.
+fn warp(
+    src: &[u8],
+    dst: &mut [u8],
+    (w, h, c): (usize, usize, usize),
+    theta: &Affine,
+    opts: &WarpOptions,
+    isa: Isa,
+) {
+    stn::warp::warp_into_with(
+        ImageRef {
+            data: src,
+            width: w,
+            height: h,
+            channels: c,
+        },
+        ImageMut {
+            data: dst,
+            width: w,
+            height: h,
+            channels: c,
+        },
+        theta,
+        opts,
+        isa,
+    );
+}
+
+/// The 28×28 batch: `n` gray images stacked in one buffer, each with its own theta.
+fn mnist_batch(n: usize) -> (Vec<u8>, Vec<Affine>) {
+    let thetas = (0..n)
+        .map(|i| {
+            rts(
+                (i % 90) as f64 - 45.0,
+                0.8 + (i % 5) as f64 * 0.1,
+                0.01,
+                -0.02,
+            )
+        })
+        .collect();
+    (noise_image(28, 28 * n, 1), thetas)
+}
+
 fn bench_4k(c: &mut Criterion) {
     let (w, h) = (3840, 2160);
     let src = noise_image(w, h, 3);
@@ -52,24 +96,7 @@ fn bench_4k(c: &mut Criterion) {
             let id = BenchmarkId::new(format!("{interp:?}").to_lowercase(), threads);
             group.bench_function(id, |b| {
                 b.iter(|| {
-                    pool.install(|| {
-                        stn::warp_into(
-                            ImageRef {
-                                data: &src,
-                                width: w,
-                                height: h,
-                                channels: 3,
-                            },
-                            ImageMut {
-                                data: &mut dst,
-                                width: w,
-                                height: h,
-                                channels: 3,
-                            },
-                            &theta,
-                            &opts,
-                        )
-                    })
+                    pool.install(|| warp(&src, &mut dst, (w, h, 3), &theta, &opts, Isa::detect()))
                 })
             });
         }
@@ -92,22 +119,8 @@ fn bench_1080p(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("bilinear", threads), |b| {
             b.iter(|| {
                 pool.install(|| {
-                    stn::warp_into(
-                        ImageRef {
-                            data: &src,
-                            width: w,
-                            height: h,
-                            channels: 3,
-                        },
-                        ImageMut {
-                            data: &mut dst,
-                            width: w,
-                            height: h,
-                            channels: 3,
-                        },
-                        &theta,
-                        &WarpOptions::default(),
-                    )
+                    let opts = WarpOptions::default();
+                    warp(&src, &mut dst, (w, h, 3), &theta, &opts, Isa::detect())
                 })
             })
         });
@@ -118,39 +131,14 @@ fn bench_1080p(c: &mut Criterion) {
 fn bench_mnist_batch(c: &mut Criterion) {
     // 4096 gray 28×28 images, each with its own theta, one thread.
     let n = 4096;
-    let src = noise_image(28, 28 * n, 1);
+    let (src, thetas) = mnist_batch(n);
     let mut dst = vec![0u8; 28 * 28 * n];
-    let thetas: Vec<Affine> = (0..n)
-        .map(|i| {
-            rts(
-                (i % 90) as f64 - 45.0,
-                0.8 + (i % 5) as f64 * 0.1,
-                0.01,
-                -0.02,
-            )
-        })
-        .collect();
     let mut group = c.benchmark_group("warp_28x28_gray8_batch");
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function("bilinear/1", |b| {
         b.iter(|| {
             for ((s, d), t) in src.chunks(784).zip(dst.chunks_mut(784)).zip(&thetas) {
-                stn::warp_into(
-                    ImageRef {
-                        data: s,
-                        width: 28,
-                        height: 28,
-                        channels: 1,
-                    },
-                    ImageMut {
-                        data: d,
-                        width: 28,
-                        height: 28,
-                        channels: 1,
-                    },
-                    t,
-                    &WarpOptions::default(),
-                );
+                warp(s, d, (28, 28, 1), t, &WarpOptions::default(), Isa::detect());
             }
         })
     });
@@ -174,23 +162,8 @@ fn bench_kernels(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new(isa.name(), 1), |b| {
             b.iter(|| {
                 one.install(|| {
-                    stn::warp::warp_into_with(
-                        ImageRef {
-                            data: &src,
-                            width: w,
-                            height: h,
-                            channels: 3,
-                        },
-                        ImageMut {
-                            data: &mut dst,
-                            width: w,
-                            height: h,
-                            channels: 3,
-                        },
-                        &theta,
-                        &WarpOptions::default(),
-                        isa,
-                    )
+                    let opts = WarpOptions::default();
+                    warp(&src, &mut dst, (w, h, 3), &theta, &opts, isa)
                 })
             })
         });
@@ -198,41 +171,15 @@ fn bench_kernels(c: &mut Criterion) {
     group.finish();
 
     let n = 4096;
-    let src = noise_image(28, 28 * n, 1);
+    let (src, thetas) = mnist_batch(n);
     let mut dst = vec![0u8; 28 * 28 * n];
-    let thetas: Vec<Affine> = (0..n)
-        .map(|i| {
-            rts(
-                (i % 90) as f64 - 45.0,
-                0.8 + (i % 5) as f64 * 0.1,
-                0.01,
-                -0.02,
-            )
-        })
-        .collect();
     let mut group = c.benchmark_group("warp_kernels_28x28_gray8_batch");
     group.throughput(Throughput::Elements(n as u64));
     for isa in Isa::supported() {
         group.bench_function(BenchmarkId::new(isa.name(), 1), |b| {
             b.iter(|| {
                 for ((s, d), t) in src.chunks(784).zip(dst.chunks_mut(784)).zip(&thetas) {
-                    stn::warp::warp_into_with(
-                        ImageRef {
-                            data: s,
-                            width: 28,
-                            height: 28,
-                            channels: 1,
-                        },
-                        ImageMut {
-                            data: d,
-                            width: 28,
-                            height: 28,
-                            channels: 1,
-                        },
-                        t,
-                        &WarpOptions::default(),
-                        isa,
-                    );
+                    warp(s, d, (28, 28, 1), t, &WarpOptions::default(), isa);
                 }
             })
         });
