@@ -54,7 +54,7 @@ fn warp(
             height: h,
             channels: c,
         },
-        theta,
+        &stn::Transform::from(*theta),
         opts,
         isa,
     );

@@ -28,7 +28,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('warp', 'warp', [CompletionResultType]::ParameterValue, 'Apply an affine matrix to an image')
+            [CompletionResult]::new('warp', 'warp', [CompletionResultType]::ParameterValue, 'Apply an affine, projective or thin-plate-spline transform to an image')
             [CompletionResult]::new('rectify', 'rectify', [CompletionResultType]::ParameterValue, 'Rectify images: predict a theta per image with a localisation net, then warp')
             [CompletionResult]::new('predict', 'predict', [CompletionResultType]::ParameterValue, 'Predict thetas without warping: one JSON line per image on standard output')
             [CompletionResult]::new('model', 'model', [CompletionResultType]::ParameterValue, 'Inspect localisation models')
@@ -38,11 +38,15 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
         }
         'stn;warp' {
             [CompletionResult]::new('--theta', '--theta', [CompletionResultType]::ParameterName, 'PyTorch theta, six numbers a,b,c,d,e,f (row-major 2×3; output → input, normalised coordinates)')
+            [CompletionResult]::new('--homography', '--homography', [CompletionResultType]::ParameterName, 'Homography, nine numbers h11,…,h33 (row-major 3×3; output → input, normalised coordinates, like --theta). Where h31·x + h32·y + h33 ≤ 0 the output is 0')
+            [CompletionResult]::new('--perspective', '--perspective', [CompletionResultType]::ParameterName, 'OpenCV perspective matrix, nine numbers (row-major 3×3; source pixel → destination pixel, pixel centres at integers, as cv2.warpPerspective)')
+            [CompletionResult]::new('--corners', '--corners', [CompletionResultType]::ParameterName, 'Document-scanner corners x1,y1,…,x4,y4: the input pixel positions (centres at integers) that the output''s top-left, top-right, bottom-right and bottom-left pixel centres come from (as cv2.getPerspectiveTransform + warpPerspective). Needs --size')
+            [CompletionResult]::new('--tps', '--tps', [CompletionResultType]::ParameterName, 'Thin-plate spline: a JSON file {"target": [[x,y],…], "source": [[x,y],…]} of output points and the input points they sample (normalised)')
             [CompletionResult]::new('--matrix', '--matrix', [CompletionResultType]::ParameterName, 'OpenCV pixel matrix, six numbers (row-major 2×3; source pixel → destination pixel, pixel centres at integers, as cv2.warpAffine)')
-            [CompletionResult]::new('--thetas', '--thetas', [CompletionResultType]::ParameterName, 'Apply a JSON-lines thetas file (from `stn predict` or `rectify --thetas`): each line''s image is warped into the output directory')
+            [CompletionResult]::new('--thetas', '--thetas', [CompletionResultType]::ParameterName, 'Apply a JSON-lines thetas file (from `stn predict` or `rectify --thetas`): each line''s image is warped into the output directory. Lines carry a "theta", a "homography" or a "tps"')
             [CompletionResult]::new('--size', '--size', [CompletionResultType]::ParameterName, 'Output size [default: the input''s size]')
             [CompletionResult]::new('--interp', '--interp', [CompletionResultType]::ParameterName, 'Interpolation kernel')
-            [CompletionResult]::new('--padding', '--padding', [CompletionResultType]::ParameterName, 'What lies outside the input')
+            [CompletionResult]::new('--padding', '--padding', [CompletionResultType]::ParameterName, 'What lies outside the input [default: zeros, or the model''s stn.padding]')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format [default: from the output''s extension; PNG on stdout]')
             [CompletionResult]::new('--png-compression', '--png-compression', [CompletionResultType]::ParameterName, 'PNG compression: fast (default, larger files) to best (smallest, slowest)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output image; `-` writes standard output. With --thetas, a directory')
@@ -70,7 +74,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             [CompletionResult]::new('--ort-lib', '--ort-lib', [CompletionResultType]::ParameterName, 'The ONNX Runtime shared library (libonnxruntime.so.*) [default: search ORT_DYLIB_PATH, beside the executable, the user cache, the build location]')
             [CompletionResult]::new('--size', '--size', [CompletionResultType]::ParameterName, 'Output size [default: the input''s size]')
             [CompletionResult]::new('--interp', '--interp', [CompletionResultType]::ParameterName, 'Interpolation kernel')
-            [CompletionResult]::new('--padding', '--padding', [CompletionResultType]::ParameterName, 'What lies outside the input')
+            [CompletionResult]::new('--padding', '--padding', [CompletionResultType]::ParameterName, 'What lies outside the input [default: zeros, or the model''s stn.padding]')
             [CompletionResult]::new('--thetas', '--thetas', [CompletionResultType]::ParameterName, 'Also write the thetas as JSON lines to FILE')
             [CompletionResult]::new('--overlay', '--overlay', [CompletionResultType]::ParameterName, 'Also write each input with the sampled region outlined into DIR')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
@@ -141,7 +145,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             break
         }
         'stn;help' {
-            [CompletionResult]::new('warp', 'warp', [CompletionResultType]::ParameterValue, 'Apply an affine matrix to an image')
+            [CompletionResult]::new('warp', 'warp', [CompletionResultType]::ParameterValue, 'Apply an affine, projective or thin-plate-spline transform to an image')
             [CompletionResult]::new('rectify', 'rectify', [CompletionResultType]::ParameterValue, 'Rectify images: predict a theta per image with a localisation net, then warp')
             [CompletionResult]::new('predict', 'predict', [CompletionResultType]::ParameterValue, 'Predict thetas without warping: one JSON line per image on standard output')
             [CompletionResult]::new('model', 'model', [CompletionResultType]::ParameterValue, 'Inspect localisation models')

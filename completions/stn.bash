@@ -476,13 +476,29 @@ _stn() {
             return 0
             ;;
         stn__subcmd__warp)
-            opts="-o -j -h --theta --matrix --thetas --size --interp --padding --align-corners --format --overwrite --skip-existing --png-compression --output --jobs --max-pixels --help"
+            opts="-o -j -h --theta --homography --perspective --corners --tps --matrix --thetas --size --interp --padding --align-corners --format --overwrite --skip-existing --png-compression --output --jobs --max-pixels --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --theta)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --homography)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --perspective)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --corners)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tps)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -28,20 +28,24 @@ complete -c stn -n "__fish_stn_needs_command" -s j -l jobs -d 'Worker threads [d
 complete -c stn -n "__fish_stn_needs_command" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
 complete -c stn -n "__fish_stn_needs_command" -s h -l help -d 'Print help'
 complete -c stn -n "__fish_stn_needs_command" -s V -l version -d 'Print version'
-complete -c stn -n "__fish_stn_needs_command" -f -a "warp" -d 'Apply an affine matrix to an image'
+complete -c stn -n "__fish_stn_needs_command" -f -a "warp" -d 'Apply an affine, projective or thin-plate-spline transform to an image'
 complete -c stn -n "__fish_stn_needs_command" -f -a "rectify" -d 'Rectify images: predict a theta per image with a localisation net, then warp'
 complete -c stn -n "__fish_stn_needs_command" -f -a "predict" -d 'Predict thetas without warping: one JSON line per image on standard output'
 complete -c stn -n "__fish_stn_needs_command" -f -a "model" -d 'Inspect localisation models'
 complete -c stn -n "__fish_stn_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c stn -n "__fish_stn_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c stn -n "__fish_stn_using_subcommand warp" -l theta -d 'PyTorch theta, six numbers a,b,c,d,e,f (row-major 2×3; output → input, normalised coordinates)' -r
+complete -c stn -n "__fish_stn_using_subcommand warp" -l homography -d 'Homography, nine numbers h11,…,h33 (row-major 3×3; output → input, normalised coordinates, like --theta). Where h31·x + h32·y + h33 ≤ 0 the output is 0' -r
+complete -c stn -n "__fish_stn_using_subcommand warp" -l perspective -d 'OpenCV perspective matrix, nine numbers (row-major 3×3; source pixel → destination pixel, pixel centres at integers, as cv2.warpPerspective)' -r
+complete -c stn -n "__fish_stn_using_subcommand warp" -l corners -d 'Document-scanner corners x1,y1,…,x4,y4: the input pixel positions (centres at integers) that the output\'s top-left, top-right, bottom-right and bottom-left pixel centres come from (as cv2.getPerspectiveTransform + warpPerspective). Needs --size' -r
+complete -c stn -n "__fish_stn_using_subcommand warp" -l tps -d 'Thin-plate spline: a JSON file {"target": [[x,y],…], "source": [[x,y],…]} of output points and the input points they sample (normalised)' -r -F
 complete -c stn -n "__fish_stn_using_subcommand warp" -l matrix -d 'OpenCV pixel matrix, six numbers (row-major 2×3; source pixel → destination pixel, pixel centres at integers, as cv2.warpAffine)' -r
-complete -c stn -n "__fish_stn_using_subcommand warp" -l thetas -d 'Apply a JSON-lines thetas file (from `stn predict` or `rectify --thetas`): each line\'s image is warped into the output directory' -r -F
+complete -c stn -n "__fish_stn_using_subcommand warp" -l thetas -d 'Apply a JSON-lines thetas file (from `stn predict` or `rectify --thetas`): each line\'s image is warped into the output directory. Lines carry a "theta", a "homography" or a "tps"' -r -F
 complete -c stn -n "__fish_stn_using_subcommand warp" -l size -d 'Output size [default: the input\'s size]' -r
 complete -c stn -n "__fish_stn_using_subcommand warp" -l interp -d 'Interpolation kernel' -r -f -a "bilinear\t'2×2 neighbours, linear weights'
 nearest\t'The nearest pixel (ties to even)'
 bicubic\t'4×4 neighbours, cubic convolution with A = -0.75'"
-complete -c stn -n "__fish_stn_using_subcommand warp" -l padding -d 'What lies outside the input' -r -f -a "zeros\t'Zeros outside the image (alpha too)'
+complete -c stn -n "__fish_stn_using_subcommand warp" -l padding -d 'What lies outside the input [default: zeros, or the model\'s stn.padding]' -r -f -a "zeros\t'Zeros outside the image (alpha too)'
 border\t'Repeat the edge pixels'
 reflection\t'Mirror the image at its edges'"
 complete -c stn -n "__fish_stn_using_subcommand warp" -l format -d 'Output format [default: from the output\'s extension; PNG on stdout]' -r -f -a "png\t'PNG'
@@ -82,7 +86,7 @@ complete -c stn -n "__fish_stn_using_subcommand rectify" -l size -d 'Output size
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l interp -d 'Interpolation kernel' -r -f -a "bilinear\t'2×2 neighbours, linear weights'
 nearest\t'The nearest pixel (ties to even)'
 bicubic\t'4×4 neighbours, cubic convolution with A = -0.75'"
-complete -c stn -n "__fish_stn_using_subcommand rectify" -l padding -d 'What lies outside the input' -r -f -a "zeros\t'Zeros outside the image (alpha too)'
+complete -c stn -n "__fish_stn_using_subcommand rectify" -l padding -d 'What lies outside the input [default: zeros, or the model\'s stn.padding]' -r -f -a "zeros\t'Zeros outside the image (alpha too)'
 border\t'Repeat the edge pixels'
 reflection\t'Mirror the image at its edges'"
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l thetas -d 'Also write the thetas as JSON lines to FILE' -r -F
@@ -119,7 +123,7 @@ complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcomman
 complete -c stn -n "__fish_stn_using_subcommand completions" -s j -l jobs -d 'Worker threads [default: one per core]' -r
 complete -c stn -n "__fish_stn_using_subcommand completions" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
 complete -c stn -n "__fish_stn_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c stn -n "__fish_stn_using_subcommand help; and not __fish_seen_subcommand_from warp rectify predict model completions help" -f -a "warp" -d 'Apply an affine matrix to an image'
+complete -c stn -n "__fish_stn_using_subcommand help; and not __fish_seen_subcommand_from warp rectify predict model completions help" -f -a "warp" -d 'Apply an affine, projective or thin-plate-spline transform to an image'
 complete -c stn -n "__fish_stn_using_subcommand help; and not __fish_seen_subcommand_from warp rectify predict model completions help" -f -a "rectify" -d 'Rectify images: predict a theta per image with a localisation net, then warp'
 complete -c stn -n "__fish_stn_using_subcommand help; and not __fish_seen_subcommand_from warp rectify predict model completions help" -f -a "predict" -d 'Predict thetas without warping: one JSON line per image on standard output'
 complete -c stn -n "__fish_stn_using_subcommand help; and not __fish_seen_subcommand_from warp rectify predict model completions help" -f -a "model" -d 'Inspect localisation models'

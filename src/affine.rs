@@ -187,6 +187,22 @@ impl Affine {
         to_px.compose(self).compose(&to_norm)
     }
 
+    /// Output pixel → output normalised coordinates, `affine_grid`'s base grid
+    /// (a one-pixel `align_corners` axis uses scale 1, so it stays invertible).
+    pub fn pixel_to_norm(size: Size, align_corners: bool) -> Affine {
+        axes(size, align_corners, Axis::pixel_to_norm)
+    }
+
+    /// Normalised → pixel coordinates as `grid_sample` unnormalises them.
+    pub fn norm_to_pixel(size: Size, align_corners: bool) -> Affine {
+        axes(size, align_corners, Axis::norm_to_pixel)
+    }
+
+    /// The inverse of [`Affine::pixel_to_norm`].
+    pub fn norm_to_pixel_invertible(size: Size, align_corners: bool) -> Affine {
+        axes(size, align_corners, Axis::norm_to_pixel_invertible)
+    }
+
     /// Converts an OpenCV pixel matrix (source pixel → destination pixel) into
     /// the theta that gives the same warp, for the given input and output sizes.
     ///

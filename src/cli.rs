@@ -33,7 +33,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Apply an affine matrix to an image.
+    /// Apply an affine, projective or thin-plate-spline transform to an image.
     ///
     /// The matrix is either a PyTorch theta (--theta: output normalised
     /// coordinates → input normalised coordinates, as affine_grid) or an OpenCV
@@ -275,9 +275,9 @@ pub struct SamplingArgs {
     #[arg(long, value_enum, default_value_t, value_name = "KERNEL")]
     pub interp: InterpArg,
 
-    /// What lies outside the input.
-    #[arg(long, value_enum, default_value_t, value_name = "MODE")]
-    pub padding: PaddingArg,
+    /// What lies outside the input [default: zeros, or the model's stn.padding].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub padding: Option<PaddingArg>,
 
     /// Normalised ±1 are the centres of the corner pixels, not their outer edges.
     #[arg(long)]
@@ -286,6 +286,7 @@ pub struct SamplingArgs {
 
 /// Arguments of `stn warp`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("transform").required(true).multiple(false)))]
 pub struct WarpArgs {
     /// PyTorch theta, six numbers a,b,c,d,e,f (row-major 2×3; output → input,
     /// normalised coordinates).
@@ -293,10 +294,48 @@ pub struct WarpArgs {
         long,
         value_name = "a,b,c,d,e,f",
         allow_hyphen_values = true,
-        conflicts_with_all = ["matrix", "thetas"],
-        required_unless_present_any = ["matrix", "thetas"]
+        group = "transform"
     )]
     pub theta: Option<String>,
+
+    /// Homography, nine numbers h11,…,h33 (row-major 3×3; output → input,
+    /// normalised coordinates, like --theta). Where h31·x + h32·y + h33 ≤ 0
+    /// the output is 0.
+    #[arg(
+        long,
+        value_name = "h11,h12,h13,h21,h22,h23,h31,h32,h33",
+        allow_hyphen_values = true,
+        group = "transform"
+    )]
+    pub homography: Option<String>,
+
+    /// OpenCV perspective matrix, nine numbers (row-major 3×3; source pixel →
+    /// destination pixel, pixel centres at integers, as cv2.warpPerspective).
+    #[arg(
+        long,
+        value_name = "m11,m12,m13,m21,m22,m23,m31,m32,m33",
+        allow_hyphen_values = true,
+        group = "transform"
+    )]
+    pub perspective: Option<String>,
+
+    /// Document-scanner corners x1,y1,…,x4,y4: the input pixel positions
+    /// (centres at integers) that the output's top-left, top-right,
+    /// bottom-right and bottom-left pixel centres come from (as
+    /// cv2.getPerspectiveTransform + warpPerspective). Needs --size.
+    #[arg(
+        long,
+        value_name = "x1,y1,x2,y2,x3,y3,x4,y4",
+        allow_hyphen_values = true,
+        group = "transform",
+        requires = "size"
+    )]
+    pub corners: Option<String>,
+
+    /// Thin-plate spline: a JSON file {"target": [[x,y],…], "source": [[x,y],…]}
+    /// of output points and the input points they sample (normalised).
+    #[arg(long, value_name = "FILE", group = "transform")]
+    pub tps: Option<PathBuf>,
 
     /// OpenCV pixel matrix, six numbers (row-major 2×3; source pixel →
     /// destination pixel, pixel centres at integers, as cv2.warpAffine).
@@ -304,13 +343,14 @@ pub struct WarpArgs {
         long,
         value_name = "m00,m01,m02,m10,m11,m12",
         allow_hyphen_values = true,
-        conflicts_with = "thetas"
+        group = "transform"
     )]
     pub matrix: Option<String>,
 
     /// Apply a JSON-lines thetas file (from `stn predict` or `rectify --thetas`):
-    /// each line's image is warped into the output directory.
-    #[arg(long, value_name = "FILE")]
+    /// each line's image is warped into the output directory. Lines carry a
+    /// "theta", a "homography" or a "tps".
+    #[arg(long, value_name = "FILE", group = "transform")]
     pub thetas: Option<PathBuf>,
 
     /// Sampling options.

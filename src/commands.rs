@@ -6,6 +6,7 @@ use crate::affine::{Affine, Size};
 use crate::codec;
 use crate::config::{MatrixSource, WarpTask};
 use crate::error::{Error, Exit};
+use crate::transform::{Homography, Transform};
 use crate::warp;
 
 /// `stn warp`: decode, resolve the theta, warp, encode, write.
@@ -16,11 +17,22 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
     let output = task.sampling.size.unwrap_or(input);
     codec::check_pixels(output, max_pixels, &task.output)?;
     let opts = task.sampling.options;
-    let theta = match task.matrix {
-        MatrixSource::Theta(t) => t,
+    let ac = opts.align_corners;
+    let theta: Transform = match &task.matrix {
+        MatrixSource::Theta(t) => (*t).into(),
         MatrixSource::Pixel(m) => {
-            Affine::theta_from_pixel_matrix(&m, input, output, opts.align_corners, "--matrix")?
+            Affine::theta_from_pixel_matrix(m, input, output, ac, "--matrix")?.into()
         }
+        MatrixSource::Homography(h) => (*h).into(),
+        MatrixSource::Perspective(m) => {
+            let h = Homography::from_pixel_matrix(m, input, output, ac, "--perspective")?;
+            h.check_usable("--perspective")?;
+            h.into()
+        }
+        MatrixSource::Corners(c) => {
+            Homography::from_corners(c, input, output, ac, "--corners")?.into()
+        }
+        MatrixSource::Tps(t) => t.clone().into(),
     };
     let warped = warp::warp_image(&img, &theta, output, &opts)?;
     let (bytes, note) = codec::encode(&warped, task.format, task.png, &task.output)?;

@@ -15,6 +15,7 @@ use crate::cli::{
 use crate::codec::{self, CompressionType};
 use crate::error::Error;
 use crate::net::{ModelSource, Overrides};
+use crate::transform::{Homography, Tps};
 use crate::warp::{Interp, Padding, WarpOptions};
 
 /// Everything stn needs to run one command.
@@ -125,13 +126,23 @@ pub struct ApplyTask {
     pub sampling: Sampling,
 }
 
-/// Where a warp's matrix comes from.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Where a warp's transform comes from.
+#[derive(Clone, Debug, PartialEq)]
 pub enum MatrixSource {
     /// A PyTorch theta, used as is.
     Theta(Affine),
     /// An invertible OpenCV pixel matrix, converted once the input size is known.
     Pixel(Affine),
+    /// A normalised homography, used as is.
+    Homography(Homography),
+    /// An invertible OpenCV `warpPerspective` matrix, converted once the
+    /// input size is known.
+    Perspective(Homography),
+    /// Document-scanner corners (input pixels of the output's corner pixel
+    /// centres), converted once the input size is known.
+    Corners([f64; 8]),
+    /// A thin-plate spline.
+    Tps(Tps),
 }
 
 /// Output size and sampling options.
@@ -141,6 +152,8 @@ pub struct Sampling {
     pub size: Option<Size>,
     /// Kernel, padding, align_corners.
     pub options: WarpOptions,
+    /// Whether `--padding` was given (else a model's `stn.padding` applies).
+    pub padding_set: bool,
 }
 
 /// `stn warp`: one input, one output.
@@ -193,18 +206,29 @@ fn warp_task(args: WarpArgs) -> Result<WarpTask, Error> {
             "--skip-existing applies to a batch (stn warp --thetas FILE -o DIR)".into(),
         ));
     }
-    let matrix = match (&args.theta, &args.matrix) {
-        (Some(t), None) => MatrixSource::Theta(Affine::parse(t, "--theta")?),
-        (None, Some(m)) => {
-            let m = Affine::parse(m, "--matrix")?;
-            m.invert("--matrix")?; // refuse a singular matrix before reading anything
-            MatrixSource::Pixel(m)
-        }
-        _ => {
-            return Err(Error::Usage(
-                "give exactly one of --theta and --matrix".into(),
-            ))
-        }
+    let matrix = if let Some(t) = &args.theta {
+        MatrixSource::Theta(Affine::parse(t, "--theta")?)
+    } else if let Some(m) = &args.matrix {
+        let m = Affine::parse(m, "--matrix")?;
+        m.invert("--matrix")?; // refuse a singular matrix before reading anything
+        MatrixSource::Pixel(m)
+    } else if let Some(h) = &args.homography {
+        let h = Homography::parse(h, "--homography")?;
+        h.check_usable("--homography")?;
+        MatrixSource::Homography(h)
+    } else if let Some(m) = &args.perspective {
+        let m = Homography::parse(m, "--perspective")?;
+        m.invert("--perspective")?;
+        MatrixSource::Perspective(m)
+    } else if let Some(c) = &args.corners {
+        let v = crate::transform::parse_numbers(c, "--corners", 8, "x1,y1,x2,y2,x3,y3,x4,y4")?;
+        MatrixSource::Corners(std::array::from_fn(|k| v[k]))
+    } else if let Some(path) = &args.tps {
+        MatrixSource::Tps(read_tps_file(path)?)
+    } else {
+        return Err(Error::Usage(
+            "give one of --theta, --matrix, --homography, --perspective, --corners, --tps (or --thetas FILE)".into(),
+        ));
     };
     let format = codec::output_format(&args.output, args.format.map(image_format))?;
     let input = args
@@ -219,6 +243,31 @@ fn warp_task(args: WarpArgs) -> Result<WarpTask, Error> {
         overwrite: args.overwrite,
         png: png_compression(args.png_compression),
     })
+}
+
+/// Reads `--tps FILE`: `{"target": [[x, y], …], "source": [[x, y], …]}`
+/// (optionally `"eps"` and `"grid"`, as in theta files).
+fn read_tps_file(path: &std::path::Path) -> Result<Tps, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let line = format!("{{\"path\":\"-\",\"tps\":{}}}", text.trim());
+    match crate::thetas::parse(&line, path).pop() {
+        Some(Ok(crate::thetas::ThetaLine {
+            transform: crate::transform::Transform::Tps(t),
+            ..
+        })) => Ok(t),
+        Some(Err(crate::error::Error::ThetasLine { reason, .. })) => Err(Error::BadMatrix {
+            origin: format!("--tps {}", path.display()),
+            reason,
+        }),
+        _ => Err(Error::BadMatrix {
+            origin: format!("--tps {}", path.display()),
+            reason: "expected one JSON object {\"target\": [[x, y], …], \"source\": [[x, y], …]}"
+                .into(),
+        }),
+    }
 }
 
 fn apply_task(args: WarpArgs) -> Result<ApplyTask, Error> {
@@ -319,13 +368,14 @@ fn sampling(args: &SamplingArgs) -> Sampling {
                 InterpArg::Nearest => Interp::Nearest,
                 InterpArg::Bicubic => Interp::Bicubic,
             },
-            padding: match args.padding {
+            padding: match args.padding.unwrap_or_default() {
                 PaddingArg::Zeros => Padding::Zeros,
                 PaddingArg::Border => Padding::Border,
                 PaddingArg::Reflection => Padding::Reflection,
             },
             align_corners: args.align_corners,
         },
+        padding_set: args.padding.is_some(),
     }
 }
 

@@ -16,11 +16,13 @@ pub mod overlay;
 pub mod pipeline;
 pub mod report;
 pub mod thetas;
+pub mod transform;
 pub mod warp;
 
 pub use affine::{Affine, Size};
 pub use config::Config;
 pub use error::{Error, Exit};
+pub use transform::{Homography, Tps, Transform};
 pub use warp::{warp_image, warp_into, ImageMut, ImageRef, Interp, Padding, WarpOptions};
 
 /// Runs a validated configuration and returns the exit status it earned.

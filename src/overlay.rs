@@ -10,6 +10,7 @@
 use image::{DynamicImage, GenericImageView, Rgb, Rgba};
 
 use crate::affine::{Affine, Size};
+use crate::transform::Transform;
 
 /// The outline colour.
 const COLOUR: [u8; 3] = [255, 32, 32];
@@ -49,6 +50,93 @@ pub fn region(theta: &Affine, input: Size, output: Size, align_corners: bool) ->
         let (u, v) = theta.apply(x, y);
         (to_pixel(u, input.width), to_pixel(v, input.height))
     })
+}
+
+/// Points per side of the outline of a non-affine transform.
+const OUTLINE_STEPS: usize = 48;
+
+/// The image of the output's border under `transform`, in input pixel
+/// coordinates, as a closed polyline: the quadrilateral of [`region`] for
+/// affine transforms, the border sampled at [`OUTLINE_STEPS`] points per side
+/// for the others (a homography's image of a side is straight, a thin-plate
+/// spline's is curved). `None` marks a point behind a homography's camera,
+/// where the line breaks.
+pub fn outline(
+    transform: &Transform,
+    input: Size,
+    output: Size,
+    align_corners: bool,
+) -> Vec<Option<(f64, f64)>> {
+    if let Transform::Affine(theta) = transform {
+        return region(theta, input, output, align_corners)
+            .into_iter()
+            .map(Some)
+            .collect();
+    }
+    // The outer border in the base grid's normalised coordinates.
+    let base_ac = match transform {
+        Transform::Tps(t) => t.grid().unwrap_or(align_corners),
+        _ => align_corners,
+    };
+    let edge = |n: u32| {
+        if base_ac && n >= 2 {
+            1.0 + 1.0 / f64::from(n - 1)
+        } else {
+            1.0
+        }
+    };
+    let to_pixel = |xn: f64, n: u32| {
+        let n = f64::from(n);
+        if align_corners {
+            (xn + 1.0) / 2.0 * (n - 1.0)
+        } else {
+            ((xn + 1.0) * n - 1.0) / 2.0
+        }
+    };
+    let (ex, ey) = (edge(output.width), edge(output.height));
+    let corners = [(-ex, -ey), (ex, -ey), (ex, ey), (-ex, ey)];
+    let mut points = Vec::with_capacity(4 * OUTLINE_STEPS);
+    for k in 0..4 {
+        let (a, b) = (corners[k], corners[(k + 1) % 4]);
+        for s in 0..OUTLINE_STEPS {
+            let t = s as f64 / OUTLINE_STEPS as f64;
+            let (x, y) = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
+            points.push(
+                transform
+                    .apply(x, y)
+                    .map(|(u, v)| (to_pixel(u, input.width), to_pixel(v, input.height))),
+            );
+        }
+    }
+    points
+}
+
+/// A copy of `img` with each closed polyline of `outlines` (pixel-centre
+/// coordinates, as [`outline`] returns; a `None` point breaks the line)
+/// outlined in opaque red, as [`draw`] does for one quadrilateral.
+pub fn draw_outlines(img: &DynamicImage, outlines: &[Vec<Option<(f64, f64)>>]) -> DynamicImage {
+    let (w, h) = img.dimensions();
+    let half = f64::from((w.min(h) / 150).max(1)) / 2.0;
+    let sides = |paint: &mut dyn FnMut(u32, u32)| {
+        for line in outlines {
+            let n = line.len();
+            for i in 0..n {
+                if let (Some(p), Some(q)) = (line[i], line[(i + 1) % n]) {
+                    side(w, h, p, q, half, paint);
+                }
+            }
+        }
+    };
+    if img.color().has_alpha() {
+        let mut out = img.to_rgba8();
+        let [r, g, b] = COLOUR;
+        sides(&mut |x, y| out.put_pixel(x, y, Rgba([r, g, b, 255])));
+        DynamicImage::ImageRgba8(out)
+    } else {
+        let mut out = img.to_rgb8();
+        sides(&mut |x, y| out.put_pixel(x, y, Rgb(COLOUR)));
+        DynamicImage::ImageRgb8(out)
+    }
 }
 
 /// A copy of `img` with the closed quadrilateral `corners` (pixel-centre

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use image::DynamicImage;
 use rayon::prelude::*;
 
-use crate::affine::{Affine, Size};
+use crate::affine::Size;
 use crate::codec;
 use crate::config::{ApplyTask, Existing, OutputConfig, PredictTask, RectifyTask};
 use crate::error::{Error, Exit};
@@ -23,6 +23,7 @@ use crate::net::{preprocess, LocNet, ModelSource};
 use crate::overlay;
 use crate::report::Report;
 use crate::thetas::{self, ThetaLine};
+use crate::transform::Transform;
 use crate::warp;
 
 /// Jobs with their planned outputs, after the existing-output policy.
@@ -74,7 +75,7 @@ fn create_dir(dir: &Path) -> Result<(), Error> {
 #[allow(clippy::too_many_arguments)]
 fn warp_and_stage(
     img: &DynamicImage,
-    theta: &Affine,
+    theta: &Transform,
     size: Size,
     opts: &warp::WarpOptions,
     out: &Path,
@@ -214,14 +215,15 @@ fn tensor(img: &DynamicImage, contract: &crate::net::Contract) -> Vec<f32> {
     v
 }
 
-/// Predicts the chunk's thetas with one inference call; non-finite thetas are
-/// per-image failures.
+/// Predicts the chunk's transforms (one per part) with one inference call;
+/// unusable ones (non-finite, singular, behind the camera) are per-image
+/// failures.
 fn predict_chunk(
     net: &mut LocNet,
     images: Vec<Decoded<Vec<f32>>>,
     jobs: &[Job],
     report: &mut Report,
-) -> Result<Vec<(usize, DynamicImage, Affine)>, Error> {
+) -> Result<Vec<(usize, DynamicImage, Vec<Transform>)>, Error> {
     if images.is_empty() {
         return Ok(Vec::new());
     }
@@ -229,11 +231,13 @@ fn predict_chunk(
     for (_, _, t) in &images {
         input.extend_from_slice(t);
     }
-    let thetas = net.predict(&input, images.len())?;
-    let mut out = Vec::with_capacity(images.len());
-    for ((i, img, _), theta) in images.into_iter().zip(thetas) {
-        match theta.check_finite("the model's theta") {
-            Ok(()) => out.push((i, img, theta)),
+    let n = images.len();
+    let raw = net.predict(&input, n)?;
+    let transforms = net.contract().transforms(&raw, n);
+    let mut out = Vec::with_capacity(n);
+    for ((i, img, _), t) in images.into_iter().zip(transforms) {
+        match t {
+            Ok(t) => out.push((i, img, t)),
             Err(e) => report.fail(&Error::Input {
                 path: jobs[i].src.clone(),
                 reason: e.to_string(),
@@ -241,6 +245,29 @@ fn predict_chunk(
         }
     }
     Ok(out)
+}
+
+/// The jobs of a multi-part model: each input's output `name.ext` becomes
+/// `name.0.ext` … `name.{M-1}.ext` (job `i·M + k`); one part keeps the jobs.
+fn part_jobs(jobs: Vec<Job>, parts: usize) -> Vec<Job> {
+    if parts <= 1 {
+        return jobs;
+    }
+    jobs.into_iter()
+        .flat_map(|j| {
+            (0..parts).map(move |k| {
+                let stem = j.rel.file_stem().unwrap_or_default().to_string_lossy();
+                let name = match j.rel.extension() {
+                    Some(ext) => format!("{stem}.{k}.{}", ext.to_string_lossy()),
+                    None => format!("{stem}.{k}"),
+                };
+                Job {
+                    src: j.src.clone(),
+                    rel: j.rel.with_file_name(name),
+                }
+            })
+        })
+        .collect()
 }
 
 /// Writes `lines` (each ending in a newline) atomically to `path`, or to stdout for `-`.
@@ -262,12 +289,17 @@ fn collect(args: &[String], exclude: &[&Path], report: &mut Report) -> Vec<Job> 
 }
 
 /// `stn rectify`.
+///
+/// With a multi-part model (`stn.parts = M`) each input has M outputs
+/// (`name.0.png` …), planned as jobs `i·M + k` of the same input.
 pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
     let mut report = Report::new(0, task.quiet);
     let mut exclude = vec![task.out.dir.as_path()];
     exclude.extend(task.overlay.as_deref());
     let jobs = collect(&task.inputs, &exclude, &mut report);
-    let plan = plan(jobs, &task.out)?;
+    let mut net = load_net(&task.net)?;
+    let contract = net.contract().clone();
+    let parts = contract.parts;
     let overlays = match &task.overlay {
         Some(dir) => {
             let cfg = OutputConfig {
@@ -276,35 +308,44 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
                 existing: Existing::Overwrite,
                 png: task.out.png,
             };
-            Some((inputs::plan_outputs(&plan.jobs, dir, None)?, cfg))
+            Some((inputs::plan_outputs(&jobs, dir, None)?, cfg))
         }
         None => None,
     };
-    let mut net = load_net(&task.net)?;
+    let images = jobs.len();
+    let plan = plan(part_jobs(jobs, parts), &task.out)?;
     create_dir(&task.out.dir)?;
-    let contract = net.contract().clone();
     let opts = warp::WarpOptions {
         align_corners: task.sampling.options.align_corners || contract.align_corners,
+        padding: match (task.sampling.padding_set, contract.padding) {
+            (false, Some(p)) => p,
+            _ => task.sampling.options.padding,
+        },
         ..task.sampling.options
     };
     let out_size = task.sampling.size.or(contract.output_size);
     let mut report = report.with_total(plan.jobs.len());
-    let todo: Vec<usize> = (0..plan.jobs.len()).filter(|&i| !plan.skip[i]).collect();
-    for _ in todo.len()..plan.jobs.len() {
+    // Inputs with at least one output to write, by input index.
+    let todo: Vec<usize> = (0..images)
+        .filter(|&i| (0..parts).any(|k| !plan.skip[i * parts + k]))
+        .collect();
+    for _ in plan.skip.iter().filter(|&&s| s) {
         report.skip();
     }
+    // The decoder reads input i through job i·M.
+    let first: Vec<Job> = (0..images).map(|i| plan.jobs[i * parts].clone()).collect();
     // Outputs are committed (fsync + rename) in the background; an output
     // counts as written, and gets its thetas line, once committed.
-    let committer = codec::Committer::<(usize, Affine, Size)>::new(COMMIT_QUEUE);
+    let committer = codec::Committer::<(usize, Transform, Size)>::new(COMMIT_QUEUE);
     let mut lines = Vec::new();
-    let mut committed = |outcomes: Vec<codec::Outcome<(usize, Affine, Size)>>,
+    let mut committed = |outcomes: Vec<codec::Outcome<(usize, Transform, Size)>>,
                          report: &mut Report| {
-        for ((i, theta, size), r) in outcomes {
+        for ((o, transform, size), r) in outcomes {
             match r {
                 Ok(()) => {
                     report.wrote();
                     if task.thetas.is_some() {
-                        lines.push((i, line(&plan, i, &task.out.dir, &theta, size)));
+                        lines.push((o, line(&plan, o, &task.out.dir, &transform, size)));
                     }
                 }
                 Err(e) => report.fail(&e),
@@ -314,35 +355,55 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
     let batch = task.net.batch;
     let result = for_each_batch(
         &todo,
-        &plan.jobs,
+        &first,
         batch,
         max_pixels,
         &mut report,
         |img| tensor(img, &contract),
         |images, report| {
-            let predicted = predict_chunk(&mut net, images, &plan.jobs, report)?;
+            let predicted = predict_chunk(&mut net, images, &first, report)?;
             let failures: Vec<Error> = predicted
                 .par_iter()
-                .filter_map(|(i, img, theta)| {
+                .flat_map_iter(|(i, img, transforms)| {
                     let size = out_size.unwrap_or(Size::new(img.width(), img.height()));
-                    let out = &plan.outputs[*i];
-                    let staged =
-                        warp_and_stage(img, theta, size, &opts, out, &task.out, max_pixels)
-                            .and_then(|staged| {
-                                // The overlay is written first: if it fails, the
-                                // image fails as a whole and its output is dropped.
-                                if let Some((paths, cfg)) = &overlays {
-                                    let input = Size::new(img.width(), img.height());
-                                    let corners =
-                                        overlay::region(theta, input, size, opts.align_corners);
-                                    let drawn = overlay::draw(img, &corners);
-                                    let format = codec::output_format(&paths[*i], None)
-                                        .unwrap_or(image::ImageFormat::Png);
-                                    stage_image(&drawn, format, &paths[*i], cfg)?.commit()?;
-                                }
-                                Ok(staged)
-                            });
-                    submit(&committer, (*i, *theta, size), staged)
+                    let input = Size::new(img.width(), img.height());
+                    // The overlay is written first: if it fails, the image
+                    // fails as a whole and its outputs are dropped.
+                    let drawn = match &overlays {
+                        Some((paths, cfg)) => {
+                            let lines: Vec<_> = transforms
+                                .iter()
+                                .map(|t| overlay::outline(t, input, size, opts.align_corners))
+                                .collect();
+                            let drawn = overlay::draw_outlines(img, &lines);
+                            let format = codec::output_format(&paths[*i], None)
+                                .unwrap_or(image::ImageFormat::Png);
+                            stage_image(&drawn, format, &paths[*i], cfg).and_then(|s| s.commit())
+                        }
+                        None => Ok(()),
+                    };
+                    let mut failures = Vec::new();
+                    if let Err(e) = drawn {
+                        failures.push(e);
+                        return failures.into_iter();
+                    }
+                    for (k, transform) in transforms.iter().enumerate() {
+                        let o = i * parts + k;
+                        if plan.skip[o] {
+                            continue;
+                        }
+                        let staged = warp_and_stage(
+                            img,
+                            transform,
+                            size,
+                            &opts,
+                            &plan.outputs[o],
+                            &task.out,
+                            max_pixels,
+                        );
+                        failures.extend(submit(&committer, (o, transform.clone(), size), staged));
+                    }
+                    failures.into_iter()
                 })
                 .collect();
             for e in &failures {
@@ -362,13 +423,13 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
     Ok(report.finish("written"))
 }
 
-fn line(plan: &Plan, i: usize, dir: &Path, theta: &Affine, size: Size) -> String {
+fn line(plan: &Plan, i: usize, dir: &Path, transform: &Transform, size: Size) -> String {
     let rel = plan.outputs[i]
         .strip_prefix(dir)
         .unwrap_or(&plan.outputs[i]);
     let mut s = thetas::to_line(&ThetaLine {
         path: plan.jobs[i].src.clone(),
-        theta: *theta,
+        transform: transform.clone(),
         output: Some(rel.to_path_buf()),
         size: Some(size),
     });
@@ -396,17 +457,20 @@ pub fn predict(task: &PredictTask, max_pixels: u64) -> Result<Exit, Error> {
         |images, report| {
             let predicted = predict_chunk(&mut net, images, &jobs, report)?;
             let mut out = stdout.lock();
-            for (i, img, theta) in &predicted {
-                let line = thetas::to_line(&ThetaLine {
-                    path: jobs[*i].src.clone(),
-                    theta: *theta,
-                    output: Some(jobs[*i].rel.clone()),
-                    size: Some(size.unwrap_or(Size::new(img.width(), img.height()))),
-                });
-                writeln!(out, "{line}").map_err(|source| Error::Write {
-                    path: PathBuf::from("-"),
-                    source,
-                })?;
+            for (i, img, transforms) in predicted {
+                let rels = part_jobs(vec![jobs[i].clone()], transforms.len());
+                for (transform, job) in transforms.into_iter().zip(rels) {
+                    let line = thetas::to_line(&ThetaLine {
+                        path: jobs[i].src.clone(),
+                        transform,
+                        output: Some(job.rel),
+                        size: Some(size.unwrap_or(Size::new(img.width(), img.height()))),
+                    });
+                    writeln!(out, "{line}").map_err(|source| Error::Write {
+                        path: PathBuf::from("-"),
+                        source,
+                    })?;
+                }
                 report.wrote();
             }
             Ok(())
@@ -476,7 +540,7 @@ pub fn apply(task: &ApplyTask, max_pixels: u64) -> Result<Exit, Error> {
                         .unwrap_or(Size::new(img.width(), img.height()));
                     warp_and_stage(
                         &img,
-                        &l.theta,
+                        &l.transform,
                         size,
                         &task.sampling.options,
                         &plan.outputs[i],

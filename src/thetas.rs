@@ -4,9 +4,16 @@
 //!
 //! A line looks like
 //! `{"path":"scans/a.png","theta":[1.0,0.0,0.0,0.0,1.0,0.0],"output":"scans/a.png","size":[28,28]}`.
-//! `theta` is a PyTorch theta (see [`crate::affine`]), row-major
-//! `[a, b, c, d, e, f]`; reading also accepts PyTorch's nested 2×3 form
-//! `[[a, b, c], [d, e, f]]`. `output` (relative to the output directory) and
+//! A line carries exactly one transform (see [`crate::transform`]):
+//! - `"theta"`: a PyTorch theta, row-major `[a, b, c, d, e, f]` or PyTorch's
+//!   nested 2×3 form `[[a, b, c], [d, e, f]]`;
+//! - `"homography"`: nine numbers, or 3×3, output normalised → input normalised;
+//! - `"tps"`: `{"target": [[x, y], …], "source": [[x, y], …]}` in normalised
+//!   coordinates, optionally with `"eps"` (a number, the `eps` in
+//!   `r² ln(r + eps)`) and `"grid"` (`"centres"` or `"corners"`, the output
+//!   base grid; default: follows `--align-corners`).
+//!
+//! `output` (relative to the output directory) and
 //! `size` (`[width, height]`) are optional. Unknown keys are ignored, so a line
 //! can carry notes. Numbers are written in the shortest form that reads back
 //! as the same `f64`.
@@ -19,14 +26,15 @@ use serde_json::Value;
 
 use crate::affine::{Affine, Size};
 use crate::error::Error;
+use crate::transform::{Homography, Tps, Transform};
 
 /// One line of a theta file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ThetaLine {
     /// The input image.
     pub path: PathBuf,
-    /// The theta: output normalised → input normalised coordinates.
-    pub theta: Affine,
+    /// The transform: output normalised → input normalised coordinates.
+    pub transform: Transform,
     /// The output path relative to the output directory; never absolute and
     /// never containing `..` when read by [`parse`].
     pub output: Option<PathBuf>,
@@ -38,11 +46,31 @@ pub struct ThetaLine {
 #[derive(Serialize)]
 struct OutLine<'a> {
     path: Cow<'a, str>,
-    theta: [f64; 6],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    theta: Option<[f64; 6]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    homography: Option<[f64; 9]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tps: Option<OutTps<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     output: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     size: Option<[u32; 2]>,
+}
+
+/// A thin-plate spline as written.
+#[derive(Serialize)]
+struct OutTps<'a> {
+    target: &'a [[f64; 2]],
+    source: &'a [[f64; 2]],
+    #[serde(skip_serializing_if = "is_zero")]
+    eps: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grid: Option<&'static str>,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// The line as read: each known field is checked by hand for a precise
@@ -52,6 +80,8 @@ struct OutLine<'a> {
 struct RawLine {
     path: Option<Value>,
     theta: Option<Value>,
+    homography: Option<Value>,
+    tps: Option<Value>,
     output: Option<Value>,
     size: Option<Value>,
 }
@@ -62,9 +92,25 @@ struct RawLine {
 /// entry cannot be written as a JSON number; it is written as `null`, which
 /// [`parse`] refuses.
 pub fn to_line(t: &ThetaLine) -> String {
+    let (theta, homography, tps) = match &t.transform {
+        Transform::Affine(a) => (Some(a.0), None, None),
+        Transform::Projective(h) => (None, Some(h.0), None),
+        Transform::Tps(tps) => (
+            None,
+            None,
+            Some(OutTps {
+                target: tps.target(),
+                source: tps.source(),
+                eps: tps.eps(),
+                grid: tps.grid().map(|c| if c { "corners" } else { "centres" }),
+            }),
+        ),
+    };
     let line = OutLine {
         path: t.path.to_string_lossy(),
-        theta: t.theta.0,
+        theta,
+        homography,
+        tps,
         output: t.output.as_deref().map(Path::to_string_lossy),
         size: t.size.map(|s| [s.width, s.height]),
     };
@@ -100,11 +146,26 @@ fn parse_line(line: &str) -> Result<ThetaLine, String> {
         Some(Value::String(s)) => PathBuf::from(s),
         Some(other) => return Err(format!("\"path\" must be a string, got {}", brief(&other))),
     };
-    let theta = match raw.theta {
-        None | Some(Value::Null) => {
-            return Err("missing \"theta\" (six numbers [a, b, c, d, e, f])".to_string())
+    let given = |v: &Option<Value>| !matches!(v, None | Some(Value::Null));
+    let count = [&raw.theta, &raw.homography, &raw.tps]
+        .into_iter()
+        .filter(|v| given(v))
+        .count();
+    if count > 1 {
+        return Err(
+            "give exactly one of \"theta\", \"homography\" and \"tps\", not several".to_string(),
+        );
+    }
+    let transform = match (raw.theta, raw.homography, raw.tps) {
+        (Some(v), _, _) if !v.is_null() => Transform::Affine(read_theta(&v)?),
+        (_, Some(v), _) if !v.is_null() => Transform::Projective(read_homography(&v)?),
+        (_, _, Some(v)) if !v.is_null() => Transform::Tps(read_tps(&v)?),
+        _ => {
+            return Err(
+                "missing \"theta\" (six numbers [a, b, c, d, e, f]), \"homography\" (nine numbers) or \"tps\" ({\"target\": …, \"source\": …})"
+                    .to_string(),
+            )
         }
-        Some(v) => read_theta(&v)?,
     };
     let output = match raw.output {
         None | Some(Value::Null) => None,
@@ -122,7 +183,7 @@ fn parse_line(line: &str) -> Result<ThetaLine, String> {
     };
     Ok(ThetaLine {
         path,
-        theta,
+        transform,
         output,
         size,
     })
@@ -182,6 +243,120 @@ fn read_theta(v: &Value) -> Result<Affine, String> {
     Ok(Affine(m))
 }
 
+/// Nine numbers or a 3×3 array, all finite, usable as a transform.
+fn read_homography(v: &Value) -> Result<Homography, String> {
+    let shape_error = || {
+        format!(
+            "\"homography\" must be nine numbers [h11, …, h33] or 3×3, got {}",
+            brief(v)
+        )
+    };
+    let Value::Array(items) = v else {
+        return Err(shape_error());
+    };
+    let entries: Vec<&Value> = match items.as_slice() {
+        [Value::Array(r0), Value::Array(r1), Value::Array(r2)]
+            if r0.len() == 3 && r1.len() == 3 && r2.len() == 3 =>
+        {
+            r0.iter().chain(r1).chain(r2).collect()
+        }
+        flat if flat.len() == 9 => flat.iter().collect(),
+        _ => return Err(shape_error()),
+    };
+    let mut m = [0.0; 9];
+    for (i, (slot, entry)) in m.iter_mut().zip(entries).enumerate() {
+        let x = entry.as_f64().ok_or_else(|| {
+            format!(
+                "\"homography\" entry {} is not a number: {}",
+                i + 1,
+                brief(entry)
+            )
+        })?;
+        if !x.is_finite() {
+            return Err(format!("\"homography\" entry {} is not finite", i + 1));
+        }
+        *slot = x;
+    }
+    let h = Homography(m);
+    h.check_usable("\"homography\"")
+        .map_err(|e| e.to_string())?;
+    Ok(h)
+}
+
+/// `{"target": [[x, y], …], "source": [[x, y], …], "eps"?, "grid"?}`.
+fn read_tps(v: &Value) -> Result<Tps, String> {
+    let Value::Object(obj) = v else {
+        return Err(format!(
+            "\"tps\" must be an object {{\"target\": [[x, y], …], \"source\": [[x, y], …]}}, got {}",
+            brief(v)
+        ));
+    };
+    let points = |key: &str| -> Result<Vec<[f64; 2]>, String> {
+        let v = obj
+            .get(key)
+            .ok_or_else(|| format!("\"tps\" has no \"{key}\" points"))?;
+        read_points(v).map_err(|reason| format!("\"tps\" \"{key}\": {reason}"))
+    };
+    let (target, source) = (points("target")?, points("source")?);
+    let eps = match obj.get("eps") {
+        None | Some(Value::Null) => 0.0,
+        Some(e) => e
+            .as_f64()
+            .filter(|e| e.is_finite() && *e >= 0.0)
+            .ok_or_else(|| format!("\"tps\" \"eps\" must be a number ≥ 0, got {}", brief(e)))?,
+    };
+    let grid = match obj.get("grid") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(g)) => Some(read_grid(g)?),
+        Some(g) => {
+            return Err(format!(
+                "\"tps\" \"grid\" must be \"centres\" or \"corners\", got {}",
+                brief(g)
+            ))
+        }
+    };
+    Tps::new(target, source, eps, grid, "\"tps\"").map_err(|e| e.to_string())
+}
+
+/// `"centres"` (false) or `"corners"` (true): the base grid's `align_corners`.
+pub fn read_grid(g: &str) -> Result<bool, String> {
+    match g {
+        "centres" | "centers" => Ok(false),
+        "corners" => Ok(true),
+        _ => Err(format!(
+            "grid must be \"centres\" or \"corners\", got {g:?}"
+        )),
+    }
+}
+
+/// `[[x, y], …]` (or a flat `[x1, y1, x2, y2, …]`), all finite.
+fn read_points(v: &Value) -> Result<Vec<[f64; 2]>, String> {
+    let Value::Array(items) = v else {
+        return Err(format!("must be a list of [x, y] pairs, got {}", brief(v)));
+    };
+    let num = |e: &Value| {
+        e.as_f64()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| format!("{} is not a finite number", brief(e)))
+    };
+    if items.iter().all(Value::is_number) {
+        if items.len() % 2 != 0 {
+            return Err(format!("has an odd count of numbers ({})", items.len()));
+        }
+        return items
+            .chunks(2)
+            .map(|p| Ok([num(&p[0])?, num(&p[1])?]))
+            .collect();
+    }
+    items
+        .iter()
+        .map(|p| match p.as_array().map(Vec::as_slice) {
+            Some([x, y]) => Ok([num(x)?, num(y)?]),
+            _ => Err(format!("{} is not an [x, y] pair", brief(p))),
+        })
+        .collect()
+}
+
 /// `[width, height]`, whole numbers from 1 to 2³² − 1.
 fn read_size(v: &Value) -> Result<Size, String> {
     let dim = |d: &Value| {
@@ -237,7 +412,7 @@ mod tests {
     fn line(path: &str, theta: [f64; 6]) -> ThetaLine {
         ThetaLine {
             path: PathBuf::from(path),
-            theta: Affine(theta),
+            transform: Transform::Affine(Affine(theta)),
             output: None,
             size: None,
         }
@@ -290,7 +465,10 @@ mod tests {
             .collect();
         assert_eq!(got.len(), 2);
         assert_eq!(got[0], line("a.png", [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]));
-        assert_eq!(got[1].theta, Affine([0.9, -0.1, 0.0, 0.1, 0.9, 0.0]));
+        assert_eq!(
+            got[1].transform,
+            Transform::Affine(Affine([0.9, -0.1, 0.0, 0.1, 0.9, 0.0]))
+        );
         assert_eq!(got[1].size, Some(Size::new(3, 4)));
         assert_eq!(got[1].output, None);
     }
@@ -417,7 +595,7 @@ mod tests {
         let e = r.into_iter().next().unwrap().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "dir/t.jsonl:3: missing \"theta\" (six numbers [a, b, c, d, e, f])"
+            "dir/t.jsonl:3: missing \"theta\" (six numbers [a, b, c, d, e, f]), \"homography\" (nine numbers) or \"tps\" ({\"target\": …, \"source\": …})"
         );
     }
 
@@ -435,7 +613,10 @@ mod tests {
         ];
         let t = line("x.png", theta);
         let back = parse(&to_line(&t), Path::new("x")).pop().unwrap().unwrap();
-        assert_eq!(back.theta.0.map(f64::to_bits), theta.map(f64::to_bits));
+        let Transform::Affine(a) = back.transform else {
+            panic!("not affine")
+        };
+        assert_eq!(a.0.map(f64::to_bits), theta.map(f64::to_bits));
     }
 
     #[test]
@@ -444,6 +625,87 @@ mod tests {
         let text = to_line(&t);
         assert!(text.contains("[null,"), "{text}");
         assert!(parse(&text, Path::new("x"))[0].is_err());
+    }
+
+    #[test]
+    fn homography_and_tps_lines_round_trip() {
+        let h = Homography([1.1, 0.1, 0.05, -0.05, 0.9, 0.02, 0.1, -0.2, 1.0]);
+        let target = crate::transform::named_layout("rare:6").unwrap();
+        let source: Vec<[f64; 2]> = target
+            .iter()
+            .map(|p| [p[0] * 0.9, p[1] * 0.7 + 0.01])
+            .collect();
+        let tps = Tps::new(target, source, 1e-6, Some(false), "t").unwrap();
+        for transform in [Transform::Projective(h), Transform::Tps(tps)] {
+            let t = ThetaLine {
+                path: PathBuf::from("a.png"),
+                transform,
+                output: None,
+                size: None,
+            };
+            let text = to_line(&t);
+            let back = parse(&text, Path::new("x")).pop().unwrap().unwrap();
+            assert_eq!(back, t, "{text}");
+        }
+        // Nested forms and the flat point list read too.
+        let text = r#"{"path":"a.png","homography":[[1,0,0],[0,1,0],[0,0,1]]}
+{"path":"b.png","tps":{"target":[-1,-1,1,-1,0,1],"source":[[-1,-1],[1,-1],[0,1]],"grid":"corners"}}"#;
+        assert!(parse(text, Path::new("x")).iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn bad_transforms_are_reported() {
+        let cases = [
+            (
+                r#"{"path":"a","theta":[1,0,0,0,1,0],"homography":[1,0,0,0,1,0,0,0,1]}"#,
+                "exactly one",
+            ),
+            (
+                r#"{"path":"a","homography":[1,0,0,0,1,0,0,0]}"#,
+                "nine numbers",
+            ),
+            (
+                r#"{"path":"a","homography":[1,2,0,2,4,0,0,0,1]}"#,
+                "singular",
+            ),
+            (
+                r#"{"path":"a","homography":[1,0,0,0,1,0,0,0,-1]}"#,
+                "behind the camera",
+            ),
+            (
+                r#"{"path":"a","tps":{"target":[[0,0],[1,0]],"source":[[0,0],[1,0]]}}"#,
+                "at least 3",
+            ),
+            (
+                r#"{"path":"a","tps":{"target":[[0,0],[1,0],[0,1]],"source":[[0,0],[1,0]]}}"#,
+                "3 target points but 2",
+            ),
+            (
+                r#"{"path":"a","tps":{"target":[[0,0],[1,1],[2,2]],"source":[[0,0],[1,0],[0,1]]}}"#,
+                "one line",
+            ),
+            (
+                r#"{"path":"a","tps":{"target":[[0,0],[1,0],[0,0]],"source":[[0,0],[1,0],[0,1]]}}"#,
+                "both",
+            ),
+            (
+                r#"{"path":"a","tps":{"source":[[0,0],[1,0],[0,1]]}}"#,
+                "no \"target\"",
+            ),
+            (
+                r#"{"path":"a","tps":{"target":[[0,0],[1,0],[0,1]],"source":[[0,0],[1,0],[0,"x"]]}}"#,
+                "finite",
+            ),
+            (
+                r#"{"path":"a","tps":{"target":[[0,0],[1,0],[0,1]],"source":[[0,0],[1,0],[0,1]],"grid":"x"}}"#,
+                "centres",
+            ),
+        ];
+        for (text, want) in cases {
+            let r = parse(text, Path::new("x")).pop().unwrap();
+            let e = r.expect_err(text).to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
     }
 
     fn finite() -> impl Strategy<Value = f64> {
@@ -460,7 +722,7 @@ mod tests {
         ) {
             let t = ThetaLine {
                 path: PathBuf::from(&path),
-                theta: Affine(theta),
+                transform: Transform::Affine(Affine(theta)),
                 output: output.map(PathBuf::from),
                 size: size.map(|(w, h)| Size::new(w, h)),
             };
@@ -469,8 +731,7 @@ mod tests {
             let mut back = parse(&text, Path::new("x"));
             prop_assert_eq!(back.len(), 1);
             let back = back.pop().unwrap().unwrap();
-            prop_assert_eq!(back.theta.0.map(f64::to_bits), theta.map(f64::to_bits));
-            prop_assert_eq!(back, t);
+            prop_assert_eq!(&back, &t);
         }
     }
 }

@@ -154,7 +154,7 @@ where
             height: case.out_height,
             channels: input.channels,
         },
-        &theta,
+        &theta.into(),
         &case.options(),
         isa,
     );

@@ -95,7 +95,7 @@ fn sixteen_bit_falls_back_to_the_spec() {
                 height: 70,
                 channels: 3,
             },
-            &theta,
+            &theta.into(),
             &WarpOptions::default(),
             isa,
         );

@@ -222,7 +222,7 @@ fn issue6_bad_models_exit_2_and_write_nothing() {
     fs::write(env.path("notonnx.onnx"), b"\x08\x07garbage").unwrap();
     for (model, needle) in [
         ("notonnx.onnx".to_string(), "notonnx.onnx"),
-        (bad("wrong_shape.onnx"), "[N,2,3] or [N,6]"),
+        (bad("wrong_shape.onnx"), "[N,2,3]/[N,6] affine"),
         (bad("two_outputs.onnx"), "exactly one output"),
         ("nonexistent.onnx".to_string(), "cannot read"),
     ] {

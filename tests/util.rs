@@ -120,7 +120,7 @@ pub fn warp(
             height: oh,
             channels: c,
         },
-        theta,
+        &stn::Transform::from(*theta),
         opts,
         isa,
     );

@@ -2,7 +2,6 @@
 //! every call explains that this build cannot run models.
 
 use super::{Contract, Declared, ModelSource, Overrides};
-use crate::affine::Affine;
 use crate::error::Error;
 
 /// A localisation net; in this build, never constructed.
@@ -39,7 +38,7 @@ impl LocNet {
     }
 
     /// Unreachable.
-    pub fn predict(&mut self, _batch: &[f32], _n: usize) -> Result<Vec<Affine>, Error> {
+    pub fn predict(&mut self, _batch: &[f32], _n: usize) -> Result<Vec<f32>, Error> {
         match self._never {}
     }
 }

@@ -14,8 +14,10 @@ pub mod runtime;
 
 use std::path::{Path, PathBuf};
 
-use crate::affine::Size;
+use crate::affine::{Affine, Size};
 use crate::error::Error;
+use crate::transform::{named_layout, Homography, Tps, Transform};
+use crate::warp::Padding;
 
 #[cfg(not(feature = "onnx"))]
 pub use disabled::LocNet;
@@ -75,6 +77,103 @@ pub struct Contract {
     pub align_corners: bool,
     /// `stn.description`.
     pub description: Option<String>,
+    /// The transform family the output holds, and how to read it.
+    pub family: Family,
+    /// Transforms per image (`stn.parts`, the multi-part ST-CNN); 1 without.
+    pub parts: usize,
+    /// The padding the model was trained with (`stn.padding`), used unless
+    /// `--padding` is given.
+    pub padding: Option<Padding>,
+}
+
+/// The transform family of a model's output, with what is needed to read it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Family {
+    /// Six values per transform: a theta.
+    Affine,
+    /// Three values `[s, tx, ty]`: theta `[s, 0, tx, 0, s, ty]`.
+    Attention,
+    /// Nine values (a homography), or eight with `h33 = 1`.
+    Projective {
+        /// Whether the output has eight values (`h33 = 1` implied).
+        eight: bool,
+    },
+    /// K source points `(x, y)`, in the model's range.
+    Tps {
+        /// The target points, output normalised coordinates.
+        target: Vec<[f64; 2]>,
+        /// Points are in `[0, 1]` (ASTER; normalised = 2p − 1) rather than `[-1, 1]`.
+        unit_range: bool,
+        /// The `eps` in `r² ln(r + eps)` at grid points.
+        eps: f64,
+        /// The base grid: `Some(false)` pixel centres, `Some(true)` corners,
+        /// `None` as `align_corners`.
+        grid: Option<bool>,
+    },
+}
+
+impl Family {
+    /// Output values per transform.
+    pub fn values(&self) -> usize {
+        match self {
+            Family::Affine => 6,
+            Family::Attention => 3,
+            Family::Projective { eight: true } => 8,
+            Family::Projective { eight: false } => 9,
+            Family::Tps { target, .. } => 2 * target.len(),
+        }
+    }
+
+    /// The name used by `stn.transform`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Family::Affine => "affine",
+            Family::Attention => "attention",
+            Family::Projective { .. } => "projective",
+            Family::Tps { .. } => "tps",
+        }
+    }
+
+    /// The transform of one output's `values()` numbers; `origin` names it in errors.
+    pub fn transform(&self, v: &[f32], origin: &str) -> Result<Transform, Error> {
+        let v: Vec<f64> = v.iter().map(|&x| f64::from(x)).collect();
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(Error::BadMatrix {
+                origin: origin.to_string(),
+                reason: format!("the model's output {v:?} has a non-finite value"),
+            });
+        }
+        Ok(match self {
+            Family::Affine => Transform::Affine(Affine(std::array::from_fn(|k| v[k]))),
+            Family::Attention => Transform::attention(v[0], v[1], v[2]),
+            Family::Projective { eight } => {
+                let h = Homography(std::array::from_fn(|k| {
+                    if k == 8 && *eight {
+                        1.0
+                    } else {
+                        v[k]
+                    }
+                }));
+                h.check_usable(origin)?;
+                Transform::Projective(h)
+            }
+            Family::Tps {
+                target,
+                unit_range,
+                eps,
+                grid,
+            } => {
+                let to_norm = |p: f64| if *unit_range { 2.0 * p - 1.0 } else { p };
+                let source = v
+                    .chunks_exact(2)
+                    .map(|p| [to_norm(p[0]), to_norm(p[1])])
+                    .collect();
+                // The eps is in the model's units; in [0, 1] units r is half as long.
+                let eps = if *unit_range { 2.0 * eps } else { *eps };
+                Transform::Tps(Tps::new(target.clone(), source, eps, *grid, origin)?)
+            }
+        })
+    }
 }
 
 /// What a model declares, as read from the file: the facts the contract is
@@ -120,12 +219,12 @@ impl Declared {
                 self.outputs.len()
             )));
         };
-        let theta_shape = matches!(oshape.as_slice(), [_, 2 | -1, 3 | -1] | [_, 6 | -1]);
-        if oty != "f32" || !theta_shape {
+        if oty != "f32" {
             return Err(bad(format!(
-                "the output must be float32 theta [N,2,3] or [N,6]; it is {oty} {oshape:?}"
+                "the output must be float32; it is {oty} {oshape:?}"
             )));
         }
+        let (family, parts) = self.family(oshape, &bad)?;
         let meta_size = |key: &str| -> Result<Option<Size>, Error> {
             self.meta(key)
                 .map(|v| {
@@ -203,6 +302,17 @@ impl Declared {
                 )))
             }
         };
+        let padding = match self.meta("stn.padding") {
+            None => None,
+            Some("zeros") => Some(Padding::Zeros),
+            Some("border") => Some(Padding::Border),
+            Some("reflection") => Some(Padding::Reflection),
+            Some(v) => {
+                return Err(bad(format!(
+                    "metadata stn.padding {v:?} is not zeros, border or reflection"
+                )))
+            }
+        };
         Ok(Contract {
             input_size,
             channels,
@@ -211,7 +321,179 @@ impl Declared {
             output_size: meta_size("stn.output_size")?,
             align_corners,
             description: self.meta("stn.description").map(str::to_string),
+            family,
+            parts,
+            padding,
         })
+    }
+
+    /// The family and part count, from `stn.transform`, `stn.parts` and the
+    /// output shape (see the README's "Model contract").
+    fn family(
+        &self,
+        oshape: &[i64],
+        bad: &dyn Fn(String) -> Error,
+    ) -> Result<(Family, usize), Error> {
+        let parts = match self.meta("stn.parts") {
+            None => None,
+            Some(v) => Some(v.parse::<usize>().ok().filter(|&m| m >= 1).ok_or_else(|| {
+                bad(format!(
+                    "metadata stn.parts {v:?} is not a whole number ≥ 1"
+                ))
+            })?),
+        };
+        // The shape of one transform: drop N, and the part axis if declared.
+        let dims: &[i64] = match (oshape, parts) {
+            ([], _) => return Err(bad("the output has no batch axis".into())),
+            ([_, m, rest @ ..], Some(p)) => {
+                if *m > 0 && *m as usize != p {
+                    return Err(bad(format!(
+                        "stn.parts = {p} but the output's part axis has {m} (shape {oshape:?})"
+                    )));
+                }
+                rest
+            }
+            ([_, rest @ ..], _) => rest,
+        };
+        let parts = parts.unwrap_or(1);
+        let dyn_or = |d: i64, v: i64| d == v || d < 0;
+        let declared = self.meta("stn.transform");
+        let shape_err = |what: &str| {
+            bad(format!(
+                "the output shape {oshape:?} does not fit {what} (expected [N,2,3]/[N,6] affine, [N,3] attention, [N,3,3]/[N,9]/[N,8] projective, [N,K,2] tps, with a part axis [N,M,…] if stn.parts is set)"
+            ))
+        };
+        let family = match declared {
+            Some("affine") => match dims {
+                [a, b] if dyn_or(*a, 2) && dyn_or(*b, 3) => Family::Affine,
+                [a] if dyn_or(*a, 6) => Family::Affine,
+                _ => return Err(shape_err("stn.transform = affine")),
+            },
+            Some("attention") => match dims {
+                [a] if dyn_or(*a, 3) => Family::Attention,
+                _ => return Err(shape_err("stn.transform = attention")),
+            },
+            Some("projective") => match dims {
+                [a, b] if dyn_or(*a, 3) && dyn_or(*b, 3) => Family::Projective { eight: false },
+                [9] => Family::Projective { eight: false },
+                [8] => Family::Projective { eight: true },
+                _ => {
+                    return Err(shape_err(
+                        "stn.transform = projective (the 8- or 9-value form must be fixed)",
+                    ))
+                }
+            },
+            Some("tps") => match dims {
+                [k, b] if dyn_or(*b, 2) => self.tps_family(*k, bad)?,
+                [n] if *n > 0 && n % 2 == 0 => self.tps_family(n / 2, bad)?,
+                _ => return Err(shape_err("stn.transform = tps")),
+            },
+            Some(other) => {
+                return Err(bad(format!(
+                    "metadata stn.transform {other:?} is not affine, attention, projective or tps"
+                )))
+            }
+            None => match dims {
+                [2, 3] | [6] => Family::Affine,
+                [3] => Family::Attention,
+                [3, 3] | [9] => Family::Projective { eight: false },
+                [8] => Family::Projective { eight: true },
+                [k, 2] if *k >= 3 => self.tps_family(*k, bad)?,
+                // The affine forms with dynamic dimensions, as before.
+                [a, b] if dyn_or(*a, 2) && dyn_or(*b, 3) => Family::Affine,
+                [a] if dyn_or(*a, 6) => Family::Affine,
+                _ => return Err(shape_err("any family")),
+            },
+        };
+        Ok((family, parts))
+    }
+
+    /// The TPS family for K points (K ≤ 0: dynamic, taken from the layout).
+    fn tps_family(&self, k: i64, bad: &dyn Fn(String) -> Error) -> Result<Family, Error> {
+        let unit_range = match self.meta("stn.tps.range") {
+            None | Some("-1,1") => false,
+            Some("0,1") => true,
+            Some(v) => {
+                return Err(bad(format!(
+                    "metadata stn.tps.range {v:?} is not \"-1,1\" or \"0,1\""
+                )))
+            }
+        };
+        let to_norm = |p: f64| if unit_range { 2.0 * p - 1.0 } else { p };
+        let text = self.meta("stn.tps.target").ok_or_else(|| {
+            bad("a thin-plate-spline model needs metadata stn.tps.target (e.g. \"rare:20\", or x1,y1,x2,y2,…)".into())
+        })?;
+        let target = match named_layout(text) {
+            Some(t) => t,
+            None if text.contains(':') => {
+                return Err(bad(format!(
+                    "metadata stn.tps.target {text:?} is not a known layout (rare:K, aster:K, K even ≥ 4)"
+                )))
+            }
+            None => {
+                let v = parse_floats(text)
+                    .map_err(|e| bad(format!("metadata stn.tps.target: {e}")))?;
+                if v.len() % 2 != 0 {
+                    return Err(bad(format!(
+                        "metadata stn.tps.target has an odd count of numbers ({})",
+                        v.len()
+                    )));
+                }
+                v.chunks(2)
+                    .map(|p| [to_norm(f64::from(p[0])), to_norm(f64::from(p[1]))])
+                    .collect()
+            }
+        };
+        if k > 0 && target.len() != k as usize {
+            return Err(bad(format!(
+                "the output has {k} points but stn.tps.target has {}",
+                target.len()
+            )));
+        }
+        let eps = match self.meta("stn.tps.eps") {
+            None => 0.0,
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|e| e.is_finite() && *e >= 0.0)
+                .ok_or_else(|| bad(format!("metadata stn.tps.eps {v:?} is not a number ≥ 0")))?,
+        };
+        let grid = match self.meta("stn.grid") {
+            None => None,
+            Some(g) => Some(
+                crate::thetas::read_grid(g).map_err(|e| bad(format!("metadata stn.grid: {e}")))?,
+            ),
+        };
+        // Check the layout once (duplicates, collinear points).
+        Tps::new(target.clone(), target.clone(), eps, grid, "stn.tps.target")
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(Family::Tps {
+            target,
+            unit_range,
+            eps,
+            grid,
+        })
+    }
+}
+
+impl Contract {
+    /// Output values per image.
+    pub fn values(&self) -> usize {
+        self.parts * self.family.values()
+    }
+
+    /// The transforms of a batch's raw output (`n` images, [`Contract::values`]
+    /// numbers each): per image, its `parts` transforms or why they cannot be used.
+    pub fn transforms(&self, data: &[f32], n: usize) -> Vec<Result<Vec<Transform>, Error>> {
+        let per = self.family.values();
+        data.chunks_exact(self.values())
+            .take(n)
+            .map(|img| {
+                img.chunks_exact(per)
+                    .map(|v| self.family.transform(v, "the model's output"))
+                    .collect()
+            })
+            .collect()
     }
 }
 

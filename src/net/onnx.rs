@@ -9,7 +9,6 @@ use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use super::{runtime, Contract, Declared, ModelSource, Overrides};
-use crate::affine::Affine;
 use crate::error::Error;
 
 /// A loaded localisation net with its resolved contract.
@@ -157,8 +156,9 @@ impl LocNet {
     }
 
     /// Runs one batch of `n` preprocessed images (`[n, C, H, W]` row-major) and
-    /// returns their thetas in order.
-    pub fn predict(&mut self, batch: &[f32], n: usize) -> Result<Vec<Affine>, Error> {
+    /// returns the raw output, [`Contract::values`] numbers per image in order
+    /// (turned into transforms by [`Contract::transforms`]).
+    pub fn predict(&mut self, batch: &[f32], n: usize) -> Result<Vec<f32>, Error> {
         let c = &self.contract;
         let shape = [
             n as i64,
@@ -178,16 +178,18 @@ impl LocNet {
             .try_extract_tensor::<f32>()
             .map_err(|e| fail(&e))?;
         let dims: Vec<i64> = out_shape.to_vec();
-        let ok = matches!(dims.as_slice(), [m, 2, 3] | [m, 6] if *m == n as i64);
-        if !ok || data.len() != n * 6 {
+        let per = c.values();
+        if dims.first() != Some(&(n as i64)) || data.len() != n * per {
             return Err(Error::Model {
                 path: self.path.clone(),
-                reason: format!("theta output has shape {dims:?}; expected [{n},2,3] or [{n},6]"),
+                reason: format!(
+                    "the output has shape {dims:?}; expected {n} images of {per} values ({} {}, {} part(s))",
+                    c.family.values(),
+                    c.family.name(),
+                    c.parts
+                ),
             });
         }
-        Ok(data
-            .chunks_exact(6)
-            .map(|t| Affine(std::array::from_fn(|k| f64::from(t[k]))))
-            .collect())
+        Ok(data.to_vec())
     }
 }

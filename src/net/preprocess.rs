@@ -139,6 +139,9 @@ mod tests {
             output_size: None,
             align_corners: false,
             description: None,
+            family: crate::net::Family::Affine,
+            parts: 1,
+            padding: None,
         }
     }
 

@@ -23,7 +23,6 @@
 use core::arch::x86_64::*;
 
 use super::fixed::{Plane, BITS, ONE};
-use super::grid::Row;
 
 /// Output pixels per step.
 const STEP: usize = 16;
@@ -96,26 +95,21 @@ struct Points {
     v: [__m512d; 2],
 }
 
-/// The points of output columns `j .. j + 16` of `row`.
+/// The 16 points at `u[j..]`, `v[j..]`.
+///
+/// # Safety
+/// `u` and `v` have at least `j + 16` elements.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-fn row_points(row: &Row, j: usize) -> Points {
-    let ramp = _mm512_setr_pd(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
-    // Integers below 2^53: exact, so these are the `j as f64` of Row::at.
-    let x0 = _mm512_add_pd(_mm512_set1_pd(j as f64), ramp);
-    let x1 = _mm512_add_pd(x0, _mm512_set1_pd(8.0));
-    let (u0, du) = (_mm512_set1_pd(row.u0), _mm512_set1_pd(row.du));
-    let (v0, dv) = (_mm512_set1_pd(row.v0), _mm512_set1_pd(row.dv));
-    // u0 + x·du, rounded twice as in Row::at (no fused multiply-add).
-    Points {
-        u: [
-            _mm512_add_pd(u0, _mm512_mul_pd(x0, du)),
-            _mm512_add_pd(u0, _mm512_mul_pd(x1, du)),
-        ],
-        v: [
-            _mm512_add_pd(v0, _mm512_mul_pd(x0, dv)),
-            _mm512_add_pd(v0, _mm512_mul_pd(x1, dv)),
-        ],
+unsafe fn load_points(u: &[f64], v: &[f64], j: usize) -> Points {
+    debug_assert!(u.len() >= j + STEP && v.len() >= j + STEP);
+    // SAFETY: the caller guarantees 16 readable values from `j` on.
+    unsafe {
+        let (u, v) = (u.as_ptr().add(j), v.as_ptr().add(j));
+        Points {
+            u: [_mm512_loadu_pd(u), _mm512_loadu_pd(u.add(8))],
+            v: [_mm512_loadu_pd(v), _mm512_loadu_pd(v.add(8))],
+        }
     }
 }
 
@@ -261,11 +255,17 @@ const EVEN: __mmask64 = 0x5555_5555_5555_5555;
 /// 128 px 35 %; 0 when the source fits the cache).
 const AHEAD: f64 = 64.0;
 
-/// The byte offset in the source between the blocks of output columns `j`
-/// and `j + AHEAD` of `row`, approximately.
-fn ahead(src: &Plane<'_>, row: &Row, c: usize) -> isize {
-    let rows = (AHEAD * row.dv).round();
-    let cols = (AHEAD * row.du).round();
+/// The byte offset in the source between the blocks of output pixels `k`
+/// and `k + AHEAD` of a run of points, estimated from its first and last
+/// points (0 if the run is too short or the step too large to be useful).
+fn ahead(src: &Plane<'_>, u: &[f64], v: &[f64], c: usize) -> isize {
+    let n = u.len();
+    if n < 2 {
+        return 0;
+    }
+    let steps = (n - 1) as f64;
+    let rows = (AHEAD * (v[n - 1] - v[0]) / steps).round();
+    let cols = (AHEAD * (u[n - 1] - u[0]) / steps).round();
     if rows.abs() < 1e6 && cols.abs() < 1e6 {
         rows as isize * src.stride() as isize + cols as isize * c as isize
     } else {
@@ -516,27 +516,43 @@ fn fill<const C: usize, const GATHER: bool>(
     }
 }
 
-/// Samples output columns `j0 .. j0 + out.len() / C` of `row` with the
+/// Samples the points `(u[k], v[k])` (input pixel coordinates; NaN reads
+/// as outside) into the pixels of `out` (`u.len()·C` bytes) with the
 /// fixed-point bilinear scheme, `C` = `src`'s channel count (1, 3 or 4).
 ///
-/// With zero padding any columns may be given; with other paddings only
-/// columns whose four taps are all inside the image.
+/// With zero padding any points may be given; with other paddings only
+/// points whose four taps are all inside the image.
 ///
 /// # Safety
-/// - the CPU supports AVX-512 F, BW, VL and VBMI
-///   (`Isa::Avx512.is_supported()`);
+/// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
 /// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+///
+/// # Panics
+/// If `v.len()` or `out.len() / C` differ from `u.len()`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
 pub unsafe fn bilinear<const C: usize, const GATHER: bool>(
     src: &Plane<'_>,
-    row: &Row,
-    j0: usize,
+    u: &[f64],
+    v: &[f64],
     out: &mut [u8],
 ) {
-    let ahead = ahead(src, row, C);
-    let mut j = j0;
+    assert!(v.len() == u.len() && out.len() == u.len() * C);
+    let ahead = ahead(src, u, v, C);
+    let whole = u.len() / STEP * STEP;
+    let mut j = 0;
     fill::<C, GATHER>(src, out, ahead, || {
-        let p = row_points(row, j);
+        let p = if j < whole {
+            // SAFETY: j + STEP ≤ whole ≤ len.
+            unsafe { load_points(u, v, j) }
+        } else {
+            // The partial last step: NaN (outside) in the missing lanes.
+            let (mut pu, mut pv) = ([f64::NAN; STEP], [f64::NAN; STEP]);
+            let n = u.len() - j;
+            pu[..n].copy_from_slice(&u[j..]);
+            pv[..n].copy_from_slice(&v[j..]);
+            // SAFETY: the arrays hold STEP values.
+            unsafe { load_points(&pu, &pv, 0) }
+        };
         j += STEP;
         p
     });

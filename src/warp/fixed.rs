@@ -4,8 +4,8 @@
 //!
 //! # The scheme
 //!
-//! For output column `j` of a row, `(u, v) = Row::at(j)` in `f64`, exactly as
-//! the scalar spec. Then, per axis (shown for `u`, image width `W ≥ 2`):
+//! For each sampling point `(u, v)` in `f64`, from the grid generator exactly
+//! as the scalar spec gets it. Then, per axis (shown for `u`, image width `W ≥ 2`):
 //!
 //! - the point is quantised to 1/2048 pixel: `q = rint(u·2048)` (the product is
 //!   exact in `f64`, so this is the correctly rounded quantisation, ties to even);
@@ -40,8 +40,6 @@
 //! within 0.01 of it. Both then round to nearest, so a kernel's output differs
 //! from PyTorch's and from the spec's by at most 1 grey level. (Seven-bit
 //! weights would allow errors of `255·2⁻⁷ ≈ 2` levels: not enough.)
-
-use super::grid::Row;
 
 /// Fraction bits of a weight.
 pub const BITS: u32 = 11;
@@ -160,18 +158,18 @@ pub fn pixel<const C: usize>(src: &Plane<'_>, u: f64, v: f64, out: &mut [u8]) {
     }
 }
 
-/// [`pixel`] for the output columns `j0 .. j0 + out.len() / C` of `row`.
+/// [`pixel`] for the points `(u[k], v[k])` into the pixels of `out`.
 #[cfg_attr(not(test), allow(dead_code))]
-pub fn span<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
-    for (k, px) in out.chunks_exact_mut(C).enumerate() {
-        let (u, v) = row.at(j0 + k);
-        pixel::<C>(src, u, v, px);
+pub fn points<const C: usize>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
+    for ((u, v), px) in u.iter().zip(v).zip(out.chunks_exact_mut(C)) {
+        pixel::<C>(src, *u, *v, px);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::warp::grid::Row;
 
     #[test]
     fn axis_edges_put_the_weight_on_the_inside_tap() {
@@ -215,6 +213,27 @@ mod tests {
 
     /// Every SIMD kernel equals this model bit for bit, on rows that cross the
     /// image in every direction (padding edges included) and far outside it.
+    /// The points of columns `j0 .. j0 + n` of `row`; every seventh case
+    /// jitters them (non-affine grids) and puts some NaN in.
+    fn row_points(
+        rng: &mut Rng,
+        row: &Row,
+        j0: usize,
+        n: usize,
+        case: usize,
+    ) -> (Vec<f64>, Vec<f64>) {
+        (0..n)
+            .map(|k| {
+                let (u, v) = row.at(j0 + k);
+                match case % 7 {
+                    3 => (u + rng.real(-2.0, 2.0), v + rng.real(-2.0, 2.0)),
+                    5 if k % 5 == 1 => (f64::NAN, f64::NAN),
+                    _ => (u, v),
+                }
+            })
+            .unzip()
+    }
+
     #[test]
     fn simd_kernels_equal_the_model_exactly() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -231,11 +250,13 @@ mod tests {
                 dv: rng.real(-1.5, 1.5),
             };
             let (j0, n) = (rng.below(50), rng.below(70));
+            let (u, v) = row_points(&mut rng, &row, j0, n, case);
+            let (u, v) = (&u[..], &v[..]);
             let mut want = vec![0u8; n * c];
             match c {
-                1 => span::<1>(&src, &row, j0, &mut want),
-                3 => span::<3>(&src, &row, j0, &mut want),
-                _ => span::<4>(&src, &row, j0, &mut want),
+                1 => points::<1>(&src, u, v, &mut want),
+                3 => points::<3>(&src, u, v, &mut want),
+                _ => points::<4>(&src, u, v, &mut want),
             }
             for isa in crate::warp::Isa::supported() {
                 let mut got = vec![0u8; n * c];
@@ -244,12 +265,12 @@ mod tests {
                 unsafe {
                     use crate::warp::{avx2, avx512, Isa};
                     match (isa, c) {
-                        (Isa::Avx2, 1) => avx2::bilinear::<1>(&src, &row, j0, &mut got),
-                        (Isa::Avx2, 3) => avx2::bilinear::<3>(&src, &row, j0, &mut got),
-                        (Isa::Avx2, 4) => avx2::bilinear::<4>(&src, &row, j0, &mut got),
-                        (Isa::Avx512, 1) => avx512::bilinear::<1, true>(&src, &row, j0, &mut got),
-                        (Isa::Avx512, 3) => avx512::bilinear::<3, true>(&src, &row, j0, &mut got),
-                        (Isa::Avx512, 4) => avx512::bilinear::<4, true>(&src, &row, j0, &mut got),
+                        (Isa::Avx2, 1) => avx2::bilinear::<1>(&src, u, v, &mut got),
+                        (Isa::Avx2, 3) => avx2::bilinear::<3>(&src, u, v, &mut got),
+                        (Isa::Avx2, 4) => avx2::bilinear::<4>(&src, u, v, &mut got),
+                        (Isa::Avx512, 1) => avx512::bilinear::<1, true>(&src, u, v, &mut got),
+                        (Isa::Avx512, 3) => avx512::bilinear::<3, true>(&src, u, v, &mut got),
+                        (Isa::Avx512, 4) => avx512::bilinear::<4, true>(&src, u, v, &mut got),
                         _ => got.copy_from_slice(&want),
                     }
                 }
@@ -264,8 +285,8 @@ mod tests {
                     // SAFETY: as above.
                     unsafe {
                         match c {
-                            3 => avx512::bilinear::<3, false>(&src, &row, j0, &mut got),
-                            _ => avx512::bilinear::<4, false>(&src, &row, j0, &mut got),
+                            3 => avx512::bilinear::<3, false>(&src, u, v, &mut got),
+                            _ => avx512::bilinear::<4, false>(&src, u, v, &mut got),
                         }
                     }
                     assert_eq!(
@@ -294,10 +315,11 @@ mod tests {
             let mut want = vec![0u8; ow * oh * c];
             for (i, out) in want.chunks_mut(ow * c).enumerate() {
                 let row = Row::new(&map, i);
+                let (u, v): (Vec<f64>, Vec<f64>) = (0..ow).map(|j| row.at(j)).unzip();
                 match c {
-                    1 => span::<1>(&src, &row, 0, out),
-                    3 => span::<3>(&src, &row, 0, out),
-                    _ => span::<4>(&src, &row, 0, out),
+                    1 => points::<1>(&src, &u, &v, out),
+                    3 => points::<3>(&src, &u, &v, out),
+                    _ => points::<4>(&src, &u, &v, out),
                 }
             }
             for isa in crate::warp::Isa::supported() {

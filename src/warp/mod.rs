@@ -31,6 +31,9 @@ use rayon::prelude::*;
 
 use crate::affine::{Affine, Size};
 use crate::error::Error;
+use crate::transform::Transform;
+
+use grid::{Bounds, Grid};
 
 /// The interpolation kernel, as `grid_sample`'s `mode`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -174,7 +177,8 @@ const BAND_ROWS: usize = 32;
 /// diagonal streak through hundreds of source rows (pages) per output row.
 const TILE_COLS: usize = 64;
 
-/// Warps `src` into `dst` through `theta` (output normalised → input normalised).
+/// Warps `src` into `dst` through `transform` (output normalised → input
+/// normalised): an affine theta, a homography or a thin-plate spline.
 ///
 /// Every channel, alpha included, is sampled independently, as `grid_sample` does.
 /// Uses the kernels of [`Isa::detect`]; see [`warp_into_with`].
@@ -185,10 +189,10 @@ const TILE_COLS: usize = 64;
 pub fn warp_into<T: Sample>(
     src: ImageRef<'_, T>,
     dst: ImageMut<'_, T>,
-    theta: &Affine,
+    transform: &Transform,
     opts: &WarpOptions,
 ) {
-    warp_into_with(src, dst, theta, opts, Isa::detect());
+    warp_into_with(src, dst, transform, opts, Isa::detect());
 }
 
 /// [`warp_into`] with the kernels of `isa`: bilinear `u8` warps with 1, 3 or 4
@@ -201,7 +205,7 @@ pub fn warp_into<T: Sample>(
 pub fn warp_into_with<T: Sample>(
     src: ImageRef<'_, T>,
     dst: ImageMut<'_, T>,
-    theta: &Affine,
+    transform: &Transform,
     opts: &WarpOptions,
     isa: Isa,
 ) {
@@ -217,23 +221,25 @@ pub fn warp_into_with<T: Sample>(
         dst.data.fill(T::default());
         return;
     }
-    let map = theta.sampling_map(
+    let grid = grid::build(
+        transform,
         Size::new(src.width as u32, src.height as u32),
         Size::new(dst.width as u32, dst.height as u32),
         opts.align_corners,
     );
+    let grid = &*grid;
     match src.channels {
-        1 => dispatch::<T, 1>(src, dst, &map, opts, isa),
-        2 => dispatch::<T, 2>(src, dst, &map, opts, isa),
-        3 => dispatch::<T, 3>(src, dst, &map, opts, isa),
-        _ => dispatch::<T, 4>(src, dst, &map, opts, isa),
+        1 => dispatch::<T, 1>(src, dst, grid, opts, isa),
+        2 => dispatch::<T, 2>(src, dst, grid, opts, isa),
+        3 => dispatch::<T, 3>(src, dst, grid, opts, isa),
+        _ => dispatch::<T, 4>(src, dst, grid, opts, isa),
     }
 }
 
 fn dispatch<T: Sample, const C: usize>(
     src: ImageRef<'_, T>,
     dst: ImageMut<'_, T>,
-    map: &Affine,
+    grid: &dyn Grid,
     opts: &WarpOptions,
     isa: Isa,
 ) {
@@ -257,17 +263,17 @@ fn dispatch<T: Sample, const C: usize>(
                     height: src.height,
                     channels: C,
                 };
-                return simd_bilinear_rows::<C>(src, dst, map, opts, &plane, simd);
+                return simd_bilinear_rows::<C>(src, dst, grid, opts, &plane, simd);
             }
-            rows::<T, C, scalar::Bilinear>(src, dst, map, opts)
+            rows::<T, C, scalar::Bilinear>(src, dst, grid, opts)
         }
-        Interp::Nearest => rows::<T, C, scalar::Nearest>(src, dst, map, opts),
-        Interp::Bicubic => rows::<T, C, scalar::Bicubic>(src, dst, map, opts),
+        Interp::Nearest => rows::<T, C, scalar::Nearest>(src, dst, grid, opts),
+        Interp::Bicubic => rows::<T, C, scalar::Bicubic>(src, dst, grid, opts),
     }
 }
 
-/// A SIMD row kernel: samples output columns `j0 .. j0 + out.len() / C` of a row.
-type RowFn = unsafe fn(&fixed::Plane<'_>, &grid::Row, usize, &mut [u8]);
+/// A SIMD kernel: samples the points `(u[k], v[k])` into the pixels of `out`.
+type RowFn = unsafe fn(&fixed::Plane<'_>, &[f64], &[f64], &mut [u8]);
 /// A SIMD image kernel: samples a whole output image of the given width
 /// through a sampling map, zero padding.
 type ImageFn = unsafe fn(&fixed::Plane<'_>, &[f64; 6], usize, &mut [u8]);
@@ -328,14 +334,14 @@ impl SimdBilinear {
         None
     }
 
-    /// Samples output columns `j0 .. j0 + out.len() / C` of `row`.
+    /// Samples the points `(u[k], v[k])` into the pixels of `out`.
     #[inline]
-    fn run(&self, plane: &fixed::Plane<'_>, row: &grid::Row, j0: usize, out: &mut [u8]) {
+    fn run(&self, plane: &fixed::Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
         assert_eq!(plane.channels(), self.channels);
         // SAFETY: `new` checked that the CPU supports the kernel's ISA, and
         // picked the kernel instantiated for `self.channels`, which is the
         // plane's channel count (asserted above).
-        unsafe { (self.run)(plane, row, j0, out) }
+        unsafe { (self.run)(plane, u, v, out) }
     }
 
     /// Samples all of `out`, an image `width` pixels wide, through `map`
@@ -350,8 +356,8 @@ impl SimdBilinear {
 
 /// Outputs of at most this many pixels, with rows narrower than
 /// [`SIMD_SPAN_MIN`], run as one flat SIMD pass with zero padding (no rows,
-/// bands or tiles): the per-call cost of e.g. a 28×28 image is then a few
-/// hundred cycles.
+/// bands or tiles) when the grid is affine: the per-call cost of e.g. a 28×28
+/// image is then a few hundred cycles.
 const SIMD_IMAGE_MAX: usize = 1 << 14;
 
 /// Rows narrower than this skip the zero-padding span search: the SIMD kernel
@@ -359,31 +365,26 @@ const SIMD_IMAGE_MAX: usize = 1 << 14;
 const SIMD_SPAN_MIN: usize = 128;
 
 /// [`rows`] for bilinear `u8` with a SIMD kernel. With zero padding the kernel
-/// covers the whole reach of each row (the kernel applies the padding); with
+/// takes every point of the reach (it applies the padding itself); with
 /// border or reflection padding only the interior, the rest being the spec's
 /// slow path.
 fn simd_bilinear_rows<const C: usize>(
     src: ImageRef<'_, u8>,
     dst: ImageMut<'_, u8>,
-    map: &Affine,
+    grid: &dyn Grid,
     opts: &WarpOptions,
     plane: &fixed::Plane<'_>,
     simd: SimdBilinear,
 ) {
-    let (w, h) = (src.width, src.height);
-    let fast = |row: &grid::Row, j0: usize, out: &mut [u8]| simd.run(plane, row, j0, out);
-    if opts.padding == Padding::Zeros
-        && dst.width < SIMD_SPAN_MIN
-        && dst.width * dst.height <= SIMD_IMAGE_MAX
-    {
-        simd.image(plane, map, dst.width, dst.data);
-    } else if opts.padding == Padding::Zeros {
-        let plan =
-            |row, n| scalar::RowPlan::zero_padded::<scalar::Bilinear>(row, n, w, h, SIMD_SPAN_MIN);
-        rows_with::<u8, C, scalar::Bilinear>(src, dst, map, opts, plan, fast);
-    } else {
-        let plan = |row, n| scalar::RowPlan::new::<scalar::Bilinear>(row, n, w, h, opts);
-        rows_with::<u8, C, scalar::Bilinear>(src, dst, map, opts, plan, fast);
+    let fast = |u: &[f64], v: &[f64], out: &mut [u8]| simd.run(plane, u, v, out);
+    let zeros = opts.padding == Padding::Zeros;
+    match grid.as_affine() {
+        Some(map)
+            if zeros && dst.width < SIMD_SPAN_MIN && dst.width * dst.height <= SIMD_IMAGE_MAX =>
+        {
+            simd.image(plane, map, dst.width, dst.data)
+        }
+        _ => rows_with::<u8, C, scalar::Bilinear>(src, dst, grid, opts, zeros, fast),
     }
 }
 
@@ -391,59 +392,105 @@ fn simd_bilinear_rows<const C: usize>(
 fn rows<T: Sample, const C: usize, K: scalar::Kernel>(
     src: ImageRef<'_, T>,
     dst: ImageMut<'_, T>,
-    map: &Affine,
+    grid: &dyn Grid,
     opts: &WarpOptions,
 ) {
-    let (w, h) = (src.width, src.height);
     let sampler = scalar::Src {
-        data: src.data,
-        width: w,
-        height: h,
-    };
-    rows_with::<T, C, K>(
-        src,
-        dst,
-        map,
-        opts,
-        |row, n| scalar::RowPlan::new::<K>(row, n, w, h, opts),
-        |row: &grid::Row, j0: usize, out: &mut [T]| {
-            for (k, px) in out.chunks_exact_mut(C).enumerate() {
-                let (u, v) = row.at(j0 + k);
-                K::fast::<T, C>(&sampler, u, v, px);
-            }
-        },
-    );
-}
-
-/// The row loop: bands of [`BAND_ROWS`] rows (in parallel when the output is
-/// large enough), tiles of [`TILE_COLS`] columns; `plan` splits each row, `fast`
-/// samples the columns of its fast span, the spec's slow path the rest.
-fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
-    src: ImageRef<'_, T>,
-    dst: ImageMut<'_, T>,
-    map: &Affine,
-    opts: &WarpOptions,
-    plan: impl Fn(grid::Row, usize) -> scalar::RowPlan + Sync,
-    fast: impl Fn(&grid::Row, usize, &mut [T]) + Sync,
-) {
-    let src = scalar::Src {
         data: src.data,
         width: src.width,
         height: src.height,
     };
+    rows_with::<T, C, K>(src, dst, grid, opts, false, |u, v, out: &mut [T]| {
+        for ((u, v), px) in u.iter().zip(v).zip(out.chunks_exact_mut(C)) {
+            K::fast::<T, C>(&sampler, *u, *v, px);
+        }
+    });
+}
+
+/// How the columns of one output row split, when the grid can tell
+/// ([`Grid::span`]): `[0, ra)` zeros, `[ra, a)` slow, `[a, b)` fast,
+/// `[b, rb)` slow, `[rb, n)` zeros.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    ra: usize,
+    a: usize,
+    b: usize,
+    rb: usize,
+}
+
+/// The row loop: bands of [`BAND_ROWS`] rows (in parallel when the output is
+/// large enough), tiles of [`TILE_COLS`] columns. For each row of a tile the
+/// grid fills the sampling points; `fast` samples the points whose taps are
+/// all inside the image (or, if `fast_pads_zeros`, every point of the zero
+/// padding's reach), the spec's slow path the rest.
+fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
+    src: ImageRef<'_, T>,
+    dst: ImageMut<'_, T>,
+    grid: &dyn Grid,
+    opts: &WarpOptions,
+    fast_pads_zeros: bool,
+    fast: impl Fn(&[f64], &[f64], &mut [T]) + Sync,
+) {
+    let (w, h) = (src.width, src.height);
+    let src = scalar::Src {
+        data: src.data,
+        width: w,
+        height: h,
+    };
+    let interior = K::interior(w, h);
+    let reach = K::reach(w, h);
+    let zeros = opts.padding == Padding::Zeros;
     let (n, row_len) = (dst.width, dst.width * C);
+    // The plan of a row, for grids that know their spans.
+    let plan = |i: usize| -> Option<Plan> {
+        let (ra, rb) = if zeros {
+            if n < SIMD_SPAN_MIN && fast_pads_zeros {
+                (0, n)
+            } else {
+                grid.span(i, n, &reach)?
+            }
+        } else {
+            (0, n)
+        };
+        if fast_pads_zeros {
+            return Some(Plan {
+                ra,
+                a: ra,
+                b: rb,
+                rb,
+            });
+        }
+        let (mut a, mut b) = grid.span(i, n, &interior)?;
+        if a == b {
+            (a, b) = (ra, ra);
+        }
+        Some(Plan { ra, a, b, rb })
+    };
     let band = |(k, rows): (usize, &mut [T])| {
         let first = k * BAND_ROWS;
         let mut plans = [None; BAND_ROWS];
-        for (i, p) in plans.iter_mut().take(rows.len() / row_len).enumerate() {
-            *p = Some(plan(grid::Row::new(map, first + i), n));
+        for (r, p) in plans.iter_mut().take(rows.len() / row_len).enumerate() {
+            *p = plan(first + r);
         }
+        let (mut us, mut vs) = ([0.0f64; TILE_COLS], [0.0f64; TILE_COLS]);
         for c0 in (0..n).step_by(TILE_COLS) {
-            let cols = c0..(c0 + TILE_COLS).min(n);
-            for (out, p) in rows.chunks_mut(row_len).zip(plans.iter().flatten()) {
-                scalar::warp_cols_with::<T, C, K>(&src, out, p, cols.clone(), opts, |j0, px| {
-                    fast(&p.row, j0, px)
-                });
+            let m = TILE_COLS.min(n - c0);
+            let (u, v) = (&mut us[..m], &mut vs[..m]);
+            for (r, out) in rows.chunks_mut(row_len).enumerate() {
+                grid.fill(first + r, c0, u, v);
+                let out = &mut out[c0 * C..(c0 + m) * C];
+                let run = Run {
+                    src: &src,
+                    opts,
+                    interior: &interior,
+                    reach: &reach,
+                    fast_pads_zeros,
+                    fast: &fast,
+                };
+                match plans[r] {
+                    Some(p) => run.planned::<C, K>(p, c0, u, v, out),
+                    None => run.classified::<C, K>(u, v, out),
+                }
             }
         }
     };
@@ -452,6 +499,79 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
         dst.data.chunks_mut(chunk).enumerate().for_each(band);
     } else {
         dst.data.par_chunks_mut(chunk).enumerate().for_each(band);
+    }
+}
+
+/// What sampling one run of points needs.
+struct Run<'a, T, F> {
+    src: &'a scalar::Src<'a, T>,
+    opts: &'a WarpOptions,
+    interior: &'a Bounds,
+    reach: &'a Bounds,
+    fast_pads_zeros: bool,
+    fast: &'a F,
+}
+
+impl<T: Sample, F: Fn(&[f64], &[f64], &mut [T])> Run<'_, T, F> {
+    /// Samples the points `(u, v)` of columns `c0 .. c0 + u.len()` of a row
+    /// planned by its spans.
+    fn planned<const C: usize, K: scalar::Kernel>(
+        &self,
+        p: Plan,
+        c0: usize,
+        u: &[f64],
+        v: &[f64],
+        out: &mut [T],
+    ) {
+        let m = u.len();
+        // Column range [lo, hi) of the row, relative to the tile.
+        let rel = |lo: usize, hi: usize| {
+            let lo = lo.clamp(c0, c0 + m) - c0;
+            lo..(hi.clamp(c0, c0 + m) - c0).max(lo)
+        };
+        for r in [rel(0, p.ra), rel(p.rb, usize::MAX)] {
+            out[r.start * C..r.end * C].fill(T::default());
+        }
+        for k in rel(p.ra, p.a).chain(rel(p.b, p.rb)) {
+            K::slow::<T, C>(self.src, u[k], v[k], self.opts, &mut out[k * C..k * C + C]);
+        }
+        let r = rel(p.a, p.b);
+        if !r.is_empty() {
+            (self.fast)(
+                &u[r.clone()],
+                &v[r.clone()],
+                &mut out[r.start * C..r.end * C],
+            );
+        }
+    }
+
+    /// Samples the points `(u, v)`, classifying each: fast inside the
+    /// interior (in runs), zero outside the zero padding's reach, else slow.
+    fn classified<const C: usize, K: scalar::Kernel>(&self, u: &[f64], v: &[f64], out: &mut [T]) {
+        if self.fast_pads_zeros {
+            (self.fast)(u, v, out);
+            return;
+        }
+        let zeros = self.opts.padding == Padding::Zeros;
+        let m = u.len();
+        let mut k = 0;
+        while k < m {
+            if self.interior.contains(u[k], v[k]) {
+                let start = k;
+                while k < m && self.interior.contains(u[k], v[k]) {
+                    k += 1;
+                }
+                (self.fast)(&u[start..k], &v[start..k], &mut out[start * C..k * C]);
+            } else {
+                let px = &mut out[k * C..k * C + C];
+                if zeros && !self.reach.contains(u[k], v[k]) {
+                    px.fill(T::default());
+                } else {
+                    K::slow::<T, C>(self.src, u[k], v[k], self.opts, px);
+                }
+                k += 1;
+            }
+        }
     }
 }
 
@@ -470,7 +590,7 @@ fn alloc<T: Sample>(len: usize) -> Result<Vec<T>, Error> {
 /// Warps one image of a concrete pixel type.
 fn warp_buffer<P>(
     img: &ImageBuffer<P, Vec<P::Subpixel>>,
-    theta: &Affine,
+    transform: &Transform,
     out: Size,
     opts: &WarpOptions,
 ) -> Result<ImageBuffer<P, Vec<P::Subpixel>>, Error>
@@ -498,32 +618,32 @@ where
             height: h,
             channels,
         },
-        theta,
+        transform,
         opts,
     );
     Ok(ImageBuffer::from_raw(out.width, out.height, data).expect("buffer sized above"))
 }
 
-/// Warps a decoded image through `theta` to an image of size `out`, keeping the
-/// input's bit depth and channel layout.
+/// Warps a decoded image through `transform` to an image of size `out`,
+/// keeping the input's bit depth and channel layout.
 pub fn warp_image(
     img: &DynamicImage,
-    theta: &Affine,
+    transform: &Transform,
     out: Size,
     opts: &WarpOptions,
 ) -> Result<DynamicImage, Error> {
     use DynamicImage as D;
     Ok(match img {
-        D::ImageLuma8(b) => D::ImageLuma8(warp_buffer(b, theta, out, opts)?),
-        D::ImageLumaA8(b) => D::ImageLumaA8(warp_buffer(b, theta, out, opts)?),
-        D::ImageRgb8(b) => D::ImageRgb8(warp_buffer(b, theta, out, opts)?),
-        D::ImageRgba8(b) => D::ImageRgba8(warp_buffer(b, theta, out, opts)?),
-        D::ImageLuma16(b) => D::ImageLuma16(warp_buffer(b, theta, out, opts)?),
-        D::ImageLumaA16(b) => D::ImageLumaA16(warp_buffer(b, theta, out, opts)?),
-        D::ImageRgb16(b) => D::ImageRgb16(warp_buffer(b, theta, out, opts)?),
-        D::ImageRgba16(b) => D::ImageRgba16(warp_buffer(b, theta, out, opts)?),
-        D::ImageRgb32F(b) => D::ImageRgb32F(warp_buffer(b, theta, out, opts)?),
-        D::ImageRgba32F(b) => D::ImageRgba32F(warp_buffer(b, theta, out, opts)?),
-        other => D::ImageRgba32F(warp_buffer(&other.to_rgba32f(), theta, out, opts)?),
+        D::ImageLuma8(b) => D::ImageLuma8(warp_buffer(b, transform, out, opts)?),
+        D::ImageLumaA8(b) => D::ImageLumaA8(warp_buffer(b, transform, out, opts)?),
+        D::ImageRgb8(b) => D::ImageRgb8(warp_buffer(b, transform, out, opts)?),
+        D::ImageRgba8(b) => D::ImageRgba8(warp_buffer(b, transform, out, opts)?),
+        D::ImageLuma16(b) => D::ImageLuma16(warp_buffer(b, transform, out, opts)?),
+        D::ImageLumaA16(b) => D::ImageLumaA16(warp_buffer(b, transform, out, opts)?),
+        D::ImageRgb16(b) => D::ImageRgb16(warp_buffer(b, transform, out, opts)?),
+        D::ImageRgba16(b) => D::ImageRgba16(warp_buffer(b, transform, out, opts)?),
+        D::ImageRgb32F(b) => D::ImageRgb32F(warp_buffer(b, transform, out, opts)?),
+        D::ImageRgba32F(b) => D::ImageRgba32F(warp_buffer(b, transform, out, opts)?),
+        other => D::ImageRgba32F(warp_buffer(&other.to_rgba32f(), transform, out, opts)?),
     })
 }

@@ -4,13 +4,19 @@
 //! and sums are `f32` (for 8- and 16-bit samples this stays within 0.01 of a
 //! grey level of PyTorch's float64 result before rounding).
 //!
-//! Each output row is split, using [`Row::span`], into
-//! - columns whose taps all lie inside the input: the `fast` path, no bounds tests;
-//! - columns whose taps may touch the padding: the `slow` path, PyTorch's
-//!   per-tap rules (`compute_coordinates`, `within_bounds_2d`);
-//! - with zero padding, columns whose taps all lie outside: zeros.
+//! The sampling points come from a grid generator ([`super::grid`]). Each
+//! point is sampled by
+//! - the `fast` path, no bounds tests, if its taps all lie inside the input
+//!   ([`Kernel::interior`]);
+//! - the `slow` path, PyTorch's per-tap rules (`compute_coordinates`,
+//!   `within_bounds_2d`), if its taps may touch the padding;
+//! - zeros, with zero padding, if its taps all lie outside ([`Kernel::reach`]).
+//!
+//! A NaN point (e.g. behind a homography's camera) is 0 in every channel,
+//! whatever the padding: `compute_coordinates` keeps it NaN and
+//! `safe_downgrade_to_int_range` sends it outside every image.
 
-use super::grid::{Bounds, Row};
+use super::grid::Bounds;
 use super::{Padding, Sample, WarpOptions};
 
 /// The source image seen by a kernel.
@@ -52,108 +58,6 @@ pub trait Kernel {
         opts: &WarpOptions,
         out: &mut [T],
     );
-}
-
-/// How one output row splits into zero, slow and fast columns:
-/// `[0, ra)` zeros, `[ra, a)` slow, `[a, b)` fast, `[b, rb)` slow, `[rb, n)` zeros.
-#[derive(Clone, Copy, Debug)]
-pub struct RowPlan {
-    /// The row's sampling coordinates.
-    pub row: Row,
-    ra: usize,
-    a: usize,
-    b: usize,
-    rb: usize,
-}
-
-impl RowPlan {
-    /// Plans a row of `n` output pixels for kernel `K`.
-    pub fn new<K: Kernel>(
-        row: Row,
-        n: usize,
-        width: usize,
-        height: usize,
-        opts: &WarpOptions,
-    ) -> Self {
-        let (mut a, mut b) = row.span(n, &K::interior(width, height));
-        let (ra, rb) = match opts.padding {
-            Padding::Zeros => row.span(n, &K::reach(width, height)),
-            Padding::Border | Padding::Reflection => (0, n),
-        };
-        if a == b {
-            (a, b) = (ra, ra);
-        }
-        debug_assert!(ra <= a && a <= b && b <= rb && rb <= n);
-        RowPlan { row, ra, a, b, rb }
-    }
-
-    /// A plan whose fast span is all of the zero-padding reach `[ra, rb)`, for
-    /// kernels that apply zero padding themselves (the fixed-point bilinear
-    /// kernels): no slow columns. Rows narrower than `span_min` skip the span
-    /// search and run the fast kernel on every column.
-    pub fn zero_padded<K: Kernel>(
-        row: Row,
-        n: usize,
-        width: usize,
-        height: usize,
-        span_min: usize,
-    ) -> Self {
-        let (ra, rb) = if n < span_min {
-            (0, n)
-        } else {
-            row.span(n, &K::reach(width, height))
-        };
-        RowPlan {
-            row,
-            ra,
-            a: ra,
-            b: rb,
-            rb,
-        }
-    }
-}
-
-/// Warps the output columns `cols` of one output row (`out` holds the whole
-/// row, `out.len() / C` pixels).
-pub fn warp_cols<T: Sample, const C: usize, K: Kernel>(
-    src: &Src<'_, T>,
-    out: &mut [T],
-    plan: &RowPlan,
-    cols: std::ops::Range<usize>,
-    opts: &WarpOptions,
-) {
-    warp_cols_with::<T, C, K>(src, out, plan, cols, opts, |start, px| {
-        for (k, px) in px.chunks_exact_mut(C).enumerate() {
-            let (u, v) = plan.row.at(start + k);
-            K::fast::<T, C>(src, u, v, px);
-        }
-    });
-}
-
-/// [`warp_cols`] with another sampler for the fast span: `fast(j0, px)` fills
-/// `px` with output columns `j0 .. j0 + px.len() / C`, all inside
-/// [`Kernel::interior`] (or, for a [`RowPlan::zero_padded`] plan, anywhere).
-pub fn warp_cols_with<T: Sample, const C: usize, K: Kernel>(
-    src: &Src<'_, T>,
-    out: &mut [T],
-    plan: &RowPlan,
-    cols: std::ops::Range<usize>,
-    opts: &WarpOptions,
-    fast: impl FnOnce(usize, &mut [T]),
-) {
-    let clamp = |lo: usize, hi: usize| lo.max(cols.start)..hi.min(cols.end).max(lo.max(cols.start));
-    let n = out.len() / C;
-    for r in [clamp(0, plan.ra), clamp(plan.rb, n)] {
-        out[r.start * C..r.end * C].fill(T::default());
-    }
-    for j in clamp(plan.ra, plan.a).chain(clamp(plan.b, plan.rb)) {
-        let (u, v) = plan.row.at(j);
-        K::slow::<T, C>(src, u, v, opts, &mut out[j * C..j * C + C]);
-    }
-    let span = clamp(plan.a, plan.b);
-    if !span.is_empty() {
-        fast(span.start, &mut out[span.start * C..span.end * C]);
-    }
 }
 
 /// PyTorch's `clip_coordinates`: clamp into `[0, size − 1]`.

@@ -1,13 +1,69 @@
-//! The grid generator, one row at a time.
+//! Where to sample: the grid generators, one file per transform family.
 //!
-//! `affine_grid` followed by `grid_sample`'s unnormalisation is an affine map
-//! from output pixel `(j, i)` to input pixel coordinates `(u, v)`
-//! ([`Affine::sampling_map`]). Along output row `i` it is `u = u0 + j·du`,
-//! `v = v0 + j·dv`: no grid buffer is needed. [`Row::span`] finds the columns
-//! whose sampling point satisfies a box condition, so the sampler can run its
-//! inner loops without per-pixel bounds tests.
+//! A [`Grid`] gives, for any run of output pixels of one row, the input pixel
+//! coordinates `(u, v)` that `affine_grid` (or its projective and
+//! thin-plate-spline counterparts) followed by `grid_sample`'s
+//! unnormalisation would compute. The samplers (the scalar spec and the SIMD
+//! kernels) take those coordinates and only fetch taps and interpolate, so
+//! every family gets every sampler:
+//!
+//! - [`affine`]: affine and attention thetas;
+//! - [`projective`]: homographies (NaN where the point is behind the camera);
+//! - [`tps`]: thin-plate splines.
+//!
+//! No H×W×2 grid is ever built: coordinates are produced per tile of a row.
 
-use crate::affine::Affine;
+pub mod affine;
+pub mod projective;
+pub mod tps;
+
+use crate::affine::{Affine, Size};
+use crate::transform::Transform;
+
+pub use affine::AffineGrid;
+pub use projective::ProjectiveGrid;
+pub use tps::TpsGrid;
+
+/// Output pixel → input pixel coordinates, for one family of transforms.
+pub trait Grid: Sync {
+    /// Fills `u[k]`, `v[k]` with the input pixel coordinates (pixel centres at
+    /// integers) of output pixel `(j0 + k, i)`, for every `k < u.len()`
+    /// (`v.len() == u.len()`). NaN means "no sample": the output pixel is 0
+    /// in every channel, whatever the padding.
+    fn fill(&self, i: usize, j0: usize, u: &mut [f64], v: &mut [f64]);
+
+    /// The columns `[a, b)` of `0..n` of output row `i` whose points lie in
+    /// `bounds`, exactly as [`Grid::fill`] computes them, if the family can
+    /// tell without visiting every point (affine rows are monotone).
+    fn span(&self, _i: usize, _n: usize, _bounds: &Bounds) -> Option<(usize, usize)> {
+        None
+    }
+
+    /// The pixel-space map, if the grid is affine (lets the sampler use its
+    /// whole-image pass for small outputs).
+    fn as_affine(&self) -> Option<&Affine> {
+        None
+    }
+}
+
+/// The grid of `t` between images of these sizes, as `grid_sample` with this
+/// `align_corners` would sample it.
+pub fn build<'a>(
+    t: &'a Transform,
+    input: Size,
+    output: Size,
+    align_corners: bool,
+) -> Box<dyn Grid + 'a> {
+    match t {
+        Transform::Affine(theta) => Box::new(AffineGrid::new(theta, input, output, align_corners)),
+        Transform::Projective(h) => match h.as_affine() {
+            // A third row (0, 0, 1) is exactly the affine theta: same bytes.
+            Some(theta) => Box::new(AffineGrid::new(&theta, input, output, align_corners)),
+            None => Box::new(ProjectiveGrid::new(h, input, output, align_corners)),
+        },
+        Transform::Tps(tps) => Box::new(TpsGrid::new(tps, input, output, align_corners)),
+    }
+}
 
 /// The sampling coordinates along one output row.
 #[derive(Clone, Copy, Debug)]
