@@ -23,11 +23,11 @@ pub struct Fixture {
 
 #[derive(Deserialize)]
 pub struct Input {
-    width: usize,
-    height: usize,
-    channels: usize,
-    depth: u32,
-    data: Vec<u32>,
+    pub width: usize,
+    pub height: usize,
+    pub channels: usize,
+    pub depth: u32,
+    pub data: Vec<u32>,
 }
 
 #[derive(Deserialize)]
@@ -201,7 +201,7 @@ fn library_matches_pytorch() {
     );
 }
 
-fn to_image(input: &Input) -> DynamicImage {
+pub fn to_image(input: &Input) -> DynamicImage {
     let (w, h) = (input.width as u32, input.height as u32);
     let d8 = || input.data.iter().map(|&v| v as u8).collect::<Vec<u8>>();
     let d16 = || input.data.iter().map(|&v| v as u16).collect::<Vec<u16>>();
@@ -218,7 +218,7 @@ fn to_image(input: &Input) -> DynamicImage {
     }
 }
 
-fn samples(img: &DynamicImage) -> Vec<u32> {
+pub fn samples(img: &DynamicImage) -> Vec<u32> {
     match img {
         DynamicImage::ImageLuma8(b) => b.as_raw().iter().map(|&v| v.into()).collect(),
         DynamicImage::ImageLumaA8(b) => b.as_raw().iter().map(|&v| v.into()).collect(),
@@ -287,7 +287,7 @@ fn binary_matches_pytorch() {
     );
 }
 
-fn join(v: &[f64]) -> String {
+pub fn join(v: &[f64]) -> String {
     v.iter()
         .map(|x| format!("{x:?}"))
         .collect::<Vec<_>>()
