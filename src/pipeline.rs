@@ -598,6 +598,35 @@ pub fn model_info(cfg: &crate::config::NetConfig) -> Result<Exit, Error> {
         c.output_size.map_or("each image's own".to_string(), |s| s.to_string()),
         c.align_corners
     ));
+    let family = match &c.family {
+        crate::net::Family::Tps {
+            target,
+            unit_range,
+            eps,
+            grid,
+        } => format!(
+            "family tps, K = {} target points {:?}, points in {}, eps {eps:e}, grid {}",
+            target.len(),
+            target,
+            if *unit_range { "[0, 1]" } else { "[-1, 1]" },
+            match grid {
+                Some(true) => "corners",
+                Some(false) => "centres",
+                None => "as align_corners",
+            }
+        ),
+        f => format!("family {}, {} values", f.name(), f.values()),
+    };
+    out.push_str(&format!(
+        "transform: {family}; {} part{} per image; padding {}\n",
+        c.parts,
+        if c.parts == 1 { "" } else { "s" },
+        match c.padding {
+            Some(crate::warp::Padding::Border) => "border",
+            Some(crate::warp::Padding::Reflection) => "reflection",
+            _ => "zeros",
+        }
+    ));
     io::stdout()
         .write_all(out.as_bytes())
         .map_err(|source| Error::Write {

@@ -7,6 +7,8 @@ mod completions;
 mod fuzz;
 mod golden;
 mod kernels;
+#[cfg(feature = "onnx")]
+mod models;
 mod props;
 #[cfg(feature = "onnx")]
 mod rectify;

@@ -1,0 +1,238 @@
+//! The transform families end to end through real ONNX models: the five
+//! reference localisation nets of `models/tps/make_models.py` (clovaai's
+//! TPS, ASTER's TPS, projective, attention, two-part affine), whose PyTorch
+//! rectified outputs `stn rectify --model` must reproduce within one grey
+//! level, and whose onnxruntime predictions `stn predict` must report.
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::golden::samples;
+use crate::util::{self, Env};
+
+#[derive(Deserialize)]
+struct Fixture {
+    models: BTreeMap<String, Model>,
+}
+
+#[derive(Deserialize)]
+struct Model {
+    onnx: String,
+    metadata: BTreeMap<String, String>,
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    input: String,
+    expected: Vec<String>,
+    prediction: Vec<f64>,
+}
+
+fn fixture() -> Fixture {
+    let text = fs::read_to_string(util::repo().join("tests/fixtures/models/cases.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn dir() -> std::path::PathBuf {
+    util::repo().join("tests/fixtures/models")
+}
+
+fn file_name(p: &str) -> &str {
+    p.rsplit('/').next().unwrap()
+}
+
+/// Rectifies each model's inputs and compares with PyTorch's outputs.
+#[test]
+fn rectify_reproduces_pytorch_for_every_family() {
+    let f = fixture();
+    assert_eq!(f.models.len(), 5);
+    let env = Env::new();
+    let mut failures = Vec::new();
+    for (name, model) in &f.models {
+        let (input, out) = (format!("in_{name}"), format!("out_{name}"));
+        fs::create_dir_all(env.path(&input)).unwrap();
+        let base = dir().join(name);
+        for case in &model.cases {
+            fs::copy(
+                base.join(&case.input),
+                env.path(&input).join(file_name(&case.input)),
+            )
+            .unwrap();
+        }
+        let onnx = dir().join(&model.onnx);
+        env.assert_ok(&[
+            "rectify",
+            &input,
+            "-o",
+            &out,
+            "--model",
+            onnx.to_str().unwrap(),
+        ]);
+        for case in &model.cases {
+            for expected in &case.expected {
+                let want = samples(&util::load(&base.join(expected)));
+                let got = samples(&util::load(&env.path(&out).join(file_name(expected))));
+                assert_eq!(got.len(), want.len(), "{name} {expected}: size");
+                let max = got
+                    .iter()
+                    .zip(&want)
+                    .map(|(a, b)| a.abs_diff(*b))
+                    .max()
+                    .unwrap_or(0);
+                if max > 1 {
+                    failures.push(format!("{name} {expected}: max diff {max}"));
+                }
+            }
+        }
+        // Nothing else is written: one output per part.
+        let n: usize = model.cases.iter().map(|c| c.expected.len()).sum();
+        assert_eq!(fs::read_dir(env.path(&out)).unwrap().count(), n, "{name}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `stn predict` reports the model's own predictions, in each family's line
+/// form, and `stn warp --thetas` with the model's sampling flags reproduces
+/// the rectified outputs byte for byte.
+#[test]
+fn predict_lines_carry_each_family_and_apply_back() {
+    let f = fixture();
+    let env = Env::new();
+    for (name, model) in &f.models {
+        let input = format!("in_{name}");
+        fs::create_dir_all(env.path(&input)).unwrap();
+        let base = dir().join(name);
+        for case in &model.cases {
+            fs::copy(
+                base.join(&case.input),
+                env.path(&input).join(file_name(&case.input)),
+            )
+            .unwrap();
+        }
+        let onnx = dir().join(&model.onnx);
+        let onnx = onnx.to_str().unwrap();
+        let out = env.assert_ok(&["predict", &input, "--model", onnx]);
+        let lines: Vec<Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let parts: usize = model
+            .metadata
+            .get("stn.parts")
+            .map_or(1, |p| p.parse().unwrap());
+        assert_eq!(lines.len(), model.cases.len() * parts, "{name}");
+        let family = model.metadata["stn.transform"].as_str();
+        let unit = model.metadata.get("stn.tps.range").map(String::as_str) == Some("0,1");
+        for case in &model.cases {
+            let stem = file_name(&case.input).trim_end_matches(".png");
+            let mine: Vec<&Value> = lines
+                .iter()
+                .filter(|l| {
+                    l["path"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with(&format!("/{stem}.png"))
+                })
+                .collect();
+            assert_eq!(mine.len(), parts, "{name} {stem}");
+            let mut got: Vec<f64> = Vec::new();
+            for l in &mine {
+                let nums = |v: &Value| -> Vec<f64> {
+                    let mut out = Vec::new();
+                    let mut stack = vec![v];
+                    while let Some(v) = stack.pop() {
+                        match v {
+                            Value::Array(a) => stack.extend(a.iter().rev()),
+                            Value::Number(n) => out.push(n.as_f64().unwrap()),
+                            _ => {}
+                        }
+                    }
+                    out
+                };
+                match family {
+                    "affine" => got.extend(nums(&l["theta"])),
+                    "attention" => {
+                        let t = nums(&l["theta"]);
+                        assert_eq!((t[1], t[3], t[0]), (0.0, 0.0, t[4]), "{name}: {t:?}");
+                        got.extend([t[0], t[2], t[5]]);
+                    }
+                    "projective" => {
+                        let h = nums(&l["homography"]);
+                        assert_eq!(h[8], 1.0);
+                        got.extend(&h[..8]);
+                    }
+                    "tps" => {
+                        let s = nums(&l["tps"]["source"]);
+                        got.extend(s.iter().map(|p| if unit { (p + 1.0) / 2.0 } else { *p }));
+                    }
+                    other => panic!("{other}"),
+                }
+            }
+            assert_eq!(got.len(), case.prediction.len(), "{name} {stem}");
+            for (g, w) in got.iter().zip(&case.prediction) {
+                assert!(
+                    (g - w).abs() <= 1e-6 * (1.0 + w.abs()),
+                    "{name} {stem}: {got:?} vs {:?}",
+                    case.prediction
+                );
+            }
+        }
+        // Rectify with thetas, then apply the thetas with the model's sampling flags.
+        let (rect, thetas, applied) = (
+            format!("rect_{name}"),
+            format!("{name}.jsonl"),
+            format!("applied_{name}"),
+        );
+        env.assert_ok(&[
+            "rectify", &input, "-o", &rect, "--model", onnx, "--thetas", &thetas,
+        ]);
+        let mut args = vec!["warp", "--thetas", &thetas, "-o", &applied];
+        let padding = model
+            .metadata
+            .get("stn.padding")
+            .cloned()
+            .unwrap_or("zeros".into());
+        args.extend(["--padding", &padding]);
+        if model.metadata.get("stn.align_corners").map(String::as_str) == Some("true") {
+            args.push("--align-corners");
+        }
+        env.assert_ok(&args);
+        let mut names: Vec<_> = fs::read_dir(env.path(&rect))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), model.cases.len() * parts);
+        for n in names {
+            let a = fs::read(env.path(&rect).join(&n)).unwrap();
+            let b = fs::read(env.path(&applied).join(&n)).unwrap();
+            assert!(
+                a == b,
+                "{name}: {n:?} differs between rectify and warp --thetas"
+            );
+        }
+    }
+}
+
+/// `stn model info` names the family, K or M, and the conventions.
+#[test]
+fn model_info_shows_the_family() {
+    let env = Env::new();
+    for (name, want) in [
+        ("clovaai", ["family tps", "K = 20", "eps 1e-6"]),
+        ("aster", ["family tps", "points in [0, 1]", "grid corners"]),
+        ("parts2", ["family affine", "2 parts", "padding zeros"]),
+    ] {
+        let onnx = dir().join(name).join(format!("{name}.onnx"));
+        let out = env.assert_ok(&["model", "info", onnx.to_str().unwrap()]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        for w in want {
+            assert!(text.contains(w), "{name}: {text} lacks {w:?}");
+        }
+    }
+}
