@@ -512,4 +512,45 @@ mod tests {
         let out = draw(&img, &corners).to_rgb8();
         assert!(out.pixels().all(|p| p.0 == [0, 0, 0]));
     }
+
+    #[test]
+    fn outlines_of_each_family_pass_through_the_mapped_corners() {
+        use crate::transform::{named_layout, Homography, Tps};
+        let (input, output) = (Size::new(100, 80), Size::new(50, 40));
+        // A homography: the first point of each side is a mapped corner.
+        let h = Homography([0.9, 0.1, 0.05, -0.05, 0.8, 0.0, 0.2, 0.1, 1.0]);
+        let line = outline(&h.into(), input, output, false);
+        assert_eq!(line.len(), 4 * OUTLINE_STEPS);
+        let (u, v) = h.apply(-1.0, -1.0).unwrap();
+        let want = ((u + 1.0) * 100.0 / 2.0 - 0.5, (v + 1.0) * 80.0 / 2.0 - 0.5);
+        let got = line[0].unwrap();
+        assert!((got.0 - want.0).abs() < 1e-9 && (got.1 - want.1).abs() < 1e-9);
+        // Behind the camera: broken, not drawn through.
+        let back = Homography([1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.5]);
+        let line = outline(&back.into(), input, output, false);
+        assert!(line.iter().any(Option::is_none) && line.iter().any(Option::is_some));
+        // A thin-plate spline through the output's corners: the outline's
+        // corners are the source points.
+        let target = named_layout("rare:4").unwrap();
+        let source = vec![[-0.9, -0.8], [0.7, -0.9], [-0.8, 0.9], [0.95, 0.7]];
+        let tps = Tps::new(target, source.clone(), 0.0, Some(true), "t").unwrap();
+        let line = outline(&tps.into(), input, output, false);
+        let px = |p: [f64; 2]| {
+            (
+                (p[0] + 1.0) * 100.0 / 2.0 - 0.5,
+                (p[1] + 1.0) * 80.0 / 2.0 - 0.5,
+            )
+        };
+        // With grid = corners the output border is at ±(1 + 1/(n−1)), so the
+        // corner points of the outline are just outside the source points.
+        let tl = line[0].unwrap();
+        let s = px(source[0]);
+        assert!(
+            (tl.0 - s.0).abs() < 3.0 && (tl.1 - s.1).abs() < 3.0,
+            "{tl:?} vs {s:?}"
+        );
+        let drawn = draw_outlines(&DynamicImage::new_rgb8(100, 80), &[line]);
+        let red = drawn.to_rgb8().pixels().filter(|p| p.0 == COLOUR).count();
+        assert!(red > 200, "{red} red pixels");
+    }
 }

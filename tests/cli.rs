@@ -251,3 +251,162 @@ fn thetas_with_skip_existing_keep_existing_outputs() {
     );
     assert!(!env.path("c.png").exists());
 }
+
+/// `--corners` is exactly its homography, `--perspective` exactly the
+/// normalised homography it converts to: the same bytes through the binary.
+#[test]
+fn corners_and_perspective_equal_their_homographies() {
+    use stn::{Homography, Size};
+    let env = Env::new();
+    util::save_png(&gradient(64, 48), &env.path("in.png"));
+    let (input, output) = (Size::new(64, 48), Size::new(40, 30));
+    let corners = [6.0, 4.25, 58.0, 9.0, 55.25, 44.0, 3.0, 40.0];
+    let m = [1.1, 0.05, -3.0, -0.04, 0.95, 2.0, 0.0008, -0.0011, 1.0];
+    for ac in [false, true] {
+        let h = Homography::from_corners(&corners, input, output, ac, "t").unwrap();
+        let p = Homography::from_pixel_matrix(&Homography(m), input, output, ac, "t").unwrap();
+        let j = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:?}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let mut runs = vec![
+            (format!("--corners={}", j(&corners)), "a.png"),
+            (format!("--homography={}", j(&h.0)), "b.png"),
+            (format!("--perspective={}", j(&m)), "c.png"),
+            (format!("--homography={}", j(&p.0)), "d.png"),
+        ];
+        for (flag, out) in &mut runs {
+            let mut args = vec![
+                "warp",
+                flag.as_str(),
+                "--size",
+                "40x30",
+                "in.png",
+                "-o",
+                *out,
+            ];
+            if ac {
+                args.push("--align-corners");
+            }
+            env.assert_ok(&args);
+        }
+        let read = |n: &str| std::fs::read(env.path(n)).unwrap();
+        assert_eq!(
+            read("a.png"),
+            read("b.png"),
+            "--corners vs its homography, ac={ac}"
+        );
+        assert_eq!(
+            read("c.png"),
+            read("d.png"),
+            "--perspective vs its homography, ac={ac}"
+        );
+    }
+    // The corner pixels of a --corners output sample the given input points:
+    // with an image that is constant along rows, the output's top-left pixel
+    // is the input's row at y1 (4.25: rows 4 and 5 weighed 3:1).
+    let rows = DynamicImage::ImageLuma8(ImageBuffer::from_fn(64, 48, |_, y| {
+        image::Luma([(y * 5) as u8])
+    }));
+    util::save_png(&rows, &env.path("rows.png"));
+    env.assert_ok(&[
+        "warp",
+        "--corners=6,4.25,58,9,55.25,44,3,40",
+        "--size",
+        "40x30",
+        "rows.png",
+        "-o",
+        "r.png",
+    ]);
+    let r = util::load(&env.path("r.png")).to_luma8();
+    assert_eq!(r.get_pixel(0, 0).0[0], 21); // 20 + 0.25 · 5 = 21.25
+    assert_eq!(r.get_pixel(39, 0).0[0], 45); // row 9
+    assert_eq!(r.get_pixel(0, 29).0[0], 200); // row 40
+}
+
+/// Bad matrices and points exit 2 with a message naming the problem, and
+/// write nothing.
+#[test]
+fn bad_transforms_exit_2_and_write_nothing() {
+    let env = Env::new();
+    util::save_png(&gradient(16, 16), &env.path("in.png"));
+    std::fs::write(
+        env.path("few.json"),
+        r#"{"target":[[0,0],[1,0]],"source":[[0,0],[1,0]]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("mismatch.json"),
+        r#"{"target":[[0,0],[1,0],[0,1]],"source":[[0,0],[1,0]]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("line.json"),
+        r#"{"target":[[0,0],[0.5,0.5],[1,1]],"source":[[0,0],[1,0],[0,1]]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("dup.json"),
+        r#"{"target":[[0,0],[1,0],[0,1],[1,0]],"source":[[0,0],[1,0],[0,1],[1,1]]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("nan.json"),
+        r#"{"target":[[0,0],[1,0],[0,1]],"source":[[0,0],[1,0],[0,NaN]]}"#,
+    )
+    .unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--homography=1,2,0,2,4,0,0,0,1"], "singular"),
+        (&["--homography=1,0,0,0,1,0,0,0,-1"], "behind the camera"),
+        (&["--homography=1,0,0,0,1,0,0,0"], "expected 9 numbers"),
+        (&["--homography=1,0,0,0,1,0,0,0,nan"], "not a finite number"),
+        (&["--perspective=1,2,3,2,4,6,1,2,3"], "singular"),
+        (
+            &["--perspective=1,0,0,0,1,0,0,0,inf"],
+            "not a finite number",
+        ),
+        (&["--corners=0,0,1,1,2,2,3,3", "--size", "8x8"], "line"),
+        (
+            &["--corners=0,0,1,1,2,2", "--size", "8x8"],
+            "expected 8 numbers",
+        ),
+        (&["--tps=few.json"], "at least 3"),
+        (&["--tps=mismatch.json"], "3 target points but 2"),
+        (&["--tps=line.json"], "one line"),
+        (&["--tps=dup.json"], "both"),
+        (&["--tps=nan.json"], "invalid JSON"),
+        (&["--tps=missing.json"], "missing.json"),
+    ];
+    for (flags, needle) in cases {
+        let mut args = vec!["warp"];
+        args.extend_from_slice(flags);
+        args.extend(["in.png", "-o", "out.png"]);
+        env.assert_fails_with(&args, 2, needle);
+        assert!(!env.path("out.png").exists(), "{flags:?} wrote an output");
+    }
+    // The matrix flags exclude each other (clap's usage error, exit 2).
+    let out = env.run(&[
+        "warp",
+        "--theta=1,0,0,0,1,0",
+        "--homography=1,0,0,0,1,0,0,0,1",
+        "in.png",
+        "-o",
+        "out.png",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+    assert!(!env.path("out.png").exists());
+    // --corners needs --size.
+    let out = env.run(&[
+        "warp",
+        "--corners=0,0,1,0,1,1,0,1",
+        "in.png",
+        "-o",
+        "out.png",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--size"));
+    assert!(!env.path("out.png").exists());
+}

@@ -100,9 +100,21 @@ pub fn repo() -> &'static Path {
 /// with kernel family `isa`, through the library.
 pub fn warp(
     src: &[u8],
+    dims: (usize, usize, usize),
+    out: (usize, usize),
+    theta: &Affine,
+    opts: &WarpOptions,
+    isa: Isa,
+) -> Vec<u8> {
+    warp_t(src, dims, out, &stn::Transform::from(*theta), opts, isa)
+}
+
+/// [`warp`] through any transform.
+pub fn warp_t(
+    src: &[u8],
     (w, h, c): (usize, usize, usize),
     (ow, oh): (usize, usize),
-    theta: &Affine,
+    t: &stn::Transform,
     opts: &WarpOptions,
     isa: Isa,
 ) -> Vec<u8> {
@@ -120,7 +132,7 @@ pub fn warp(
             height: oh,
             channels: c,
         },
-        &stn::Transform::from(*theta),
+        t,
         opts,
         isa,
     );
