@@ -36,8 +36,20 @@ fn noise_image(w: usize, h: usize, c: usize) -> Vec<u8> {
 fn warp(
     src: &[u8],
     dst: &mut [u8],
-    (w, h, c): (usize, usize, usize),
+    dims: (usize, usize, usize),
     theta: &Affine,
+    opts: &WarpOptions,
+    isa: Isa,
+) {
+    warp_t(src, dst, dims, &stn::Transform::from(*theta), opts, isa)
+}
+
+/// [`warp`] through any transform.
+fn warp_t(
+    src: &[u8],
+    dst: &mut [u8],
+    (w, h, c): (usize, usize, usize),
+    t: &stn::Transform,
     opts: &WarpOptions,
     isa: Isa,
 ) {
@@ -54,7 +66,7 @@ fn warp(
             height: h,
             channels: c,
         },
-        &stn::Transform::from(*theta),
+        t,
         opts,
         isa,
     );
@@ -187,8 +199,58 @@ fn bench_kernels(c: &mut Criterion) {
     group.finish();
 }
 
+/// The benchmark transforms of each family on the 4K workload: the rts theta;
+/// the same with perspective (h31 = 0.12, h32 = −0.08); a thin-plate spline
+/// with K = 20 (RARE layout) through the rts map plus a smooth bend.
+pub fn families() -> Vec<(&'static str, stn::Transform)> {
+    let theta = rts(15.0, 0.9, 0.05, -0.03);
+    let [a, b, c, d, e, f] = theta.0;
+    let h = stn::Homography([a, b, c, d, e, f, 0.12, -0.08, 1.0]);
+    let target = stn::transform::named_layout("rare:20").unwrap();
+    let source = target
+        .iter()
+        .map(|p| {
+            let (x, y) = theta.apply(p[0], p[1]);
+            [x, y + 0.1 * (std::f64::consts::PI * p[0]).sin()]
+        })
+        .collect();
+    let tps = stn::Tps::new(target, source, 0.0, None, "bench").unwrap();
+    vec![
+        ("affine", theta.into()),
+        ("projective", h.into()),
+        ("tps20", tps.into()),
+    ]
+}
+
+fn bench_families(c: &mut Criterion) {
+    let (w, h) = (3840, 2160);
+    let src = noise_image(w, h, 3);
+    let mut dst = vec![0u8; w * h * 3];
+    let mut group = c.benchmark_group("families_4k_rgb8");
+    group.throughput(Throughput::Elements((w * h) as u64));
+    group.sample_size(15);
+    for (name, t) in families() {
+        for threads in [1usize, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            group.bench_function(BenchmarkId::new(name, threads), |b| {
+                b.iter(|| {
+                    pool.install(|| {
+                        let opts = WarpOptions::default();
+                        warp_t(&src, &mut dst, (w, h, 3), &t, &opts, Isa::detect())
+                    })
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    bench_families,
     bench_4k,
     bench_1080p,
     bench_mnist_batch,

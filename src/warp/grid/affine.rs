@@ -5,7 +5,7 @@
 //! ([`Affine::sampling_map`]). Along output row `i` it is `u = u0 + j·du`,
 //! `v = v0 + j·dv` ([`Row`]): no grid buffer is needed.
 
-use super::{Bounds, Grid, Row};
+use super::{lanes, Bounds, Grid, Row};
 use crate::affine::{Affine, Size};
 
 /// The grid of a theta.
@@ -28,9 +28,8 @@ impl Grid for AffineGrid {
     #[inline]
     fn fill(&self, i: usize, j0: usize, u: &mut [f64], v: &mut [f64]) {
         let row = Row::new(&self.map, i);
-        for (k, (u, v)) in u.iter_mut().zip(v.iter_mut()).enumerate() {
-            (*u, *v) = row.at(j0 + k);
-        }
+        // The operations of Row::at, vectorised.
+        lanes::run(j0, u, v, |x| (row.u0 + x * row.du, row.v0 + x * row.dv));
     }
 
     fn span(&self, i: usize, n: usize, bounds: &Bounds) -> Option<(usize, usize)> {

@@ -14,6 +14,7 @@
 //! No H×W×2 grid is ever built: coordinates are produced per tile of a row.
 
 pub mod affine;
+mod lanes;
 pub mod projective;
 pub mod tps;
 

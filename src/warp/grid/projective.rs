@@ -2,13 +2,13 @@
 //!
 //! Composed with the output's base grid and the input's unnormalisation it is
 //! a pixel homography `G` (output pixel → input pixel, [`Homography::pixel_map`]):
-//! along output row `i`, `u = (g11 j + (g12 i + g13)) / (g31 j + (g32 i + g33))`,
-//! `v` likewise. The denominator equals `H`'s at the point's normalised
+//! along output row `i`, `u = (g11 j + (g12 i + g13)) · (1 / (g31 j + (g32 i + g33)))`,
+//! `v` likewise (one division per point, vectorised). The denominator equals `H`'s at the point's normalised
 //! coordinates (the base grid and unnormalisation are affine); where it is
 //! ≤ 0 the point is behind the camera and the coordinates are NaN, which
 //! every sampler turns into 0 in every channel, whatever the padding.
 
-use super::Grid;
+use super::{lanes, Grid};
 use crate::affine::Size;
 use crate::transform::Homography;
 
@@ -34,14 +34,16 @@ impl Grid for ProjectiveGrid {
         let g = self.map.0;
         let y = i as f64;
         let (nu, nv, nz) = (g[1] * y + g[2], g[4] * y + g[5], g[7] * y + g[8]);
-        for (k, (u, v)) in u.iter_mut().zip(v.iter_mut()).enumerate() {
-            let x = (j0 + k) as f64;
+        // One division per point: u = nu·(1/z), v = nv·(1/z).
+        lanes::run(j0, u, v, |x| {
             let z = g[6] * x + nz;
-            (*u, *v) = if z > 0.0 {
-                ((g[0] * x + nu) / z, (g[3] * x + nv) / z)
+            let r = 1.0 / z;
+            let (pu, pv) = ((g[0] * x + nu) * r, (g[3] * x + nv) * r);
+            if z > 0.0 {
+                (pu, pv)
             } else {
                 (f64::NAN, f64::NAN)
-            };
-        }
+            }
+        });
     }
 }
