@@ -37,7 +37,7 @@ set edit:completion:arg-completer[stn] = {|@words|
             cand --homography 'Homography, nine numbers h11,…,h33 (row-major 3×3; output → input, normalised coordinates, like --theta). Where h31·x + h32·y + h33 ≤ 0 the output is 0'
             cand --perspective 'OpenCV perspective matrix, nine numbers (row-major 3×3; source pixel → destination pixel, pixel centres at integers, as cv2.warpPerspective)'
             cand --corners 'Document-scanner corners x1,y1,…,x4,y4: the input pixel positions (centres at integers) that the output''s top-left, top-right, bottom-right and bottom-left pixel centres come from (as cv2.getPerspectiveTransform + warpPerspective). Needs --size'
-            cand --tps 'Thin-plate spline: a JSON file {"target": [[x,y],…], "source": [[x,y],…]} of output points and the input points they sample (normalised)'
+            cand --tps 'Thin-plate spline: a JSON file `{"target": [[x, y], …], "source": [[x, y], …]}` of output points and the input points they sample (normalised)'
             cand --matrix 'OpenCV pixel matrix, six numbers (row-major 2×3; source pixel → destination pixel, pixel centres at integers, as cv2.warpAffine)'
             cand --thetas 'Apply a JSON-lines thetas file (from `stn predict` or `rectify --thetas`): each line''s image is warped into the output directory. Lines carry a "theta", a "homography" or a "tps"'
             cand --size 'Output size [default: the input''s size]'

@@ -332,7 +332,7 @@ pub struct WarpArgs {
     )]
     pub corners: Option<String>,
 
-    /// Thin-plate spline: a JSON file {"target": [[x,y],…], "source": [[x,y],…]}
+    /// Thin-plate spline: a JSON file `{"target": [[x, y], …], "source": [[x, y], …]}`
     /// of output points and the input points they sample (normalised).
     #[arg(long, value_name = "FILE", group = "transform")]
     pub tps: Option<PathBuf>,

@@ -57,7 +57,7 @@ const OUTLINE_STEPS: usize = 48;
 
 /// The image of the output's border under `transform`, in input pixel
 /// coordinates, as a closed polyline: the quadrilateral of [`region`] for
-/// affine transforms, the border sampled at [`OUTLINE_STEPS`] points per side
+/// affine transforms, the border sampled at 48 points per side
 /// for the others (a homography's image of a side is straight, a thin-plate
 /// spline's is curved). `None` marks a point behind a homography's camera,
 /// where the line breaks.
