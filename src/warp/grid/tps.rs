@@ -287,7 +287,7 @@ fn radial(r2: f64, dx: f64, eps: f64) -> (f64, f64) {
 }
 
 /// `ln x` for positive, finite, normal `x` (anything else gives a finite
-/// meaningless value, which [`radial`] discards), with IEEE operations only,
+/// meaningless value, which the radial term discards), with IEEE operations only,
 /// so that it vectorises and gives the same bits on every CPU: `x = 2^e · m`
 /// with `m ∈ [√½, √2)`, `ln m = 2 atanh(z)`, `z = (m − 1)/(m + 1)`, `|z| < 0.172`,
 /// by its series to `z¹⁵` (truncation below 2e-14·|z|, far below what the
