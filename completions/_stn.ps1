@@ -76,7 +76,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             [CompletionResult]::new('--interp', '--interp', [CompletionResultType]::ParameterName, 'Interpolation kernel')
             [CompletionResult]::new('--padding', '--padding', [CompletionResultType]::ParameterName, 'What lies outside the input [default: zeros, or the model''s stn.padding]')
             [CompletionResult]::new('--thetas', '--thetas', [CompletionResultType]::ParameterName, 'Also write the thetas as JSON lines to FILE')
-            [CompletionResult]::new('--overlay', '--overlay', [CompletionResultType]::ParameterName, 'Also write each input with the sampled region outlined into DIR')
+            [CompletionResult]::new('--overlay', '--overlay', [CompletionResultType]::ParameterName, 'Also write each input with the sampled region outlined into DIR: the quadrilateral of an affine or projective transform, the image of the output''s border (a curve) for a thin-plate spline, one per part')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
             [CompletionResult]::new('--max-pixels', '--max-pixels', [CompletionResultType]::ParameterName, 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs')

@@ -71,7 +71,7 @@ set edit:completion:arg-completer[stn] = {|@words|
             cand --interp 'Interpolation kernel'
             cand --padding 'What lies outside the input [default: zeros, or the model''s stn.padding]'
             cand --thetas 'Also write the thetas as JSON lines to FILE'
-            cand --overlay 'Also write each input with the sampled region outlined into DIR'
+            cand --overlay 'Also write each input with the sampled region outlined into DIR: the quadrilateral of an affine or projective transform, the image of the output''s border (a curve) for a thin-plate spline, one per part'
             cand -j 'Worker threads [default: one per core]'
             cand --jobs 'Worker threads [default: one per core]'
             cand --max-pixels 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs'

@@ -90,7 +90,7 @@ complete -c stn -n "__fish_stn_using_subcommand rectify" -l padding -d 'What lie
 border\t'Repeat the edge pixels'
 reflection\t'Mirror the image at its edges'"
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l thetas -d 'Also write the thetas as JSON lines to FILE' -r -F
-complete -c stn -n "__fish_stn_using_subcommand rectify" -l overlay -d 'Also write each input with the sampled region outlined into DIR' -r -F
+complete -c stn -n "__fish_stn_using_subcommand rectify" -l overlay -d 'Also write each input with the sampled region outlined into DIR: the quadrilateral of an affine or projective transform, the image of the output\'s border (a curve) for a thin-plate spline, one per part' -r -F
 complete -c stn -n "__fish_stn_using_subcommand rectify" -s j -l jobs -d 'Worker threads [default: one per core]' -r
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
 complete -c stn -n "__fish_stn_using_subcommand rectify" -s q -l quiet -d 'No progress bar'

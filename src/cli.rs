@@ -198,7 +198,9 @@ pub struct RectifyArgs {
     #[arg(long, value_name = "FILE")]
     pub thetas: Option<PathBuf>,
 
-    /// Also write each input with the sampled region outlined into DIR.
+    /// Also write each input with the sampled region outlined into DIR: the
+    /// quadrilateral of an affine or projective transform, the image of the
+    /// output's border (a curve) for a thin-plate spline, one per part.
     #[arg(long, value_name = "DIR")]
     pub overlay: Option<PathBuf>,
 }
