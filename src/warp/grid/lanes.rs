@@ -26,18 +26,7 @@ pub const RAMP: [f64; 64] = {
 pub fn run(j0: usize, u: &mut [f64], v: &mut [f64], point: impl Fn(f64) -> (f64, f64)) {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::sync::OnceLock;
-        static LEVEL: OnceLock<u8> = OnceLock::new();
-        let level = *LEVEL.get_or_init(|| {
-            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq") {
-                2
-            } else if is_x86_feature_detected!("avx2") {
-                1
-            } else {
-                0
-            }
-        });
-        match level {
+        match level() {
             // SAFETY: the CPU has the features each function enables
             // (checked just above).
             2 => unsafe { run_avx512(j0, u, v, point) },
@@ -48,6 +37,27 @@ pub fn run(j0: usize, u: &mut [f64], v: &mut [f64], point: impl Fn(f64) -> (f64,
     }
     #[cfg(not(target_arch = "x86_64"))]
     run_plain(j0, u, v, point)
+}
+
+/// The vector unit to compile for: 2 for AVX-512 (F and DQ), 1 for AVX2, 0
+/// for the baseline; detected once.
+pub fn level() -> u8 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static LEVEL: OnceLock<u8> = OnceLock::new();
+        *LEVEL.get_or_init(|| {
+            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq") {
+                2
+            } else if is_x86_feature_detected!("avx2") {
+                1
+            } else {
+                0
+            }
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    0
 }
 
 #[inline(always)]

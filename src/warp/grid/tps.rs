@@ -105,6 +105,7 @@ impl TpsGrid {
     }
 
     /// The row's constants: `y` and `(y − cy_k)²`.
+    #[inline(always)]
     fn row(&self, i: usize) -> (f64, Vec<f64>) {
         let y = self.base.0[4] * i as f64 + self.base.0[5];
         (y, self.cy.iter().map(|c| (y - c) * (y - c)).collect())
@@ -147,6 +148,7 @@ impl TpsGrid {
 
     /// Whether the Hermite interpolant on the normalised x-interval
     /// `[x0, x1]` of the row with `dy2` is within [`TOLERANCE`].
+    #[inline(always)]
     fn interpolable(&self, x0: f64, x1: f64, dy2: &[f64]) -> bool {
         let (lo, hi) = (x0.min(x1), x0.max(x1));
         let len = hi - lo;
@@ -167,21 +169,46 @@ impl TpsGrid {
         l2 * l2 / 384.0 * sum <= TOLERANCE
     }
 
+    /// `f` at the [`LANES`] points `xs` of the row `y`, exactly, one point
+    /// per lane, the K terms summed in order after the affine part (the
+    /// order of [`Tps::apply`]).
+    #[inline(always)]
+    fn eval_points(&self, xs: &[f64; LANES], y: f64, dy2: &[f64]) -> [[f64; LANES]; 2] {
+        let [ax, ay] = self.a;
+        let mut fx: [f64; LANES] = std::array::from_fn(|l| ax[0] + ax[1] * xs[l] + ax[2] * y);
+        let mut fy: [f64; LANES] = std::array::from_fn(|l| ay[0] + ay[1] * xs[l] + ay[2] * y);
+        for (((cx, dy2), wx), wy) in self.cx.iter().zip(dy2).zip(&self.wx).zip(&self.wy) {
+            for l in 0..LANES {
+                let dx = xs[l] - cx;
+                let (u, _) = radial(dx * dx + dy2, dx, self.eps);
+                fx[l] += wx * u;
+                fy[l] += wy * u;
+            }
+        }
+        [fx, fy]
+    }
+
     /// Fills the points of columns `j0 .. j0 + u.len()` exactly.
+    #[inline(always)]
     fn exact(&self, j0: usize, y: f64, dy2: &[f64], u: &mut [f64], v: &mut [f64]) {
         let [sx, _, ox, _, _, _] = self.base.0;
         let [px, _, qx, _, py, qy] = self.to_px.0;
-        lanes::run(j0, u, v, |j| {
-            let x = sx * j + ox;
-            let [fx, fy, _, _] = self.eval(x, y, dy2, false);
-            (px * fx + qx, py * fy + qy)
-        });
+        for (c, (u, v)) in u.chunks_mut(LANES).zip(v.chunks_mut(LANES)).enumerate() {
+            let j = j0 + c * LANES;
+            let xs: [f64; LANES] = std::array::from_fn(|l| sx * (j as f64 + lanes::RAMP[l]) + ox);
+            let [fx, fy] = self.eval_points(&xs, y, dy2);
+            for (l, (u, v)) in u.iter_mut().zip(v.iter_mut()).enumerate() {
+                (*u, *v) = (px * fx[l] + qx, py * fy[l] + qy);
+            }
+        }
     }
 
     /// Fills columns `j0 .. j0 + u.len()` by Hermite segments where the bound
-    /// allows, halving segments that fail it, exactly elsewhere.
+    /// allows, halving segments that fail it, exactly elsewhere; `left` and
+    /// `right` are the knots at `j0` and `j0 + u.len()`.
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn segment(
+    fn segments(
         &self,
         j0: usize,
         y: f64,
@@ -191,24 +218,35 @@ impl TpsGrid {
         u: &mut [f64],
         v: &mut [f64],
     ) {
-        let n = u.len();
         let [sx, _, ox, _, _, _] = self.base.0;
-        let (x0, x1) = (sx * j0 as f64 + ox, sx * (j0 + n) as f64 + ox);
-        if n < MIN_SEGMENT || !self.interpolable(x0, x1, dy2) {
-            if n < 2 * MIN_SEGMENT {
-                return self.exact(j0, y, dy2, u, v);
+        // Pending segments (start, length, left knot, right knot), depth first.
+        let mut stack = [(0usize, 0usize, [0.0f64; 4], [0.0f64; 4]); 8];
+        stack[0] = (0, u.len(), left, right);
+        let mut top = 1;
+        while top > 0 {
+            top -= 1;
+            let (s, n, left, right) = stack[top];
+            let (us, vs) = (&mut u[s..s + n], &mut v[s..s + n]);
+            let (x0, x1) = (sx * (j0 + s) as f64 + ox, sx * (j0 + s + n) as f64 + ox);
+            if n >= MIN_SEGMENT && self.interpolable(x0, x1, dy2) {
+                self.hermite(x1 - x0, left, right, us, vs);
+            } else if n < 2 * MIN_SEGMENT || top + 2 > stack.len() {
+                self.exact(j0 + s, y, dy2, us, vs);
+            } else {
+                let h = n / 2;
+                let mid = self.eval(sx * (j0 + s + h) as f64 + ox, y, dy2, true);
+                stack[top] = (s + h, n - h, mid, right);
+                stack[top + 1] = (s, h, left, mid);
+                top += 2;
             }
-            let h = n / 2;
-            let mid = self.eval(sx * (j0 + h) as f64 + ox, y, dy2, true);
-            let (ul, ur) = u.split_at_mut(h);
-            let (vl, vr) = v.split_at_mut(h);
-            self.segment(j0, y, dy2, left, mid, ul, vl);
-            self.segment(j0 + h, y, dy2, mid, right, ur, vr);
-            return;
         }
-        // Cubic Hermite in t = k/n ∈ [0, 1): p(t) = a + t(b + t(c + t d)),
-        // with the derivatives scaled to the segment's length.
-        let len = x1 - x0;
+    }
+
+    /// The cubic Hermite interpolant of the knots `left`, `right` on a segment
+    /// of normalised length `len`, at `t = k / u.len()`.
+    #[inline(always)]
+    fn hermite(&self, len: f64, left: [f64; 4], right: [f64; 4], u: &mut [f64], v: &mut [f64]) {
+        // p(t) = a + t(b + t(c + t d)), derivatives scaled to the length.
         let coef = |f0: f64, f1: f64, d0: f64, d1: f64| {
             let (d0, d1) = (d0 * len, d1 * len);
             [
@@ -221,38 +259,63 @@ impl TpsGrid {
         let cu = coef(left[0], right[0], left[2], right[2]);
         let cv = coef(left[1], right[1], left[3], right[3]);
         let [px, _, qx, _, py, qy] = self.to_px.0;
-        let step = 1.0 / n as f64;
-        let base = j0 as f64;
-        lanes::run(j0, u, v, |j| {
-            let t = (j - base) * step;
+        let step = 1.0 / u.len() as f64;
+        for (k, (u, v)) in u.iter_mut().zip(v.iter_mut()).enumerate() {
+            let t = lanes::RAMP[k] * step;
             let fu = cu[0] + t * (cu[1] + t * (cu[2] + t * cu[3]));
             let fv = cv[0] + t * (cv[1] + t * (cv[2] + t * cv[3]));
-            (px * fu + qx, py * fv + qy)
-        });
+            (*u, *v) = (px * fu + qx, py * fv + qy);
+        }
+    }
+
+    /// [`Grid::fill`]'s body, inlined into copies compiled for each ISA.
+    #[inline(always)]
+    fn fill_body(&self, i: usize, j0: usize, u: &mut [f64], v: &mut [f64]) {
+        let (y, dy2) = self.row(i);
+        let [sx, _, ox, _, _, _] = self.base.0;
+        let mut start = 0;
+        let mut left = self.eval(sx * j0 as f64 + ox, y, &dy2, true);
+        while start < u.len() {
+            let n = SEGMENT.min(u.len() - start);
+            let right = self.eval(sx * (j0 + start + n) as f64 + ox, y, &dy2, true);
+            let (us, vs) = (&mut u[start..start + n], &mut v[start..start + n]);
+            self.segments(j0 + start, y, &dy2, left, right, us, vs);
+            left = right;
+            start += n;
+        }
+    }
+
+    /// [`TpsGrid::fill_body`] compiled for AVX-512.
+    ///
+    /// # Safety
+    /// The CPU supports AVX-512 F and DQ.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+    unsafe fn fill_avx512(&self, i: usize, j0: usize, u: &mut [f64], v: &mut [f64]) {
+        self.fill_body(i, j0, u, v)
+    }
+
+    /// [`TpsGrid::fill_body`] compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fill_avx2(&self, i: usize, j0: usize, u: &mut [f64], v: &mut [f64]) {
+        self.fill_body(i, j0, u, v)
     }
 }
 
 impl Grid for TpsGrid {
     fn fill(&self, i: usize, j0: usize, u: &mut [f64], v: &mut [f64]) {
-        let (y, dy2) = self.row(i);
-        let [sx, _, ox, _, _, _] = self.base.0;
-        let knot = |j: usize| self.eval(sx * j as f64 + ox, y, &dy2, true);
-        let mut start = 0;
-        let mut left = knot(j0);
-        while start < u.len() {
-            let n = SEGMENT.min(u.len() - start);
-            let right = knot(j0 + start + n);
-            self.segment(
-                j0 + start,
-                y,
-                &dy2,
-                left,
-                right,
-                &mut u[start..start + n],
-                &mut v[start..start + n],
-            );
-            left = right;
-            start += n;
+        match lanes::level() {
+            // SAFETY: `level` checked the CPU's features.
+            #[cfg(target_arch = "x86_64")]
+            2 => unsafe { self.fill_avx512(i, j0, u, v) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            1 => unsafe { self.fill_avx2(i, j0, u, v) },
+            _ => self.fill_body(i, j0, u, v),
         }
     }
 }
