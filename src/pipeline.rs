@@ -22,26 +22,36 @@ use crate::interrupt;
 use crate::net::{preprocess, LocNet, ModelSource};
 use crate::overlay;
 use crate::report::Report;
+use crate::shard::Shard;
 use crate::thetas::{self, ThetaLine};
 use crate::warp;
 
 /// Jobs with their planned outputs, after the existing-output policy.
 struct Plan {
+    /// Every job of the batch, whatever the shard.
     jobs: Vec<Job>,
     outputs: Vec<PathBuf>,
-    /// Whether each output already exists (and is to be skipped).
+    /// The jobs this run does (its shard's, or all), in order.
+    own: Vec<usize>,
+    /// Whether each job's output already exists and is to be skipped (only
+    /// ever true for the run's own jobs).
     skip: Vec<bool>,
 }
 
 /// Plans outputs under `out`, refusing clashes and, unless told otherwise,
 /// existing outputs, before any work starts.
-fn plan(jobs: Vec<Job>, out: &OutputConfig) -> Result<Plan, Error> {
+///
+/// With a shard, the clash checks still see every job (a shard refuses what
+/// the whole run would refuse), but only the shard's own outputs are looked
+/// for: the other shards' may be there already, written by their own runs.
+fn plan(jobs: Vec<Job>, out: &OutputConfig, shard: Option<Shard>) -> Result<Plan, Error> {
     let ext = out.format.and_then(|f| f.extensions_str().first().copied());
     let outputs = inputs::plan_outputs(&jobs, &out.dir, ext)?;
-    let exists: Vec<bool> = outputs
-        .iter()
-        .map(|p| p.symlink_metadata().is_ok())
-        .collect();
+    let own = own_jobs(&jobs, shard);
+    let mut exists = vec![false; jobs.len()];
+    for &i in &own {
+        exists[i] = outputs[i].symlink_metadata().is_ok();
+    }
     let skip = match out.existing {
         Existing::Overwrite => vec![false; jobs.len()],
         Existing::Skip => exists,
@@ -58,8 +68,18 @@ fn plan(jobs: Vec<Job>, out: &OutputConfig) -> Result<Plan, Error> {
     Ok(Plan {
         jobs,
         outputs,
+        own,
         skip,
     })
+}
+
+/// The indices of the jobs `shard` owns, by their output path relative to
+/// the output directory (all of them without a shard).
+fn own_jobs(jobs: &[Job], shard: Option<Shard>) -> Vec<usize> {
+    match shard {
+        None => (0..jobs.len()).collect(),
+        Some(s) => (0..jobs.len()).filter(|&i| s.owns(&jobs[i].rel)).collect(),
+    }
 }
 
 fn create_dir(dir: &Path) -> Result<(), Error> {
@@ -263,11 +283,11 @@ fn collect(args: &[String], exclude: &[&Path], report: &mut Report) -> Vec<Job> 
 
 /// `stn rectify`.
 pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
-    let mut report = Report::new(0, task.quiet);
+    let mut report = Report::new(0, task.quiet).for_shard(task.shard);
     let mut exclude = vec![task.out.dir.as_path()];
     exclude.extend(task.overlay.as_deref());
     let jobs = collect(&task.inputs, &exclude, &mut report);
-    let plan = plan(jobs, &task.out)?;
+    let plan = plan(jobs, &task.out, task.shard)?;
     let overlays = match &task.overlay {
         Some(dir) => {
             let cfg = OutputConfig {
@@ -288,11 +308,7 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
         ..task.sampling.options
     };
     let out_size = task.sampling.size.or(contract.output_size);
-    let mut report = report.with_total(plan.jobs.len());
-    let todo: Vec<usize> = (0..plan.jobs.len()).filter(|&i| !plan.skip[i]).collect();
-    for _ in todo.len()..plan.jobs.len() {
-        report.skip();
-    }
+    let (mut report, todo) = start(report, &plan);
     // Outputs are committed (fsync + rename) in the background; an output
     // counts as written, and gets its thetas line, once committed.
     let committer = codec::Committer::<(usize, Affine, Size)>::new(COMMIT_QUEUE);
@@ -362,6 +378,22 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
     Ok(report.finish("written"))
 }
 
+/// Sizes the report to the run's own jobs, counts those skipped, and returns
+/// the jobs to do.
+fn start(report: Report, plan: &Plan) -> (Report, Vec<usize>) {
+    let mut report = report.with_total(plan.own.len());
+    let todo: Vec<usize> = plan
+        .own
+        .iter()
+        .copied()
+        .filter(|&i| !plan.skip[i])
+        .collect();
+    for _ in todo.len()..plan.own.len() {
+        report.skip();
+    }
+    (report, todo)
+}
+
 fn line(plan: &Plan, i: usize, dir: &Path, theta: &Affine, size: Size) -> String {
     let rel = plan.outputs[i]
         .strip_prefix(dir)
@@ -378,16 +410,16 @@ fn line(plan: &Plan, i: usize, dir: &Path, theta: &Affine, size: Size) -> String
 
 /// `stn predict`: JSON lines on stdout, streamed chunk by chunk.
 pub fn predict(task: &PredictTask, max_pixels: u64) -> Result<Exit, Error> {
-    let mut report = Report::new(0, task.quiet);
+    let mut report = Report::new(0, task.quiet).for_shard(task.shard);
     let jobs = collect(&task.inputs, &[], &mut report);
     let mut net = load_net(&task.net)?;
     let size = task.size.or(net.contract().output_size);
-    let mut report = report.with_total(jobs.len());
-    let all: Vec<usize> = (0..jobs.len()).collect();
+    let own = own_jobs(&jobs, task.shard);
+    let mut report = report.with_total(own.len());
     let stdout = io::stdout();
     let contract = net.contract().clone();
     for_each_batch(
-        &all,
+        &own,
         &jobs,
         task.net.batch,
         max_pixels,
@@ -426,7 +458,7 @@ pub fn apply(task: &ApplyTask, max_pixels: u64) -> Result<Exit, Error> {
     } else {
         fs::read_to_string(&task.thetas).map_err(read_err)?
     };
-    let mut report = Report::new(0, true);
+    let mut report = Report::new(0, true).for_shard(task.shard);
     let mut parsed = Vec::new();
     for r in thetas::parse(&text, &task.thetas) {
         match r {
@@ -444,13 +476,9 @@ pub fn apply(task: &ApplyTask, max_pixels: u64) -> Result<Exit, Error> {
                 .unwrap_or_else(|| inputs::mirror_rel(&l.path)),
         })
         .collect();
-    let plan = plan(jobs, &task.out)?;
+    let plan = plan(jobs, &task.out, task.shard)?;
     create_dir(&task.out.dir)?;
-    let mut report = report.with_total(plan.jobs.len());
-    let todo: Vec<usize> = (0..plan.jobs.len()).filter(|&i| !plan.skip[i]).collect();
-    for _ in todo.len()..plan.jobs.len() {
-        report.skip();
-    }
+    let (mut report, todo) = start(report, &plan);
     let committer = codec::Committer::<usize>::new(COMMIT_QUEUE);
     let committed = |outcomes: Vec<codec::Outcome<usize>>, report: &mut Report| {
         for (_, r) in outcomes {

@@ -12,3 +12,4 @@ mod props;
 mod rectify;
 #[cfg(feature = "onnx")]
 mod reliability;
+mod shard;

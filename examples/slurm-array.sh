@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Rectify a folder tree on a Slurm cluster, one array task per shard:
+#
+#   sbatch examples/slurm-array.sh                 # all N tasks
+#   sbatch --array=7 examples/slurm-array.sh       # rerun task 7 alone
+#
+# Task I runs `stn rectify … --shard I/N`: the files whose relative path
+# hashes to I mod N. Together the N tasks write exactly what one
+# `stn rectify "$INPUT" -o "$OUTPUT"` would, with no coordination. N is read
+# from Slurm, so the --array line below is the only place to change it
+# (0-(N-1); a throttle such as 0-63%8 is fine).
+#
+# A rerun task resumes: --skip-existing keeps the outputs it finished. A run
+# writes its --thetas file when it ends, listing the files it wrote in that
+# run; to get every theta of a task that crashed, rerun it with --overwrite
+# instead (same bytes, whole shard). Merge the thetas afterwards with
+# `cat thetas.*.jsonl > thetas.jsonl`.
+#
+# INPUT, OUTPUT and STN may be set in the environment (sbatch --export).
+#SBATCH --job-name=stn-rectify
+#SBATCH --array=0-15
+#SBATCH --cpus-per-task=4
+#SBATCH --mem=4G
+#SBATCH --time=02:00:00
+#SBATCH --output=stn-rectify-%A_%a.log
+set -euo pipefail
+
+STN=${STN:-stn}
+INPUT=${INPUT:-/shared/scans}
+OUTPUT=${OUTPUT:-/shared/rectified}
+I=$((SLURM_ARRAY_TASK_ID - ${SLURM_ARRAY_TASK_MIN:-0}))
+N=$SLURM_ARRAY_TASK_COUNT
+
+"$STN" -j "${SLURM_CPUS_PER_TASK:-1}" rectify "$INPUT" -o "$OUTPUT" \
+  --shard "$I/$N" --skip-existing --quiet \
+  --thetas "thetas.$I.jsonl"
