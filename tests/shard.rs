@@ -106,6 +106,7 @@ fn shard_runs(args: &[&str], n: u64) -> Vec<Vec<String>> {
         .collect()
 }
 
+#[cfg(feature = "onnx")]
 fn sorted_lines(text: &str) -> Vec<String> {
     let mut v: Vec<String> = text.lines().map(str::to_string).collect();
     v.sort();
@@ -113,6 +114,7 @@ fn sorted_lines(text: &str) -> Vec<String> {
 }
 
 /// The `"output"` of each theta line.
+#[cfg(feature = "onnx")]
 fn outputs_of(text: &str) -> BTreeSet<String> {
     text.lines()
         .map(|l| {
