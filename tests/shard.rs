@@ -430,17 +430,29 @@ fn issue13_slurm_script_is_valid_bash_with_matching_shard_count() {
         .expect("bash");
     assert!(status.success(), "bash -n {}", script.display());
     let text = fs::read_to_string(&script).unwrap();
-    assert!(text.contains("#SBATCH --array=0-"), "{text}");
-    assert!(text.contains("--shard"), "{text}");
-    assert!(text.contains("SLURM_ARRAY_TASK_ID"), "{text}");
+    let number_after = |prefix: &str| -> u64 {
+        let at = text.find(prefix).unwrap_or_else(|| panic!("no {prefix:?}")) + prefix.len();
+        let digits: String = text[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().unwrap()
+    };
+    // --array=0-(N-1) and the script's N agree.
+    assert_eq!(
+        number_after("#SBATCH --array=0-") + 1,
+        number_after("SHARDS=${SHARDS:-")
+    );
+    assert!(text.contains("--shard \"$I/$N\""), "{text}");
+    assert!(text.contains("I=$SLURM_ARRAY_TASK_ID\n"), "{text}");
 }
 
 #[cfg(feature = "onnx")]
 #[test]
 fn issue13_slurm_script_runs_as_three_array_tasks() {
     // The script as Slurm would run it: one process per array task, each
-    // with its SLURM_ARRAY_* variables; stn, the input and the output come
-    // from the environment.
+    // with its SLURM_ARRAY_* variables; stn, the input, the output and N
+    // come from the environment.
     let env = Env::new();
     images(&env, "in", 0, 24);
     env.assert_ok(&[
@@ -461,9 +473,11 @@ fn issue13_slurm_script_runs_as_three_array_tasks() {
                 .env("STN", bin)
                 .env("INPUT", "in")
                 .env("OUTPUT", "out")
+                .env("SHARDS", "3")
                 .env("SLURM_ARRAY_TASK_ID", i.to_string())
-                .env("SLURM_ARRAY_TASK_MIN", "0")
-                .env("SLURM_ARRAY_TASK_COUNT", "3")
+                // As Slurm sets them when each task is resubmitted alone.
+                .env("SLURM_ARRAY_TASK_MIN", i.to_string())
+                .env("SLURM_ARRAY_TASK_COUNT", "1")
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
