@@ -5,6 +5,9 @@
 //! (fsync + rename, [`codec::Committer`]), so the cores never wait for the
 //! disk. At most one chunk of decoded images is in memory, whatever the
 //! folder size.
+//!
+//! With `--shard`, every job is planned (so the collision checks see the
+//! whole input set) and only the shard's own are done and counted.
 
 use std::fs;
 use std::io::{self, Write};
