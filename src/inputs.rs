@@ -62,13 +62,11 @@ pub struct Collected {
 ///
 /// Walks and patterns never enter the `exclude` directories (the output and
 /// overlay directories, so that a second run does not read the first run's
-/// outputs); they need not exist.
+/// outputs); they need not exist, and are still not entered if another
+/// process (another shard of the same job) creates them during the walk.
 pub fn collect(inputs: &[String], stdin: &mut dyn BufRead, exclude: &[&Path]) -> Collected {
     let mut collector = Collector {
-        exclude: exclude
-            .iter()
-            .filter_map(|p| fs::canonicalize(p).ok())
-            .collect(),
+        exclude: exclude.iter().filter_map(|p| future_identity(p)).collect(),
         found: Vec::new(),
         errors: Vec::new(),
     };
@@ -436,6 +434,33 @@ impl Canonical {
         let name = path.file_name()?;
         Some(self.dir(path.parent().unwrap_or(Path::new("")))?.join(name))
     }
+}
+
+/// The real path `path` has, or will have once created: the real path of its
+/// nearest existing ancestor joined with the rest. `None` if no ancestor
+/// resolves or the rest is not plain names (`..`).
+fn future_identity(path: &Path) -> Option<PathBuf> {
+    let mut rest = Vec::new();
+    for ancestor in path.ancestors() {
+        let dir = if ancestor.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            ancestor
+        };
+        if let Ok(real) = fs::canonicalize(dir) {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                match part {
+                    Component::Normal(name) => out.push(name),
+                    Component::CurDir => {}
+                    _ => return None,
+                }
+            }
+            return Some(out);
+        }
+        rest.extend(ancestor.components().next_back());
+    }
+    None
 }
 
 fn is_broken_link(path: &Path) -> bool {
@@ -855,6 +880,34 @@ mod tests {
         assert_eq!(
             c.entry(&t.path("linkdir/x.png")),
             Some(fs::canonicalize(t.path("real")).unwrap().join("x.png"))
+        );
+    }
+
+    #[test]
+    fn an_output_directory_made_during_the_walk_is_not_entered() {
+        // A concurrent shard creates the output directory inside the input
+        // tree after this run resolved its exclusions.
+        let t = Tree::new();
+        t.file("d/a.png");
+        let out = t.path("d/out/deeper");
+        let mut c = Collector {
+            exclude: future_identity(&out).into_iter().collect(),
+            found: Vec::new(),
+            errors: Vec::new(),
+        };
+        assert_eq!(
+            c.exclude,
+            [fs::canonicalize(t.path("d")).unwrap().join("out/deeper")]
+        );
+        t.file("d/out/deeper/a.png");
+        t.file("d/out/b.png");
+        c.named(&t.path("d"), false);
+        let rels: Vec<&Path> = c.found.iter().map(|j| j.rel.as_path()).collect();
+        assert_eq!(rels, [Path::new("a.png"), Path::new("out/b.png")]);
+        assert_eq!(future_identity(Path::new("no/such/../x")), None);
+        assert_eq!(
+            future_identity(Path::new("new")),
+            Some(fs::canonicalize(".").unwrap().join("new"))
         );
     }
 

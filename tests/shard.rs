@@ -281,6 +281,22 @@ fn issue13_assignment_is_stable_when_files_are_added_or_the_root_moves() {
     }
 }
 
+#[cfg(feature = "onnx")]
+#[test]
+fn issue13_shards_writing_inside_their_input_tree_do_not_read_each_others_outputs() {
+    // `rectify in -o in/out`: the output directory is excluded from the walk
+    // even when another shard creates it while this one is listing.
+    let env = Env::new();
+    images(&env, "in", 0, 40);
+    images(&env, "ref", 0, 40);
+    env.assert_ok(&["rectify", "ref", "-o", "ref/out", "-q"]);
+    run_concurrently(
+        &env,
+        &shard_runs(&["rectify", "in", "-o", "in/out", "-q"], 4),
+    );
+    assert_eq!(tree(&env.path("in/out")), tree(&env.path("ref/out")));
+}
+
 /// Writes `n` tiny images under `env/src` and a thetas file listing them
 /// with the identity theta; returns the file's name.
 fn identity_thetas(env: &Env, n: u32) -> &'static str {
