@@ -48,6 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             [CompletionResult]::new('--interp', '--interp', [CompletionResultType]::ParameterName, 'Interpolation kernel')
             [CompletionResult]::new('--padding', '--padding', [CompletionResultType]::ParameterName, 'What lies outside the input [default: zeros, or the model''s stn.padding]')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format [default: from the output''s extension; PNG on stdout]')
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'With --thetas: take only shard I of N (I = 0 … N−1), the lines whose output path hashes to I mod N')
             [CompletionResult]::new('--png-compression', '--png-compression', [CompletionResultType]::ParameterName, 'PNG compression: fast (default, larger files) to best (smallest, slowest)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output image; `-` writes standard output. With --thetas, a directory')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output image; `-` writes standard output. With --thetas, a directory')
@@ -62,6 +63,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             break
         }
         'stn;rectify' {
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Take only shard I of N (I = 0 … N−1): the files whose relative path hashes to I mod N. The N runs 0/N … (N−1)/N together do one run''s work')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output directory; outputs mirror the inputs'' relative paths')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output directory; outputs mirror the inputs'' relative paths')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format [default: the input''s]')
@@ -90,6 +92,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             break
         }
         'stn;predict' {
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Take only shard I of N (I = 0 … N−1): the files whose relative path hashes to I mod N. The N runs 0/N … (N−1)/N together do one run''s work')
             [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'An ONNX localisation net [default: the embedded MNIST RTS model]')
             [CompletionResult]::new('--batch', '--batch', [CompletionResultType]::ParameterName, 'Images per inference batch')
             [CompletionResult]::new('--input-size', '--input-size', [CompletionResultType]::ParameterName, 'Model input size [default: from the model]')

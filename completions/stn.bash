@@ -336,12 +336,16 @@ _stn() {
             return 0
             ;;
         stn__subcmd__predict)
-            opts="-q -j -h --quiet --model --batch --input-size --mean --std --ort-lib --size --jobs --max-pixels --help"
+            opts="-q -j -h --quiet --shard --model --batch --input-size --mean --std --ort-lib --size --jobs --max-pixels --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --model)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -390,12 +394,16 @@ _stn() {
             return 0
             ;;
         stn__subcmd__rectify)
-            opts="-q -o -j -h --quiet --output --format --overwrite --skip-existing --png-compression --model --batch --input-size --mean --std --ort-lib --size --interp --padding --align-corners --thetas --overlay --jobs --max-pixels --help"
+            opts="-q -o -j -h --quiet --shard --output --format --overwrite --skip-existing --png-compression --model --batch --input-size --mean --std --ort-lib --size --interp --padding --align-corners --thetas --overlay --jobs --max-pixels --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -476,7 +484,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__warp)
-            opts="-o -j -h --theta --homography --perspective --corners --tps --matrix --thetas --size --interp --padding --align-corners --format --overwrite --skip-existing --png-compression --output --jobs --max-pixels --help"
+            opts="-o -j -h --theta --homography --perspective --corners --tps --matrix --thetas --size --interp --padding --align-corners --format --overwrite --skip-existing --shard --png-compression --output --jobs --max-pixels --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -524,6 +532,10 @@ _stn() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "png jpeg bmp tiff pnm webp gif" -- "${cur}"))
+                    return 0
+                    ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --png-compression)

@@ -44,6 +44,7 @@ set edit:completion:arg-completer[stn] = {|@words|
             cand --interp 'Interpolation kernel'
             cand --padding 'What lies outside the input [default: zeros, or the model''s stn.padding]'
             cand --format 'Output format [default: from the output''s extension; PNG on stdout]'
+            cand --shard 'With --thetas: take only shard I of N (I = 0 … N−1), the lines whose output path hashes to I mod N'
             cand --png-compression 'PNG compression: fast (default, larger files) to best (smallest, slowest)'
             cand -o 'Output image; `-` writes standard output. With --thetas, a directory'
             cand --output 'Output image; `-` writes standard output. With --thetas, a directory'
@@ -57,6 +58,7 @@ set edit:completion:arg-completer[stn] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'stn;rectify'= {
+            cand --shard 'Take only shard I of N (I = 0 … N−1): the files whose relative path hashes to I mod N. The N runs 0/N … (N−1)/N together do one run''s work'
             cand -o 'Output directory; outputs mirror the inputs'' relative paths'
             cand --output 'Output directory; outputs mirror the inputs'' relative paths'
             cand --format 'Output format [default: the input''s]'
@@ -84,6 +86,7 @@ set edit:completion:arg-completer[stn] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'stn;predict'= {
+            cand --shard 'Take only shard I of N (I = 0 … N−1): the files whose relative path hashes to I mod N. The N runs 0/N … (N−1)/N together do one run''s work'
             cand --model 'An ONNX localisation net [default: the embedded MNIST RTS model]'
             cand --batch 'Images per inference batch'
             cand --input-size 'Model input size [default: from the model]'

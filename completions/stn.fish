@@ -55,6 +55,7 @@ tiff\t'TIFF'
 pnm\t'Netpbm (PGM, PPM or PAM, by channel layout)'
 webp\t'WebP (lossless)'
 gif\t'GIF'"
+complete -c stn -n "__fish_stn_using_subcommand warp" -l shard -d 'With --thetas: take only shard I of N (I = 0 … N−1), the lines whose output path hashes to I mod N' -r
 complete -c stn -n "__fish_stn_using_subcommand warp" -l png-compression -d 'PNG compression: fast (default, larger files) to best (smallest, slowest)' -r -f -a "fast\t'Fastest encoding'
 default\t'zlib\'s default level'
 best\t'Smallest files'"
@@ -65,6 +66,7 @@ complete -c stn -n "__fish_stn_using_subcommand warp" -l align-corners -d 'Norma
 complete -c stn -n "__fish_stn_using_subcommand warp" -l overwrite -d 'Allow the output to replace the input file (with --thetas: replace existing outputs)'
 complete -c stn -n "__fish_stn_using_subcommand warp" -l skip-existing -d 'With --thetas: leave existing outputs alone and count them as skipped'
 complete -c stn -n "__fish_stn_using_subcommand warp" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c stn -n "__fish_stn_using_subcommand rectify" -l shard -d 'Take only shard I of N (I = 0 … N−1): the files whose relative path hashes to I mod N. The N runs 0/N … (N−1)/N together do one run\'s work' -r
 complete -c stn -n "__fish_stn_using_subcommand rectify" -s o -l output -d 'Output directory; outputs mirror the inputs\' relative paths' -r -F
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l format -d 'Output format [default: the input\'s]' -r -f -a "png\t'PNG'
 jpeg\t'JPEG'
@@ -98,6 +100,7 @@ complete -c stn -n "__fish_stn_using_subcommand rectify" -l overwrite -d 'Replac
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l skip-existing -d 'Leave existing outputs alone and count them as skipped'
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l align-corners -d 'Normalised ±1 are the centres of the corner pixels, not their outer edges'
 complete -c stn -n "__fish_stn_using_subcommand rectify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c stn -n "__fish_stn_using_subcommand predict" -l shard -d 'Take only shard I of N (I = 0 … N−1): the files whose relative path hashes to I mod N. The N runs 0/N … (N−1)/N together do one run\'s work' -r
 complete -c stn -n "__fish_stn_using_subcommand predict" -l model -d 'An ONNX localisation net [default: the embedded MNIST RTS model]' -r -F
 complete -c stn -n "__fish_stn_using_subcommand predict" -l batch -d 'Images per inference batch' -r
 complete -c stn -n "__fish_stn_using_subcommand predict" -l input-size -d 'Model input size [default: from the model]' -r

@@ -137,6 +137,44 @@ pub struct InputArgs {
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Take only shard I of N (I = 0 … N−1): the files whose relative path
+    /// hashes to I mod N. The N runs 0/N … (N−1)/N together do one run's work.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, allow_hyphen_values = true)]
+    pub shard: Option<ShardArg>,
+}
+
+/// `--shard I/N` as written: two whole numbers; [`crate::config`] checks I < N.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShardArg {
+    /// I.
+    pub index: u64,
+    /// N.
+    pub count: u64,
+}
+
+/// Parses `I/N`, two decimal whole numbers (no sign).
+fn parse_shard(text: &str) -> Result<ShardArg, String> {
+    let usage = "expected I/N, two whole numbers with I from 0 to N-1, such as 0/4";
+    let Some((i, n)) = text.split_once('/') else {
+        return Err(usage.to_string());
+    };
+    let number = |s: &str, what: &str| -> Result<u64, String> {
+        if s.is_empty() {
+            return Err(format!(
+                "{usage}; {what} is missing (an unset variable such as $JOB_COMPLETION_INDEX?)"
+            ));
+        }
+        if !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("{usage}; {what} {s:?} is not a whole number"));
+        }
+        s.parse()
+            .map_err(|_| format!("{usage}; {what} {s} is too large"))
+    };
+    Ok(ShardArg {
+        index: number(i, "I")?,
+        count: number(n, "N")?,
+    })
 }
 
 /// How outputs are written.
@@ -372,6 +410,11 @@ pub struct WarpArgs {
     #[arg(long)]
     pub skip_existing: bool,
 
+    /// With --thetas: take only shard I of N (I = 0 … N−1), the lines whose
+    /// output path hashes to I mod N.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, allow_hyphen_values = true)]
+    pub shard: Option<ShardArg>,
+
     /// PNG compression: fast (default, larger files) to best (smallest, slowest).
     #[arg(long, value_enum, default_value_t, value_name = "LEVEL")]
     pub png_compression: PngCompressionArg,
@@ -423,5 +466,50 @@ mod tests {
         assert!(r.is_err());
         let r = Cli::try_parse_from(["stn", "warp", "a", "-o", "b"]);
         assert!(r.is_err(), "one of --theta/--matrix is required");
+    }
+
+    #[test]
+    fn shard_syntax() {
+        assert_eq!(parse_shard("0/4"), Ok(ShardArg { index: 0, count: 4 }));
+        assert_eq!(
+            parse_shard("07/10"),
+            Ok(ShardArg {
+                index: 7,
+                count: 10
+            })
+        );
+        // Range checks (3/3, 0/0) are the config's.
+        assert_eq!(parse_shard("3/3"), Ok(ShardArg { index: 3, count: 3 }));
+        for (bad, needle) in [
+            ("a/b", "\"a\" is not a whole number"),
+            ("-1/2", "\"-1\" is not a whole number"),
+            ("+1/2", "not a whole number"),
+            ("1/-2", "N \"-2\""),
+            (" 1/2", "not a whole number"),
+            ("1", "expected I/N"),
+            ("/4", "I is missing (an unset variable"),
+            ("1/", "N is missing"),
+            ("1/2/3", "\"2/3\" is not a whole number"),
+            ("1/99999999999999999999", "too large"),
+        ] {
+            let e = parse_shard(bad).unwrap_err();
+            assert!(e.contains(needle), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn shard_flag_is_on_batch_commands_only() {
+        for args in [
+            &["stn", "rectify", "--shard", "1/3", "in", "-o", "out"][..],
+            &["stn", "predict", "--shard=1/3", "in"],
+            &[
+                "stn", "warp", "--thetas", "t", "--shard", "1/3", "-o", "out",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(args).is_ok(), "{args:?}");
+        }
+        let e = Cli::try_parse_from(["stn", "predict", "--shard", "-1/2", "in"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("not a whole number"), "{e}");
     }
 }

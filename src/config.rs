@@ -10,11 +10,12 @@ use image::ImageFormat;
 use crate::affine::{Affine, Size};
 use crate::cli::{
     Cli, Command, FormatArg, InputArgs, InterpArg, ModelArgs, ModelCommand, OutputArgs, PaddingArg,
-    PngCompressionArg, PredictArgs, RectifyArgs, SamplingArgs, WarpArgs,
+    PngCompressionArg, PredictArgs, RectifyArgs, SamplingArgs, ShardArg, WarpArgs,
 };
 use crate::codec::{self, CompressionType};
 use crate::error::Error;
 use crate::net::{ModelSource, Overrides};
+use crate::shard::Shard;
 use crate::transform::{Homography, Tps};
 use crate::warp::{Interp, Padding, WarpOptions};
 
@@ -100,6 +101,8 @@ pub struct RectifyTask {
     pub thetas: Option<PathBuf>,
     /// `--overlay DIR`.
     pub overlay: Option<PathBuf>,
+    /// `--shard I/N`: only this shard's files.
+    pub shard: Option<Shard>,
 }
 
 /// `stn predict`.
@@ -113,6 +116,8 @@ pub struct PredictTask {
     pub net: NetConfig,
     /// Output size to record; `None` means the model's.
     pub size: Option<Size>,
+    /// `--shard I/N`: only this shard's files.
+    pub shard: Option<Shard>,
 }
 
 /// `stn warp --thetas FILE -o DIR`.
@@ -124,6 +129,8 @@ pub struct ApplyTask {
     pub out: OutputConfig,
     /// Sampling; `size` overrides each line's size.
     pub sampling: Sampling,
+    /// `--shard I/N`: only this shard's lines.
+    pub shard: Option<Shard>,
 }
 
 /// Where a warp's transform comes from.
@@ -206,6 +213,11 @@ fn warp_task(args: WarpArgs) -> Result<WarpTask, Error> {
             "--skip-existing applies to a batch (stn warp --thetas FILE -o DIR)".into(),
         ));
     }
+    if args.shard.is_some() {
+        return Err(Error::Usage(
+            "--shard applies to a batch (stn warp --thetas FILE -o DIR)".into(),
+        ));
+    }
     let matrix = if let Some(t) = &args.theta {
         MatrixSource::Theta(Affine::parse(t, "--theta")?)
     } else if let Some(m) = &args.matrix {
@@ -282,14 +294,16 @@ fn apply_task(args: WarpArgs) -> Result<ApplyTask, Error> {
         thetas: args.thetas.expect("checked by the caller"),
         out: output_config(&out)?,
         sampling: sampling(&args.sampling),
+        shard: shard(args.shard)?,
     })
 }
 
 fn rectify_task(args: RectifyArgs) -> Result<RectifyTask, Error> {
-    let (inputs, quiet) = input_list(args.inputs);
+    let (inputs, quiet, shard) = input_list(args.inputs)?;
     Ok(RectifyTask {
         inputs,
         quiet,
+        shard,
         net: net_config(args.model)?,
         out: output_config(&args.output)?,
         sampling: sampling(&args.sampling),
@@ -299,17 +313,35 @@ fn rectify_task(args: RectifyArgs) -> Result<RectifyTask, Error> {
 }
 
 fn predict_task(args: PredictArgs) -> Result<PredictTask, Error> {
-    let (inputs, quiet) = input_list(args.inputs);
+    let (inputs, quiet, shard) = input_list(args.inputs)?;
     Ok(PredictTask {
         inputs,
         quiet,
+        shard,
         net: net_config(args.model)?,
         size: args.size,
     })
 }
 
-fn input_list(args: InputArgs) -> (Vec<String>, bool) {
-    (args.inputs, args.quiet)
+fn input_list(args: InputArgs) -> Result<(Vec<String>, bool, Option<Shard>), Error> {
+    Ok((args.inputs, args.quiet, shard(args.shard)?))
+}
+
+/// `--shard I/N` needs I < N (hence N ≥ 1).
+fn shard(arg: Option<ShardArg>) -> Result<Option<Shard>, Error> {
+    let Some(ShardArg { index, count }) = arg else {
+        return Ok(None);
+    };
+    let bad = |why: String| Err(Error::Usage(format!("--shard {index}/{count}: {why}")));
+    match (index, count) {
+        (_, 0) => bad("N must be at least 1 (I/N is shard I of N, I from 0 to N-1)".into()),
+        (i, n) if i >= n => bad(format!(
+            "I must be below N: the shards of {n} are 0/{n} to {}/{n} (I counts from 0, as $JOB_COMPLETION_INDEX and sbatch --array=0-{} do)",
+            n - 1,
+            n - 1
+        )),
+        (i, n) => Ok(Shard::new(i, n)),
+    }
 }
 
 fn net_config(args: ModelArgs) -> Result<NetConfig, Error> {
@@ -471,6 +503,55 @@ mod tests {
     fn batch_output_must_be_a_directory() {
         let e = config(&["stn", "rectify", "in", "-o", "-"]).unwrap_err();
         assert!(e.to_string().contains("directory"), "{e}");
+    }
+
+    #[test]
+    fn shard_is_validated() {
+        let Task::Rectify(r) = config(&["stn", "rectify", "--shard", "2/3", "in", "-o", "o"])
+            .unwrap()
+            .task
+        else {
+            panic!("rectify")
+        };
+        assert_eq!(r.shard, Shard::new(2, 3));
+        for (args, needle) in [
+            (
+                &["stn", "rectify", "--shard", "3/3", "in", "-o", "o"][..],
+                "--shard 3/3: I must be below N: the shards of 3 are 0/3 to 2/3",
+            ),
+            (
+                &["stn", "predict", "--shard", "0/0", "in"],
+                "--shard 0/0: N must be at least 1",
+            ),
+            (
+                &["stn", "warp", "--thetas", "t", "--shard", "5/2", "-o", "o"],
+                "--shard 5/2: I must be below N",
+            ),
+        ] {
+            let e = config(args).unwrap_err();
+            assert!(matches!(e, Error::Usage(_)), "{e:?}");
+            assert!(e.to_string().starts_with(needle), "{e}");
+        }
+        let Task::Apply(a) = config(&["stn", "warp", "--thetas", "t", "--shard=0/1", "-o", "o"])
+            .unwrap()
+            .task
+        else {
+            panic!("apply")
+        };
+        assert_eq!(a.shard, Shard::new(0, 1));
+        let e = config(&[
+            "stn",
+            "warp",
+            "--theta=1,0,0,0,1,0",
+            "--shard=0/2",
+            "a",
+            "-o",
+            "b.png",
+        ]);
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("--shard applies to a batch"));
     }
 
     #[test]

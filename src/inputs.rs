@@ -62,13 +62,11 @@ pub struct Collected {
 ///
 /// Walks and patterns never enter the `exclude` directories (the output and
 /// overlay directories, so that a second run does not read the first run's
-/// outputs); they need not exist.
+/// outputs); they need not exist, and are still not entered if another
+/// process (another shard of the same job) creates them during the walk.
 pub fn collect(inputs: &[String], stdin: &mut dyn BufRead, exclude: &[&Path]) -> Collected {
     let mut collector = Collector {
-        exclude: exclude
-            .iter()
-            .filter_map(|p| fs::canonicalize(p).ok())
-            .collect(),
+        exclude: exclude.iter().filter_map(|p| future_identity(p)).collect(),
         found: Vec::new(),
         errors: Vec::new(),
     };
@@ -96,9 +94,10 @@ pub fn plan_outputs(
 ) -> Result<Vec<PathBuf>, Error> {
     // Both the file an input resolves to and the directory entry it was named
     // through: renaming an output over either would lose the input.
+    let mut canonical = Canonical::default();
     let mut inputs: HashMap<PathBuf, &Path> = HashMap::new();
     for job in jobs {
-        let identities = [fs::canonicalize(&job.src).ok(), entry_identity(&job.src)];
+        let identities = [canonical.file(&job.src), canonical.entry(&job.src)];
         for id in identities.into_iter().flatten() {
             inputs.entry(id).or_insert(&job.src);
         }
@@ -117,7 +116,7 @@ pub fn plan_outputs(
                 second: job.src.clone(),
             });
         }
-        if let Some(input) = entry_identity(&out).and_then(|id| inputs.get(&id)) {
+        if let Some(input) = canonical.entry(&out).and_then(|id| inputs.get(&id)) {
             return Err(Error::Input {
                 path: input.to_path_buf(),
                 reason: "output would overwrite this input".to_string(),
@@ -363,14 +362,13 @@ impl Collector {
 
     /// Sorts by `rel` then `src` and keeps the first job of each file.
     fn finish(self) -> Collected {
+        let mut canonical = Canonical::default();
         let mut keyed: Vec<(PathBuf, Job)> = self
             .found
             .into_iter()
             .map(|job| {
-                (
-                    fs::canonicalize(&job.src).unwrap_or_else(|_| job.src.clone()),
-                    job,
-                )
+                let key = canonical.file(&job.src).unwrap_or_else(|| job.src.clone());
+                (key, job)
             })
             .collect();
         keyed.sort_by(|(_, a), (_, b)| a.rel.cmp(&b.rel).then_with(|| a.src.cmp(&b.src)));
@@ -387,16 +385,82 @@ impl Collector {
     }
 }
 
-/// The directory entry `path` names, with its directory canonicalized:
-/// what a rename onto `path` would replace. `None` if the directory does not
-/// exist (then nothing there can be replaced).
-fn entry_identity(path: &Path) -> Option<PathBuf> {
-    let name = path.file_name()?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    Some(fs::canonicalize(dir).ok()?.join(name))
+/// Canonical paths for many files, resolving each directory once.
+///
+/// `fs::canonicalize` resolves every component of every path it is given
+/// (a `readlink` each, and `getcwd` for relative paths); a batch has many
+/// files per directory, and a shard checks the whole batch, so the
+/// directories' real paths are kept.
+#[derive(Default)]
+struct Canonical {
+    dirs: HashMap<PathBuf, Option<PathBuf>>,
+}
+
+impl Canonical {
+    /// The real path of directory `dir` (`""` is `.`), `None` if it does not
+    /// resolve.
+    fn dir(&mut self, dir: &Path) -> Option<PathBuf> {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Some(known) = self.dirs.get(dir) {
+            return known.clone();
+        }
+        let real = fs::canonicalize(dir).ok();
+        self.dirs.insert(dir.to_path_buf(), real.clone());
+        real
+    }
+
+    /// What `fs::canonicalize(path)` gives, or `None` where it fails: the
+    /// directory's real path and the name, unless the name is itself a
+    /// symbolic link (or the path ends in `/` or `/.`, which would follow one).
+    fn file(&mut self, path: &Path) -> Option<PathBuf> {
+        let raw = path.as_os_str().as_encoded_bytes();
+        let plain_end = !(raw.ends_with(b"/") || raw.ends_with(b"/."));
+        match (path.file_name(), fs::symlink_metadata(path)) {
+            (Some(name), Ok(meta)) if plain_end && !meta.file_type().is_symlink() => {
+                Some(self.dir(path.parent().unwrap_or(Path::new("")))?.join(name))
+            }
+            _ => fs::canonicalize(path).ok(),
+        }
+    }
+
+    /// The directory entry `path` names, with its directory canonicalized:
+    /// what a rename onto `path` would replace. `None` if the directory does
+    /// not exist (then nothing there can be replaced).
+    fn entry(&mut self, path: &Path) -> Option<PathBuf> {
+        let name = path.file_name()?;
+        Some(self.dir(path.parent().unwrap_or(Path::new("")))?.join(name))
+    }
+}
+
+/// The real path `path` has, or will have once created: the real path of its
+/// nearest existing ancestor joined with the rest. `None` if no ancestor
+/// resolves or the rest is not plain names (`..`).
+fn future_identity(path: &Path) -> Option<PathBuf> {
+    let mut rest = Vec::new();
+    for ancestor in path.ancestors() {
+        let dir = if ancestor.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            ancestor
+        };
+        if let Ok(real) = fs::canonicalize(dir) {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                match part {
+                    Component::Normal(name) => out.push(name),
+                    Component::CurDir => {}
+                    _ => return None,
+                }
+            }
+            return Some(out);
+        }
+        rest.extend(ancestor.components().next_back());
+    }
+    None
 }
 
 fn is_broken_link(path: &Path) -> bool {
@@ -772,6 +836,79 @@ mod tests {
         let msg = c.errors[0].to_string();
         assert!(msg.starts_with(&t.arg("d/locked")), "{msg}");
         assert!(msg.contains("ermission denied"), "{msg}");
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn canonical_paths_agree_with_fs_canonicalize() {
+        let t = Tree::new();
+        t.file("real/a.png");
+        t.file("real/sub/b.png");
+        symlink(t.path("real"), t.path("linkdir")).unwrap();
+        symlink(t.path("real/a.png"), t.path("real/link.png")).unwrap();
+        symlink(t.path("real/sub"), t.path("real/subl")).unwrap();
+        symlink(t.path("nowhere.png"), t.path("real/dangling.png")).unwrap();
+        let mut c = Canonical::default();
+        for rel in [
+            "real/a.png",
+            "linkdir/a.png",
+            "linkdir/sub/b.png",
+            "real/link.png",
+            "linkdir/link.png",
+            "real/subl/b.png",
+            "real/subl",
+            "real/subl/",
+            "real/subl/.",
+            "real/sub/../a.png",
+            "linkdir/subl/../a.png",
+            "real/dangling.png",
+            "real/missing.png",
+            "missing/a.png",
+            "real",
+        ] {
+            let p = t.path(rel);
+            assert_eq!(c.file(&p), fs::canonicalize(&p).ok(), "{rel}");
+            // Twice: the second answer comes from the cache.
+            assert_eq!(c.file(&p), fs::canonicalize(&p).ok(), "{rel}");
+        }
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            c.entry(Path::new("x.png")),
+            Some(fs::canonicalize(&cwd).unwrap().join("x.png"))
+        );
+        assert_eq!(c.entry(&t.path("missing/x.png")), None);
+        assert_eq!(
+            c.entry(&t.path("linkdir/x.png")),
+            Some(fs::canonicalize(t.path("real")).unwrap().join("x.png"))
+        );
+    }
+
+    #[test]
+    fn an_output_directory_made_during_the_walk_is_not_entered() {
+        // A concurrent shard creates the output directory inside the input
+        // tree after this run resolved its exclusions.
+        let t = Tree::new();
+        t.file("d/a.png");
+        let out = t.path("d/out/deeper");
+        let mut c = Collector {
+            exclude: future_identity(&out).into_iter().collect(),
+            found: Vec::new(),
+            errors: Vec::new(),
+        };
+        assert_eq!(
+            c.exclude,
+            [fs::canonicalize(t.path("d")).unwrap().join("out/deeper")]
+        );
+        t.file("d/out/deeper/a.png");
+        t.file("d/out/b.png");
+        c.named(&t.path("d"), false);
+        let rels: Vec<&Path> = c.found.iter().map(|j| j.rel.as_path()).collect();
+        assert_eq!(rels, [Path::new("a.png"), Path::new("out/b.png")]);
+        assert_eq!(future_identity(Path::new("no/such/../x")), None);
+        assert_eq!(
+            future_identity(Path::new("new")),
+            Some(fs::canonicalize(".").unwrap().join("new"))
+        );
     }
 
     #[test]

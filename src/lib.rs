@@ -15,6 +15,7 @@ pub mod net;
 pub mod overlay;
 pub mod pipeline;
 pub mod report;
+pub mod shard;
 pub mod thetas;
 pub mod transform;
 pub mod warp;

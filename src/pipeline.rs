@@ -5,6 +5,9 @@
 //! (fsync + rename, [`codec::Committer`]), so the cores never wait for the
 //! disk. At most one chunk of decoded images is in memory, whatever the
 //! folder size.
+//!
+//! With `--shard`, every job is planned (so the collision checks see the
+//! whole input set) and only the shard's own are done and counted.
 
 use std::fs;
 use std::io::{self, Write};
@@ -22,27 +25,43 @@ use crate::interrupt;
 use crate::net::{preprocess, LocNet, ModelSource};
 use crate::overlay;
 use crate::report::Report;
+use crate::shard::Shard;
 use crate::thetas::{self, ThetaLine};
 use crate::transform::Transform;
 use crate::warp;
 
 /// Jobs with their planned outputs, after the existing-output policy.
 struct Plan {
+    /// Every job of the batch, whatever the shard.
     jobs: Vec<Job>,
     outputs: Vec<PathBuf>,
-    /// Whether each output already exists (and is to be skipped).
+    /// The jobs this run does (its shard's, or all), in order.
+    own: Vec<usize>,
+    /// Whether each job's output already exists and is to be skipped (only
+    /// ever true for the run's own jobs).
     skip: Vec<bool>,
 }
 
 /// Plans outputs under `out`, refusing clashes and, unless told otherwise,
 /// existing outputs, before any work starts.
-fn plan(jobs: Vec<Job>, out: &OutputConfig) -> Result<Plan, Error> {
+///
+/// With a shard, the clash checks still see every job (a shard refuses what
+/// the whole run would refuse), but only the shard's own outputs are looked
+/// for: the other shards' may be there already, written by their own runs.
+fn plan(jobs: Vec<Job>, out: &OutputConfig, shard: Option<Shard>) -> Result<Plan, Error> {
+    let own = own_jobs(&jobs, shard);
+    plan_owning(jobs, out, own)
+}
+
+/// [`plan`] with the run's own jobs given (a multi-part rectify owns all the
+/// parts of the inputs its shard owns).
+fn plan_owning(jobs: Vec<Job>, out: &OutputConfig, own: Vec<usize>) -> Result<Plan, Error> {
     let ext = out.format.and_then(|f| f.extensions_str().first().copied());
     let outputs = inputs::plan_outputs(&jobs, &out.dir, ext)?;
-    let exists: Vec<bool> = outputs
-        .iter()
-        .map(|p| p.symlink_metadata().is_ok())
-        .collect();
+    let mut exists = vec![false; jobs.len()];
+    for &i in &own {
+        exists[i] = outputs[i].symlink_metadata().is_ok();
+    }
     let skip = match out.existing {
         Existing::Overwrite => vec![false; jobs.len()],
         Existing::Skip => exists,
@@ -59,8 +78,18 @@ fn plan(jobs: Vec<Job>, out: &OutputConfig) -> Result<Plan, Error> {
     Ok(Plan {
         jobs,
         outputs,
+        own,
         skip,
     })
+}
+
+/// The indices of the jobs `shard` owns, by their output path relative to
+/// the output directory (all of them without a shard).
+fn own_jobs(jobs: &[Job], shard: Option<Shard>) -> Vec<usize> {
+    match shard {
+        None => (0..jobs.len()).collect(),
+        Some(s) => (0..jobs.len()).filter(|&i| s.owns(&jobs[i].rel)).collect(),
+    }
 }
 
 fn create_dir(dir: &Path) -> Result<(), Error> {
@@ -293,7 +322,7 @@ fn collect(args: &[String], exclude: &[&Path], report: &mut Report) -> Vec<Job> 
 /// With a multi-part model (`stn.parts = M`) each input has M outputs
 /// (`name.0.png` …), planned as jobs `i·M + k` of the same input.
 pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
-    let mut report = Report::new(0, task.quiet);
+    let mut report = Report::new(0, task.quiet).for_shard(task.shard);
     let mut exclude = vec![task.out.dir.as_path()];
     exclude.extend(task.overlay.as_deref());
     let jobs = collect(&task.inputs, &exclude, &mut report);
@@ -313,7 +342,13 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
         None => None,
     };
     let images = jobs.len();
-    let plan = plan(part_jobs(jobs, parts), &task.out)?;
+    // A shard owns inputs (by their mirrored path), with all their parts.
+    let own_images = own_jobs(&jobs, task.shard);
+    let own = own_images
+        .iter()
+        .flat_map(|&i| i * parts..(i + 1) * parts)
+        .collect();
+    let plan = plan_owning(part_jobs(jobs, parts), &task.out, own)?;
     create_dir(&task.out.dir)?;
     let opts = warp::WarpOptions {
         align_corners: task.sampling.options.align_corners || contract.align_corners,
@@ -324,14 +359,12 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
         ..task.sampling.options
     };
     let out_size = task.sampling.size.or(contract.output_size);
-    let mut report = report.with_total(plan.jobs.len());
-    // Inputs with at least one output to write, by input index.
-    let todo: Vec<usize> = (0..images)
+    // Outputs to write; the inputs with at least one of them.
+    let (mut report, _) = start(report, &plan);
+    let todo: Vec<usize> = own_images
+        .into_iter()
         .filter(|&i| (0..parts).any(|k| !plan.skip[i * parts + k]))
         .collect();
-    for _ in plan.skip.iter().filter(|&&s| s) {
-        report.skip();
-    }
     // The decoder reads input i through job i·M.
     let first: Vec<Job> = (0..images).map(|i| plan.jobs[i * parts].clone()).collect();
     // Outputs are committed (fsync + rename) in the background; an output
@@ -423,6 +456,22 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
     Ok(report.finish("written"))
 }
 
+/// Sizes the report to the run's own jobs, counts those skipped, and returns
+/// the jobs to do.
+fn start(report: Report, plan: &Plan) -> (Report, Vec<usize>) {
+    let mut report = report.with_total(plan.own.len());
+    let todo: Vec<usize> = plan
+        .own
+        .iter()
+        .copied()
+        .filter(|&i| !plan.skip[i])
+        .collect();
+    for _ in todo.len()..plan.own.len() {
+        report.skip();
+    }
+    (report, todo)
+}
+
 fn line(plan: &Plan, i: usize, dir: &Path, transform: &Transform, size: Size) -> String {
     let rel = plan.outputs[i]
         .strip_prefix(dir)
@@ -439,16 +488,16 @@ fn line(plan: &Plan, i: usize, dir: &Path, transform: &Transform, size: Size) ->
 
 /// `stn predict`: JSON lines on stdout, streamed chunk by chunk.
 pub fn predict(task: &PredictTask, max_pixels: u64) -> Result<Exit, Error> {
-    let mut report = Report::new(0, task.quiet);
+    let mut report = Report::new(0, task.quiet).for_shard(task.shard);
     let jobs = collect(&task.inputs, &[], &mut report);
     let mut net = load_net(&task.net)?;
     let size = task.size.or(net.contract().output_size);
-    let mut report = report.with_total(jobs.len());
-    let all: Vec<usize> = (0..jobs.len()).collect();
+    let own = own_jobs(&jobs, task.shard);
+    let mut report = report.with_total(own.len());
     let stdout = io::stdout();
     let contract = net.contract().clone();
     for_each_batch(
-        &all,
+        &own,
         &jobs,
         task.net.batch,
         max_pixels,
@@ -490,7 +539,7 @@ pub fn apply(task: &ApplyTask, max_pixels: u64) -> Result<Exit, Error> {
     } else {
         fs::read_to_string(&task.thetas).map_err(read_err)?
     };
-    let mut report = Report::new(0, true);
+    let mut report = Report::new(0, true).for_shard(task.shard);
     let mut parsed = Vec::new();
     for r in thetas::parse(&text, &task.thetas) {
         match r {
@@ -508,13 +557,9 @@ pub fn apply(task: &ApplyTask, max_pixels: u64) -> Result<Exit, Error> {
                 .unwrap_or_else(|| inputs::mirror_rel(&l.path)),
         })
         .collect();
-    let plan = plan(jobs, &task.out)?;
+    let plan = plan(jobs, &task.out, task.shard)?;
     create_dir(&task.out.dir)?;
-    let mut report = report.with_total(plan.jobs.len());
-    let todo: Vec<usize> = (0..plan.jobs.len()).filter(|&i| !plan.skip[i]).collect();
-    for _ in todo.len()..plan.jobs.len() {
-        report.skip();
-    }
+    let (mut report, todo) = start(report, &plan);
     let committer = codec::Committer::<usize>::new(COMMIT_QUEUE);
     let committed = |outcomes: Vec<codec::Outcome<usize>>, report: &mut Report| {
         for (_, r) in outcomes {

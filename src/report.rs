@@ -8,11 +8,14 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::{Error, Exit};
+use crate::shard::Shard;
 
 /// Counts and the bar of one batch.
 pub struct Report {
     bar: ProgressBar,
     quiet: bool,
+    /// `--shard`: the bar and the summary say which shard they count.
+    shard: Option<Shard>,
     start: Instant,
     /// Outputs written.
     pub written: usize,
@@ -32,7 +35,7 @@ impl Report {
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, eta {eta})",
+                    "{spinner} {prefix}[{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, eta {eta})",
                 )
                 .expect("valid template"),
             );
@@ -41,6 +44,7 @@ impl Report {
         Report {
             bar,
             quiet,
+            shard: None,
             start: Instant::now(),
             written: 0,
             skipped: 0,
@@ -51,6 +55,15 @@ impl Report {
     /// Sets the number of jobs once they are known.
     pub fn with_total(self, total: usize) -> Report {
         self.bar.set_length(total as u64);
+        self
+    }
+
+    /// Counts the files of one shard: the bar and the summary line name it.
+    pub fn for_shard(mut self, shard: Option<Shard>) -> Report {
+        if let Some(s) = shard {
+            self.bar.set_prefix(format!("shard {s} "));
+        }
+        self.shard = shard;
         self
     }
 
@@ -91,8 +104,12 @@ impl Report {
         let secs = self.start.elapsed().as_secs_f64();
         if !self.quiet {
             let done = self.written as f64;
+            let shard = self
+                .shard
+                .map(|s| format!("shard {s}: "))
+                .unwrap_or_default();
             eprintln!(
-                "stn: {} {noun}, {} skipped, {} failed in {secs:.2} s ({:.1} images/s)",
+                "stn: {shard}{} {noun}, {} skipped, {} failed in {secs:.2} s ({:.1} images/s)",
                 self.written,
                 self.skipped,
                 self.failed,

@@ -236,3 +236,63 @@ fn model_info_shows_the_family() {
         }
     }
 }
+
+/// A multi-part model's shards own whole inputs: both parts of an image land
+/// in the same shard, and the shards together write what one run writes.
+#[test]
+fn shards_of_a_multi_part_model_keep_parts_together() {
+    let f = fixture();
+    let model = &f.models["parts2"];
+    let env = Env::new();
+    fs::create_dir_all(env.path("in")).unwrap();
+    let base = dir().join("parts2");
+    // More inputs than the fixture has: copies under other names.
+    for k in 0..12 {
+        let case = &model.cases[k % model.cases.len()];
+        fs::copy(
+            base.join(&case.input),
+            env.path("in").join(format!("img{k}.png")),
+        )
+        .unwrap();
+    }
+    let onnx = dir().join(&model.onnx);
+    let onnx = onnx.to_str().unwrap();
+    env.assert_ok(&["rectify", "in", "-o", "whole", "--model", onnx]);
+    for s in ["0/2", "1/2"] {
+        env.assert_ok(&[
+            "rectify", "in", "-o", "sharded", "--model", onnx, "--shard", s,
+        ]);
+        let mut names: Vec<String> = fs::read_dir(env.path("sharded"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for n in &names {
+            let other = if n.contains(".0.") {
+                n.replace(".0.", ".1.")
+            } else {
+                n.replace(".1.", ".0.")
+            };
+            assert!(
+                names.contains(&other),
+                "{n} without {other} after shard {s}"
+            );
+        }
+    }
+    let list = |d: &str| {
+        let mut v: Vec<_> = fs::read_dir(env.path(d))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(list("whole"), list("sharded"));
+    assert_eq!(list("whole").len(), 24);
+    for n in list("whole") {
+        assert_eq!(
+            fs::read(env.path("whole").join(&n)).unwrap(),
+            fs::read(env.path("sharded").join(&n)).unwrap()
+        );
+    }
+}

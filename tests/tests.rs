@@ -14,4 +14,5 @@ mod props;
 mod rectify;
 #[cfg(feature = "onnx")]
 mod reliability;
+mod shard;
 mod transforms;
