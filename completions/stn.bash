@@ -390,7 +390,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__rectify)
-            opts="-q -o -j -h --quiet --output --format --overwrite --skip-existing --png-compression --model --batch --input-size --mean --std --ort-lib --size --interp --padding --align-corners --thetas --overlay --jobs --max-pixels --help"
+            opts="-q -o -j -h --quiet --output --format --overwrite --skip-existing --png-compression --quality --model --batch --input-size --mean --std --ort-lib --size --interp --padding --align-corners --thetas --overlay --jobs --max-pixels --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -410,6 +410,10 @@ _stn() {
                     ;;
                 --png-compression)
                     COMPREPLY=($(compgen -W "fast default best" -- "${cur}"))
+                    return 0
+                    ;;
+                --quality)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --model)
@@ -476,7 +480,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__warp)
-            opts="-o -j -h --theta --matrix --thetas --size --interp --padding --align-corners --format --overwrite --skip-existing --png-compression --output --jobs --max-pixels --help"
+            opts="-o -j -h --theta --matrix --thetas --size --interp --padding --align-corners --format --overwrite --skip-existing --png-compression --quality --output --jobs --max-pixels --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -512,6 +516,10 @@ _stn() {
                     ;;
                 --png-compression)
                     COMPREPLY=($(compgen -W "fast default best" -- "${cur}"))
+                    return 0
+                    ;;
+                --quality)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
