@@ -1,5 +1,8 @@
-//! Image files in and out: decoding (with EXIF orientation), encoding, and
-//! atomic writes. The only module that reads or writes image files.
+//! Image files in and out: decoding (with EXIF orientation and the ICC
+//! profile), encoding (stn's own Netpbm writer and strip-parallel JPEG
+//! encoder, the `image` crate's PNG, WebP, TIFF, BMP and GIF), and atomic
+//! writes straight into a temporary file. The only module that reads or
+//! writes image files.
 
 use std::fs;
 use std::io::{self, Read, Seek, Write};
@@ -68,6 +71,9 @@ pub fn read_image(path: &Path, max_pixels: u64) -> Result<Image, Error> {
         if meta.len() >= cap {
             return Err(too_big());
         }
+        if let Some(img) = read_raw_netpbm(&mut file, meta.len(), max_pixels).map_err(read_err)? {
+            return Ok(img);
+        }
         // The size is known: one allocation of exactly that, read in place
         // (`File::read_to_end` sizes its buffer from the metadata).
         bytes
@@ -86,6 +92,87 @@ pub fn read_image(path: &Path, max_pixels: u64) -> Result<Image, Error> {
             source,
         }),
     }
+}
+
+/// The fast path for binary 8-bit PGM and PPM files (`P5`, `P6`, maxval
+/// 255, exactly the pixels after the header): the samples are read from the
+/// file straight into the image's buffer, with no copy of the file in memory.
+/// `None` (the file rewound) for anything else, which the general decoder
+/// then reads or refuses, as well as images over `max_pixels`.
+fn read_raw_netpbm(file: &mut fs::File, len: u64, max_pixels: u64) -> io::Result<Option<Image>> {
+    let mut head = [0u8; 512];
+    let mut filled = 0;
+    while filled < head.len() {
+        match file.read(&mut head[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    let parsed = parse_netpbm_header(&head[..filled]);
+    let fits = |&(_, w, h, channels, start): &(u8, u32, u32, u64, usize)| {
+        let samples = u64::from(w) * u64::from(h) * channels;
+        pixels(Size::new(w, h)) <= max_pixels && len.checked_sub(start as u64) == Some(samples)
+    };
+    let Some((magic, w, h, _, start)) = parsed.filter(fits) else {
+        file.seek(io::SeekFrom::Start(0))?;
+        return Ok(None);
+    };
+    let samples = (len - start as u64) as usize;
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(samples)
+        .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, e))?;
+    let already = &head[start.min(filled)..filled];
+    buf.extend_from_slice(&already[..already.len().min(samples)]);
+    file.take((samples - buf.len()) as u64)
+        .read_to_end(&mut buf)?;
+    if buf.len() != samples {
+        // The file shrank while being read: let the decoder report it.
+        file.seek(io::SeekFrom::Start(0))?;
+        return Ok(None);
+    }
+    let pixels = match magic {
+        b'5' => image::GrayImage::from_raw(w, h, buf).map(DynamicImage::ImageLuma8),
+        _ => image::RgbImage::from_raw(w, h, buf).map(DynamicImage::ImageRgb8),
+    };
+    Ok(pixels.map(|pixels| Image { pixels, icc: None }))
+}
+
+/// Parses a binary PGM/PPM header with maxval 255: (magic digit, width,
+/// height, channels, offset of the first sample). Comments (`#` to the end
+/// of the line) may stand between the fields, as Netpbm allows; exactly one
+/// whitespace byte follows the maxval.
+fn parse_netpbm_header(head: &[u8]) -> Option<(u8, u32, u32, u64, usize)> {
+    let (magic, channels) = match head.get(..2)? {
+        b"P5" => (b'5', 1),
+        b"P6" => (b'6', 3),
+        _ => return None,
+    };
+    let mut i = 2;
+    let mut field = || -> Option<u32> {
+        loop {
+            match *head.get(i)? {
+                b'#' => {
+                    while *head.get(i)? != b'\n' {
+                        i += 1;
+                    }
+                }
+                c if c.is_ascii_whitespace() => i += 1,
+                _ => break,
+            }
+        }
+        let digits = head[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let value = std::str::from_utf8(&head[i..i + digits])
+            .ok()?
+            .parse()
+            .ok()?;
+        i += digits;
+        Some(value)
+    };
+    let (w, h, maxval) = (field()?, field()?, field()?);
+    if w == 0 || h == 0 || maxval != 255 || !head.get(i)?.is_ascii_whitespace() {
+        return None;
+    }
+    Some((magic, w, h, channels, i + 1))
 }
 
 /// Refuses an image (decoded or to be produced at `path`) of more than
@@ -1242,6 +1329,43 @@ mod tests {
     fn batch_extension_for_netpbm_is_pnm() {
         assert_eq!(extension(ImageFormat::Pnm), Some("pnm"));
         assert_eq!(extension(ImageFormat::Jpeg), Some("jpg"));
+    }
+
+    #[test]
+    fn raw_netpbm_is_read_straight_into_the_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let rgb = photo(7, 5);
+        let grey = DynamicImage::ImageLuma8(rgb.to_luma8());
+        let read = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            fs::write(&path, bytes).unwrap();
+            read_image(&path, 1 << 20)
+        };
+        for (img, name) in [(&rgb, "a.ppm"), (&grey, "a.pgm")] {
+            let (bytes, _) = netpbm_bytes(img, name);
+            assert_eq!(read(name, &bytes).unwrap().pixels, *img, "{name}");
+        }
+        // Comments and other whitespace between the fields, as Netpbm allows.
+        let mut commented = b"P6 # made by hand\n7\t5 # size\n255\n".to_vec();
+        commented.extend_from_slice(rgb.as_bytes());
+        assert_eq!(read("c.ppm", &commented).unwrap().pixels, rgb);
+        assert_eq!(
+            parse_netpbm_header(b"P6\n#c\n7 5\n255\nxyz"),
+            Some((b'6', 7, 5, 3, 14))
+        );
+        assert_eq!(parse_netpbm_header(b"P6\n7 5\n65535\n"), None);
+        assert_eq!(parse_netpbm_header(b"P3\n7 5\n255\n"), None);
+        // Truncated or too large: the general decoder's errors, as before.
+        let (bytes, _) = netpbm_bytes(&rgb, "t.ppm");
+        let e = read("t.ppm", &bytes[..bytes.len() - 4]).unwrap_err();
+        assert!(matches!(e, Error::Decode { .. }), "{e}");
+        let path = dir.path().join("t.ppm");
+        let e = read_image(&path, 10).unwrap_err();
+        assert!(matches!(e, Error::TooManyPixels { .. }), "{e}");
+        // A larger than 512-byte image takes the same path.
+        let big = photo(300, 200);
+        let (bytes, _) = netpbm_bytes(&big, "b.ppm");
+        assert_eq!(read("b.ppm", &bytes).unwrap().pixels, big);
     }
 
     #[test]
