@@ -394,7 +394,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__rectify)
-            opts="-q -o -j -h --quiet --shard --output --format --overwrite --skip-existing --png-compression --model --batch --input-size --mean --std --ort-lib --size --interp --padding --align-corners --thetas --overlay --jobs --max-pixels --help"
+            opts="-q -o -j -h --quiet --shard --output --format --overwrite --skip-existing --png-compression --quality --model --batch --input-size --mean --std --ort-lib --size --interp --padding --align-corners --thetas --overlay --jobs --max-pixels --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -418,6 +418,10 @@ _stn() {
                     ;;
                 --png-compression)
                     COMPREPLY=($(compgen -W "fast default best" -- "${cur}"))
+                    return 0
+                    ;;
+                --quality)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --model)
@@ -484,7 +488,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__warp)
-            opts="-o -j -h --theta --homography --perspective --corners --tps --matrix --thetas --size --interp --padding --align-corners --format --overwrite --skip-existing --shard --png-compression --output --jobs --max-pixels --help"
+            opts="-o -j -h --theta --homography --perspective --corners --tps --matrix --thetas --size --interp --padding --align-corners --format --overwrite --skip-existing --shard --png-compression --quality --output --jobs --max-pixels --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -540,6 +544,10 @@ _stn() {
                     ;;
                 --png-compression)
                     COMPREPLY=($(compgen -W "fast default best" -- "${cur}"))
+                    return 0
+                    ;;
+                --quality)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)

@@ -52,13 +52,14 @@ complete -c stn -n "__fish_stn_using_subcommand warp" -l format -d 'Output forma
 jpeg\t'JPEG'
 bmp\t'Windows bitmap'
 tiff\t'TIFF'
-pnm\t'Netpbm (PGM, PPM or PAM, by channel layout)'
+pnm\t'Netpbm: PGM (P5) for grey, PPM (P6) for colour; files named .pnm'
 webp\t'WebP (lossless)'
 gif\t'GIF'"
 complete -c stn -n "__fish_stn_using_subcommand warp" -l shard -d 'With --thetas: take only shard I of N (I = 0 … N−1), the lines whose output path hashes to I mod N' -r
 complete -c stn -n "__fish_stn_using_subcommand warp" -l png-compression -d 'PNG compression: fast (default, larger files) to best (smallest, slowest)' -r -f -a "fast\t'Fastest encoding'
 default\t'zlib\'s default level'
 best\t'Smallest files'"
+complete -c stn -n "__fish_stn_using_subcommand warp" -l quality -d 'JPEG quality, 1-100, on libjpeg\'s scale (as OpenCV and Pillow)' -r
 complete -c stn -n "__fish_stn_using_subcommand warp" -s o -l output -d 'Output image; `-` writes standard output. With --thetas, a directory' -r -F
 complete -c stn -n "__fish_stn_using_subcommand warp" -s j -l jobs -d 'Worker threads [default: one per core]' -r
 complete -c stn -n "__fish_stn_using_subcommand warp" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
@@ -72,12 +73,13 @@ complete -c stn -n "__fish_stn_using_subcommand rectify" -l format -d 'Output fo
 jpeg\t'JPEG'
 bmp\t'Windows bitmap'
 tiff\t'TIFF'
-pnm\t'Netpbm (PGM, PPM or PAM, by channel layout)'
+pnm\t'Netpbm: PGM (P5) for grey, PPM (P6) for colour; files named .pnm'
 webp\t'WebP (lossless)'
 gif\t'GIF'"
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l png-compression -d 'PNG compression: fast (default, larger files) to best (smallest, slowest)' -r -f -a "fast\t'Fastest encoding'
 default\t'zlib\'s default level'
 best\t'Smallest files'"
+complete -c stn -n "__fish_stn_using_subcommand rectify" -l quality -d 'JPEG quality, 1-100, on libjpeg\'s scale (as OpenCV and Pillow)' -r
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l model -d 'An ONNX localisation net [default: the embedded MNIST RTS model]' -r -F
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l batch -d 'Images per inference batch' -r
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l input-size -d 'Model input size [default: from the model]' -r

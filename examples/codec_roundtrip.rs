@@ -1,14 +1,17 @@
 //! The codec-only floor for `stn rectify`: decode every image of a folder and
-//! write it back as PNG, with what stn itself uses and nothing else (no
-//! inference, no warp).
+//! write it back in the same format, with what stn itself uses and nothing
+//! else (no inference, no warp).
 //!
 //! ```sh
 //! cargo run --release --example codec_roundtrip -- IN_DIR OUT_DIR [--jobs N] [--no-sync] [--decode-only]
 //! ```
 //!
-//! - decoding: the `image` crate, format sniffed from the content;
-//! - encoding: `PngEncoder::new_with_quality(_, CompressionType::Fast,
-//!   FilterType::Adaptive)`, stn's default PNG settings;
+//! - decoding: `stn::codec::read_image` (the `image` crate, format sniffed
+//!   from the content, the file read in one allocation of its size);
+//! - encoding: `stn::codec::encode_to` with stn's defaults (PNG: fast
+//!   compression; JPEG: quality 90, stn's strip-parallel encoder), in the
+//!   format of the input's extension, straight into the temporary file
+//!   through a buffer, as stn writes;
 //! - writing: a hidden temporary file in the output directory, flushed to disk
 //!   (`sync_all`) and renamed over the target, as stn writes (`--no-sync` skips
 //!   the flush, to see what it costs; `--decode-only` decodes and writes nothing);
@@ -20,14 +23,13 @@
 //! measured inside the process (from listing the folder to the last rename).
 
 use std::fs;
-use std::io::{self, Cursor, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-use image::ImageReader;
 use rayon::prelude::*;
+use stn::codec;
 
 struct Args {
     input: PathBuf,
@@ -83,38 +85,36 @@ fn list_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Decodes `src`, encodes it as PNG with stn's defaults and writes it
-/// atomically to `dst` (only decodes with `decode_only`).
+/// Decodes `src`, encodes it in the same format with stn's defaults and
+/// writes it atomically to `dst` (only decodes with `decode_only`).
 fn roundtrip(src: &Path, dst: &Path, sync: bool, decode_only: bool) -> Result<(), String> {
-    let bytes = fs::read(src).map_err(|e| format!("{}: {e}", src.display()))?;
-    let img = ImageReader::new(Cursor::new(&bytes))
-        .with_guessed_format()
-        .map_err(|e| format!("{}: {e}", src.display()))?
-        .decode()
-        .map_err(|e| format!("{}: {e}", src.display()))?;
+    let img = codec::read_image(src, 100_000_000).map_err(|e| e.to_string())?;
     if decode_only {
         return Ok(());
     }
-    let mut png = Vec::new();
-    let encoder =
-        PngEncoder::new_with_quality(&mut png, CompressionType::Fast, FilterType::Adaptive);
-    img.write_with_encoder(encoder)
-        .map_err(|e| format!("{}: {e}", dst.display()))?;
-    write_atomically(dst, &png, sync).map_err(|e| format!("{}: {e}", dst.display()))
-}
-
-fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".roundtrip-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    if sync {
-        tmp.as_file().sync_all()?;
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let format = codec::output_format(dst, None).map_err(|e| e.to_string())?;
+    let write = || -> Result<(), String> {
+        let dir = dst.parent().unwrap_or(Path::new("."));
+        let err = |e: io::Error| format!("{}: {e}", dst.display());
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".roundtrip-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(err)?;
+        {
+            let mut out = BufWriter::with_capacity(256 << 10, tmp.as_file_mut());
+            let enc = codec::Encoding::default();
+            codec::encode_to(&img.pixels, img.icc.as_deref(), format, enc, dst, &mut out)
+                .map_err(|e| e.to_string())?;
+            out.flush().map_err(err)?;
+        }
+        if sync {
+            tmp.as_file().sync_all().map_err(err)?;
+        }
+        tmp.persist(dst).map_err(|e| err(e.error))?;
+        Ok(())
+    };
+    write()
 }
 
 fn run(args: &Args) -> Result<(usize, usize, f64), String> {
@@ -124,8 +124,7 @@ fn run(args: &Args) -> Result<(usize, usize, f64), String> {
     let failed = files
         .par_iter()
         .map(|src| {
-            let mut name = src.file_stem().unwrap_or_default().to_os_string();
-            name.push(".png");
+            let name = src.file_name().unwrap_or_default();
             match roundtrip(src, &args.output.join(name), args.sync, args.decode_only) {
                 Ok(()) => 0,
                 Err(e) => {

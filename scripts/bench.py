@@ -33,6 +33,17 @@ Sections (--only takes a comma-separated subset):
            same without the warp, and the codec-only floor: stn's own decoder
            and PNG encoder without inference or warp (examples/codec_roundtrip.rs).
   memory   peak RSS of `stn rectify` over 1,000 and 10,000 320x240 PNGs.
+  photo    one 3840x2160 photo as JPEG (q90), PPM and PNG: `stn -j T warp`
+           as a whole process vs cv2.imread + warpAffine + cv2.imwrite (JPEG
+           q90) in this process, at 1 and 2 threads, and stn's codec floor
+           (codec_roundtrip on a folder of that one file); for JPEG the sizes
+           and each output's PSNR against its own unencoded warp (stn's: its
+           PPM output; OpenCV's: the warpAffine array); for PPM, the header
+           and the largest difference from OpenCV's output.
+  jpegfolder  `stn rectify` over 500 640x480 JPEG photos (q90, written by
+           Pillow), JPEG q90 out, vs the Python pipeline (Pillow decode,
+           cv2.warpAffine, Pillow encode at quality 90, 2 worker processes)
+           and vs stn's JPEG codec floor (codec_roundtrip).
 
 --quick runs fewer repetitions over fewer images: a smoke test, not numbers
 to quote. --skip-build uses the binaries already in target/release.
@@ -77,12 +88,12 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repetitions and images (smoke run)")
     p.add_argument("--torch", action="store_true", help="also install and time PyTorch (about 3 GB)")
-    p.add_argument("--only", default="sampler,e2e4k,folder,memory",
+    p.add_argument("--only", default="sampler,e2e4k,folder,memory,photo,jpegfolder",
                    help="comma-separated sections to run (default: all)")
     p.add_argument("--skip-build", action="store_true", help="use the binaries already built")
     args = p.parse_args()
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = set(args.only) - {"sampler", "e2e4k", "folder", "memory"}
+    unknown = set(args.only) - {"sampler", "e2e4k", "folder", "memory", "photo", "jpegfolder"}
     if unknown:
         p.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     return args
@@ -617,7 +628,9 @@ def folder_task(job):
             out = Image.fromarray(warped)
         else:
             out = im
-        if level is None:
+        if dst.endswith(".jpg"):
+            out.save(dst, format="JPEG", quality=90)
+        elif level is None:
             out.save(dst, format="PNG")
         else:
             out.save(dst, format="PNG", compress_level=level)
@@ -700,6 +713,183 @@ def bench_folder(cfg):
     for k, (label, _) in contenders.items():
         s = stats(walls[k])
         rows.append({"key": k, "tool": label, "images": n, **s,
+                     "cpu": stats(cpus[k])["median"],
+                     "round_ratio_stn": stats([b / a for a, b in zip(walls["stn"], walls[k])])})
+    return rows
+
+
+# ---------------------------------------------------------------- photo, jpegfolder
+
+def prepare_photo_data():
+    """The 4K photo as JPEG q90 (cv2.imwrite), PPM and PNG, each alone in a
+    folder for the codec floor; 500 640x480 JPEG q90 photos (Pillow)."""
+    import cv2
+    from PIL import Image
+
+    big = cv2.imread(str(DATA / "big_4k.png"), cv2.IMREAD_COLOR)
+    for ext in ("jpg", "ppm", "png"):
+        d = DATA / f"photo_{ext}"
+        d.mkdir(exist_ok=True)
+        f = d / f"photo.{ext}"
+        if not f.exists():
+            params = [cv2.IMWRITE_JPEG_QUALITY, 90] if ext == "jpg" else []
+            cv2.imwrite(str(f), big, params)
+    jpgs = DATA / "e2e_jpg"
+    jpgs.mkdir(exist_ok=True)
+    for src in sorted((DATA / "e2e").glob("img_*.png")):
+        dst = jpgs / (src.stem + ".jpg")
+        if not dst.exists():
+            with Image.open(src) as im:
+                im.save(dst, format="JPEG", quality=90)
+    return jpgs
+
+
+def psnr(a, b):
+    import numpy as np
+
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * math.log10(255.0 ** 2 / mse)
+
+
+def bench_photo(cfg):
+    """Section photo: one 4K photo, JPEG/PPM/PNG, stn vs OpenCV at 1 and 2 threads."""
+    import cv2
+    import numpy as np
+
+    prepare_photo_data()
+    OUT.mkdir(parents=True, exist_ok=True)
+    theta = rts(*BENCH_RTS)
+    theta_arg = "--theta=" + ",".join(repr(v) for v in theta)
+    m = cv2_inverse_map(theta, 3840, 2160, 3840, 2160)
+    rows = []
+    quality = {}
+    for ext in ("jpg", "ppm", "png"):
+        src = DATA / f"photo_{ext}" / f"photo.{ext}"
+        params = [cv2.IMWRITE_JPEG_QUALITY, 90] if ext == "jpg" else []
+        for threads in (1, 2):
+            stn_out = OUT / f"photo_stn_{threads}.{ext}"
+            stn_cmd = [str(STN), "-j", str(threads), "warp", theta_arg, str(src), "-o", str(stn_out)]
+            floor_dir = OUT / f"photo_floor_{ext}"
+            floor_dir.mkdir(exist_ok=True)
+            floor_cmd = [str(ROUNDTRIP), str(src.parent), str(floor_dir), "--jobs", str(threads)]
+
+            def opencv():
+                cv2.setNumThreads(threads)
+                img = cv2.imread(str(src), cv2.IMREAD_COLOR)
+                out = cv2.warpAffine(img, m, (3840, 2160),
+                                     flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                if not cv2.imwrite(str(OUT / f"photo_cv2.{ext}"), out, params):
+                    raise RuntimeError("cv2.imwrite failed")
+                return out
+
+            print(f"photo: {ext}, {threads} thread(s)", flush=True)
+            run_timed(stn_cmd, "photo.log")
+            run_timed(floor_cmd, "photo.log")
+            opencv()
+            walls = {"stn": [], "cv2": [], "floor": []}
+            cpus = {"stn": [], "floor": []}
+            for _ in range(cfg["e2e4k_runs"]):
+                for k, cmd in (("stn", stn_cmd), ("floor", floor_cmd)):
+                    wall, cpu, _ = run_timed(cmd, "photo.log")
+                    walls[k].append(wall)
+                    cpus[k].append(cpu)
+                walls["cv2"] += time_calls(opencv, 1, 0)
+            rows.append({"format": ext, "threads": threads,
+                         "stn": {**stats(walls["stn"]), "cpu": stats(cpus["stn"])["median"]},
+                         "cv2": stats(walls["cv2"]),
+                         "floor": {**stats(walls["floor"]), "cpu": stats(cpus["floor"])["median"]},
+                         "paired": stats([c / s for c, s in zip(walls["cv2"], walls["stn"])])})
+        if ext == "jpg":
+            cv2.setNumThreads(2)
+            cv_warp = opencv()
+            run_timed([str(STN), "warp", theta_arg, str(src), "-o", str(OUT / "photo_stn_ref.ppm")])
+            stn_ref = cv2.imread(str(OUT / "photo_stn_ref.ppm"), cv2.IMREAD_COLOR)
+            stn_jpg = OUT / "photo_stn_2.jpg"
+            cv_jpg = OUT / "photo_cv2.jpg"
+            quality["jpg"] = {
+                "stn_bytes": stn_jpg.stat().st_size, "cv2_bytes": cv_jpg.stat().st_size,
+                "stn_psnr": psnr(cv2.imread(str(stn_jpg)), stn_ref),
+                "cv2_psnr": psnr(cv2.imread(str(cv_jpg)), cv_warp),
+                "warps_psnr": psnr(stn_ref, cv_warp),
+                # The encoders alone: OpenCV encoding stn's own unencoded warp.
+                "cv2_on_stn_bytes": len(cv2.imencode(".jpg", stn_ref,
+                                                     [cv2.IMWRITE_JPEG_QUALITY, 90])[1])}
+        if ext == "ppm":
+            head = (OUT / "photo_stn_2.ppm").read_bytes()[:16]
+            stn_img = cv2.imread(str(OUT / "photo_stn_2.ppm"), cv2.IMREAD_COLOR)
+            cv_img = cv2.imread(str(OUT / "photo_cv2.ppm"), cv2.IMREAD_COLOR)
+            diff = np.abs(stn_img.astype(np.int16) - cv_img.astype(np.int16))
+            quality["ppm"] = {"magic": head[:2].decode(), "max_diff": int(diff.max()),
+                              "share_diff": float((diff.max(axis=2) > 0).mean())}
+    return {"rows": rows, "quality": quality}
+
+
+def bench_jpegfolder(cfg):
+    """Section jpegfolder: 500 640x480 JPEG q90 photos through stn rectify,
+    the Python pipeline and stn's JPEG codec floor."""
+    src_dir = prepare_photo_data()
+    files = sorted(src_dir.glob("*.jpg"))[: cfg["e2e_images"]]
+    if cfg["e2e_images"] < len(list(src_dir.glob("*.jpg"))):
+        sub = DATA / "e2e_jpg_quick"
+        sub.mkdir(exist_ok=True)
+        for f in files:
+            if not (sub / f.name).exists():
+                os.link(f, sub / f.name)
+        src_dir = sub
+    n = len(files)
+
+    def outdir(name):
+        d = OUT / name
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        return d
+
+    def command(cmd):
+        def run():
+            wall, cpu, _ = run_timed(cmd, "jpegfolder.log")
+            return wall, cpu
+        return run
+
+    pool = multiprocessing.get_context("spawn").Pool(2, initializer=_init_worker)
+
+    def python():
+        d = outdir("jpg_py")
+        jobs = [("warp", str(f), str(d / f.name), None) for f in files]
+
+        def run():
+            t0 = time.perf_counter()
+            cpu = sum(pool.map(folder_task, jobs, chunksize=4))
+            return time.perf_counter() - t0, cpu
+        return run
+
+    contenders = {
+        "stn": ("stn rectify (JPEG q90 out)", command(
+            [str(STN), "rectify", str(src_dir), "-o", str(outdir("jpg_rectify")), "--size",
+             "640x480", "--overwrite", "-q"])),
+        "floor": ("codec-only floor: stn's decode + JPEG q90 encode + fsync'd rename (Rust, rayon)",
+                  command([str(ROUNDTRIP), str(src_dir), str(outdir("jpg_roundtrip"))])),
+        "python": ("Python: Pillow decode + cv2.warpAffine + Pillow encode q90, Pool(2)", python()),
+    }
+    try:
+        print(f"jpegfolder: {n} images, warm-up round", flush=True)
+        for _, run in contenders.values():
+            run()
+        walls = {k: [] for k in contenders}
+        cpus = {k: [] for k in contenders}
+        keys = list(contenders)
+        for r in range(cfg["folder_rounds"]):
+            print(f"jpegfolder: round {r + 1}/{cfg['folder_rounds']}", flush=True)
+            for k in keys[r % len(keys):] + keys[: r % len(keys)]:
+                wall, cpu = contenders[k][1]()
+                walls[k].append(wall)
+                cpus[k].append(cpu)
+    finally:
+        pool.terminate()
+        pool.join()
+    rows = []
+    for k, (label, _) in contenders.items():
+        rows.append({"key": k, "tool": label, "images": n, **stats(walls[k]),
                      "cpu": stats(cpus[k])["median"],
                      "round_ratio_stn": stats([b / a for a, b in zip(walls["stn"], walls[k])])})
     return rows
@@ -811,6 +1001,53 @@ def report_memory(rows):
     return out
 
 
+def report_photo(res):
+    out = ["## e. End to end, one 3840×2160 photo: JPEG (q90), PPM, PNG", "",
+           "stn: the whole `stn -j T warp` process; OpenCV: cv2.imread + warpAffine + cv2.imwrite "
+           "in this process (start-up not included); floor: codec_roundtrip (stn's decode + "
+           "encode + fsync'd rename, no warp) on that one file, whole process.", ""]
+    body = []
+    for r in res["rows"]:
+        body.append([r["format"], r["threads"], fmt_time(r["stn"]["median"]),
+                     fmt_range(r["stn"]["min"], r["stn"]["max"]), fmt_time(r["stn"]["cpu"]),
+                     fmt_time(r["cv2"]["median"]), fmt_range(r["cv2"]["min"], r["cv2"]["max"]),
+                     f"{r['cv2']['median'] / r['stn']['median']:.2f}×",
+                     fmt_time(r["floor"]["median"]),
+                     f"{r['stn']['median'] / r['floor']['median']:.2f}×"])
+    out.append(table(["format", "threads", "stn (median)", "stn min – max", "stn CPU", "OpenCV (median)",
+                      "OpenCV min – max", "OpenCV ÷ stn", "floor (median)", "stn ÷ floor"], body))
+    q = res["quality"]
+    if "jpg" in q:
+        j = q["jpg"]
+        out += ["", f"JPEG q90 output: stn {j['stn_bytes']:,} bytes, PSNR {j['stn_psnr']:.2f} dB against "
+                f"stn's unencoded warp; OpenCV {j['cv2_bytes']:,} bytes, PSNR {j['cv2_psnr']:.2f} dB "
+                f"against its own (the two unencoded warps differ by PSNR {j['warps_psnr']:.1f} dB). "
+                f"OpenCV encoding stn's unencoded warp at q90: {j['cv2_on_stn_bytes']:,} bytes."]
+    if "ppm" in q:
+        p = q["ppm"]
+        out += ["", f"PPM output: magic `{p['magic']}`; largest difference from OpenCV's output "
+                f"{p['max_diff']} grey level(s), on {p['share_diff'] * 100:.2f} % of the pixels."]
+    return out
+
+
+def report_jpegfolder(rows):
+    n = rows[0]["images"]
+    by = {r["key"]: r for r in rows}
+    out = [f"## f. End to end, folder of {n} JPEG (q90) 640×480 photos → warp → JPEG q90", ""]
+    body = []
+    for r in rows:
+        rr = r["round_ratio_stn"]
+        ratio = "–"
+        if r["key"] != "stn":
+            ratio = f"{r['median'] / by['stn']['median']:.2f} ({rr['min']:.2f} – {rr['max']:.2f})"
+        body.append([r["tool"], fmt_rate(n / r["median"]),
+                     f"{fmt_rate(n / r['max'])} – {fmt_rate(n / r['min'])}", fmt_time(r["median"]),
+                     r["n"], f"{r['cpu'] / r['median'] * 100:.0f} %", ratio])
+    out.append(table(["implementation", "images/s (median)", "images/s (min – max)", "wall (median)",
+                      "n", "CPU use", "stn speed ÷ this (per-round range)"], body))
+    return out
+
+
 def sampler_targets(rows):
     """Sampler rows of the targets table: stn at least 2× cv2.warpAffine's
     throughput at 1 and 2 threads on the RGB workloads; at least 1,000,000
@@ -860,6 +1097,32 @@ def targets(results):
             rows.append(["(stricter, not the issue's) stn rectify ≤ 1.15× the floor without fsync",
                          f"{bare:.2f}×, {(bare - 1) * 100:+.0f} %",
                          "PASS" if bare <= 1.15 else "FAIL"])
+    if "photo" in results:
+        for r in results["photo"]["rows"]:
+            ratio = r["cv2"]["median"] / r["stn"]["median"]
+            rows.append([f"stn warp ≥ 1.5× OpenCV end to end, 4K {r['format'].upper()}, "
+                         f"{r['threads']} thread(s)",
+                         f"{ratio:.2f}× ({fmt_time(r['stn']['median'])} vs "
+                         f"{fmt_time(r['cv2']['median'])})", "PASS" if ratio >= 1.5 else "FAIL"])
+            over = r["stn"]["median"] / r["floor"]["median"]
+            rows.append([f"stn warp ≤ 1.3× its codec floor, 4K {r['format'].upper()}, "
+                         f"{r['threads']} thread(s)", f"{over:.2f}×", "PASS" if over <= 1.3 else "FAIL"])
+        j = results["photo"]["quality"].get("jpg")
+        if j:
+            ok = j["stn_bytes"] <= j["cv2_bytes"] and j["stn_psnr"] >= j["cv2_psnr"] - 1
+            rows.append(["JPEG q90: stn's file no larger than OpenCV's, PSNR within 1 dB",
+                         f"{j['stn_bytes']:,} vs {j['cv2_bytes']:,} bytes "
+                         f"({(j['stn_bytes'] / j['cv2_bytes'] - 1) * 100:+.3f} %); "
+                         f"{j['stn_psnr']:.2f} vs {j['cv2_psnr']:.2f} dB",
+                         "PASS" if ok else "FAIL"])
+    if "jpegfolder" in results:
+        by = {r["key"]: r for r in results["jpegfolder"]}
+        speedup = by["python"]["median"] / by["stn"]["median"]
+        rows.append(["stn rectify ≥ 2× the Python pipeline, 500 JPEG photos",
+                     f"{speedup:.2f}×", "PASS" if speedup >= 2 else "FAIL"])
+        over = by["stn"]["median"] / by["floor"]["median"]
+        rows.append(["stn rectify ≤ 1.2× its JPEG codec floor", f"{over:.2f}×",
+                     "PASS" if over <= 1.2 else "FAIL"])
     if "memory" in results:
         mem = [r for r in results["memory"] if r["images"]]
         peak = max(r["rss"]["max"] for r in mem)
@@ -887,7 +1150,8 @@ def render(info, results, elapsed):
              "- medians; IQR = 25th–75th percentile; ratios from the same run; "
              "\"others\" = CPU time of other processes on the machine during a section", ""]
     for name, fn in (("sampler", report_sampler), ("e2e4k", report_e2e4k),
-                     ("folder", report_folder), ("memory", report_memory)):
+                     ("folder", report_folder), ("memory", report_memory),
+                     ("photo", report_photo), ("jpegfolder", report_jpegfolder)):
         if name in results:
             section = fn(results[name])
             section.insert(1, f"\nOther processes used {info['others'][name] * 100:.0f} % of the "
@@ -928,7 +1192,8 @@ def main():
     results = {}
     info["others"] = {}
     sections = {"sampler": lambda: bench_sampler(cfg, args.torch), "e2e4k": lambda: bench_e2e4k(cfg),
-                "folder": lambda: bench_folder(cfg), "memory": lambda: bench_memory(cfg)}
+                "folder": lambda: bench_folder(cfg), "memory": lambda: bench_memory(cfg),
+                "photo": lambda: bench_photo(cfg), "jpegfolder": lambda: bench_jpegfolder(cfg)}
     for name, run in sections.items():
         if name in args.only:
             with MachineShare() as share:

@@ -199,6 +199,10 @@ pub struct OutputArgs {
     /// PNG compression: fast (default, larger files) to best (smallest, slowest).
     #[arg(long, value_enum, default_value_t, value_name = "LEVEL")]
     pub png_compression: PngCompressionArg,
+
+    /// JPEG quality, 1-100, on libjpeg's scale (as OpenCV and Pillow).
+    #[arg(long, value_name = "N", default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
 }
 
 /// PNG encoder effort.
@@ -296,7 +300,7 @@ pub enum FormatArg {
     /// TIFF.
     #[value(alias = "tif")]
     Tiff,
-    /// Netpbm (PGM, PPM or PAM, by channel layout).
+    /// Netpbm: PGM (P5) for grey, PPM (P6) for colour; files named .pnm.
     Pnm,
     /// WebP (lossless).
     Webp,
@@ -418,6 +422,10 @@ pub struct WarpArgs {
     /// PNG compression: fast (default, larger files) to best (smallest, slowest).
     #[arg(long, value_enum, default_value_t, value_name = "LEVEL")]
     pub png_compression: PngCompressionArg,
+
+    /// JPEG quality, 1-100, on libjpeg's scale (as OpenCV and Pillow).
+    #[arg(long, value_name = "N", default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
 
     /// Input image; `-` reads standard input.
     #[arg(

@@ -1,15 +1,22 @@
-//! Image files in and out: decoding (with EXIF orientation), encoding, and
-//! atomic writes. The only module that reads or writes image files.
+//! Image files in and out: decoding (with EXIF orientation and the ICC
+//! profile), encoding (stn's own Netpbm writer and strip-parallel JPEG
+//! encoder, the `image` crate's PNG, WebP, TIFF, BMP and GIF), and atomic
+//! writes straight into a temporary file. The only module that reads or
+//! writes image files.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 
 pub use image::codecs::png::CompressionType;
 use image::codecs::png::{FilterType, PngEncoder};
-use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
+use image::codecs::tiff::TiffEncoder;
+use image::codecs::webp::WebPEncoder;
+use image::{
+    ColorType, DynamicImage, ImageDecoder, ImageEncoder, ImageError, ImageFormat, ImageReader,
+};
 
 use crate::affine::Size;
 use crate::error::Error;
@@ -19,11 +26,20 @@ pub fn is_stdio(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
+/// A decoded image and the colour profile it came with.
+#[derive(Clone, Debug)]
+pub struct Image {
+    /// The pixels, upright (EXIF orientation applied).
+    pub pixels: DynamicImage,
+    /// The embedded ICC profile, written into outputs that can hold one.
+    pub icc: Option<Vec<u8>>,
+}
+
 /// Reads and decodes an image from a file, or from standard input for `-`.
 ///
 /// The format is sniffed from the content, not the name. EXIF orientation is
 /// applied, so the image is upright as a viewer shows it.
-pub fn read_image(path: &Path, max_pixels: u64) -> Result<DynamicImage, Error> {
+pub fn read_image(path: &Path, max_pixels: u64) -> Result<Image, Error> {
     let read_err = |source| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -32,6 +48,10 @@ pub fn read_image(path: &Path, max_pixels: u64) -> Result<DynamicImage, Error> {
     // of metadata; this bounds what a stream (or a device such as /dev/zero)
     // can make stn read.
     let cap = max_pixels.saturating_mul(16).saturating_add(64 << 20);
+    let too_big = || Error::Input {
+        path: path.to_path_buf(),
+        reason: format!("larger than {cap} bytes, more than any image within --max-pixels"),
+    };
     let mut bytes = Vec::new();
     if is_stdio(path) {
         io::stdin()
@@ -40,7 +60,7 @@ pub fn read_image(path: &Path, max_pixels: u64) -> Result<DynamicImage, Error> {
             .read_to_end(&mut bytes)
             .map_err(read_err)?;
     } else {
-        let file = fs::File::open(path).map_err(read_err)?;
+        let mut file = fs::File::open(path).map_err(read_err)?;
         let meta = file.metadata().map_err(read_err)?;
         if !meta.is_file() {
             return Err(Error::Input {
@@ -48,13 +68,21 @@ pub fn read_image(path: &Path, max_pixels: u64) -> Result<DynamicImage, Error> {
                 reason: "not a regular file".into(),
             });
         }
-        file.take(cap).read_to_end(&mut bytes).map_err(read_err)?;
+        if meta.len() >= cap {
+            return Err(too_big());
+        }
+        if let Some(img) = read_raw_netpbm(&mut file, meta.len(), max_pixels).map_err(read_err)? {
+            return Ok(img);
+        }
+        // The size is known: one allocation of exactly that, read in place
+        // (`File::read_to_end` sizes its buffer from the metadata).
+        bytes
+            .try_reserve_exact(meta.len() as usize + 1)
+            .map_err(|_| too_big())?;
+        file.read_to_end(&mut bytes).map_err(read_err)?;
     }
     if bytes.len() as u64 >= cap {
-        return Err(Error::Input {
-            path: path.to_path_buf(),
-            reason: format!("larger than {cap} bytes, more than any image within --max-pixels"),
-        });
+        return Err(too_big());
     }
     match decode(&bytes, max_pixels) {
         Ok(img) => Ok(img),
@@ -64,6 +92,87 @@ pub fn read_image(path: &Path, max_pixels: u64) -> Result<DynamicImage, Error> {
             source,
         }),
     }
+}
+
+/// The fast path for binary 8-bit PGM and PPM files (`P5`, `P6`, maxval
+/// 255, exactly the pixels after the header): the samples are read from the
+/// file straight into the image's buffer, with no copy of the file in memory.
+/// `None` (the file rewound) for anything else, which the general decoder
+/// then reads or refuses, as well as images over `max_pixels`.
+fn read_raw_netpbm(file: &mut fs::File, len: u64, max_pixels: u64) -> io::Result<Option<Image>> {
+    let mut head = [0u8; 512];
+    let mut filled = 0;
+    while filled < head.len() {
+        match file.read(&mut head[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    let parsed = parse_netpbm_header(&head[..filled]);
+    let fits = |&(_, w, h, channels, start): &(u8, u32, u32, u64, usize)| {
+        let samples = u64::from(w) * u64::from(h) * channels;
+        pixels(Size::new(w, h)) <= max_pixels && len.checked_sub(start as u64) == Some(samples)
+    };
+    let Some((magic, w, h, _, start)) = parsed.filter(fits) else {
+        file.seek(io::SeekFrom::Start(0))?;
+        return Ok(None);
+    };
+    let samples = (len - start as u64) as usize;
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(samples)
+        .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, e))?;
+    let already = &head[start.min(filled)..filled];
+    buf.extend_from_slice(&already[..already.len().min(samples)]);
+    file.take((samples - buf.len()) as u64)
+        .read_to_end(&mut buf)?;
+    if buf.len() != samples {
+        // The file shrank while being read: let the decoder report it.
+        file.seek(io::SeekFrom::Start(0))?;
+        return Ok(None);
+    }
+    let pixels = match magic {
+        b'5' => image::GrayImage::from_raw(w, h, buf).map(DynamicImage::ImageLuma8),
+        _ => image::RgbImage::from_raw(w, h, buf).map(DynamicImage::ImageRgb8),
+    };
+    Ok(pixels.map(|pixels| Image { pixels, icc: None }))
+}
+
+/// Parses a binary PGM/PPM header with maxval 255: (magic digit, width,
+/// height, channels, offset of the first sample). Comments (`#` to the end
+/// of the line) may stand between the fields, as Netpbm allows; exactly one
+/// whitespace byte follows the maxval.
+fn parse_netpbm_header(head: &[u8]) -> Option<(u8, u32, u32, u64, usize)> {
+    let (magic, channels) = match head.get(..2)? {
+        b"P5" => (b'5', 1),
+        b"P6" => (b'6', 3),
+        _ => return None,
+    };
+    let mut i = 2;
+    let mut field = || -> Option<u32> {
+        loop {
+            match *head.get(i)? {
+                b'#' => {
+                    while *head.get(i)? != b'\n' {
+                        i += 1;
+                    }
+                }
+                c if c.is_ascii_whitespace() => i += 1,
+                _ => break,
+            }
+        }
+        let digits = head[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let value = std::str::from_utf8(&head[i..i + digits])
+            .ok()?
+            .parse()
+            .ok()?;
+        i += digits;
+        Some(value)
+    };
+    let (w, h, maxval) = (field()?, field()?, field()?);
+    if w == 0 || h == 0 || maxval != 255 || !head.get(i)?.is_ascii_whitespace() {
+        return None;
+    }
+    Some((magic, w, h, channels, i + 1))
 }
 
 /// Refuses an image (decoded or to be produced at `path`) of more than
@@ -115,7 +224,7 @@ impl From<ImageError> for Decoded {
 /// memory is allocated, so a small file claiming a huge image (a
 /// decompression bomb) is refused cheaply. The decoder's own allocations are
 /// capped in proportion (16 bytes per allowed pixel).
-pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, Decoded> {
+pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Image, Decoded> {
     let mut reader = ImageReader::new(io::Cursor::new(bytes)).with_guessed_format()?;
     if reader.format() == Some(ImageFormat::Jpeg) && jpeg_is_truncated(bytes) {
         // The JPEG decoder fills missing scan data with grey instead of failing.
@@ -132,10 +241,16 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, Decoded> {
     if pixels(Size::new(w, h)) > max_pixels {
         return Err(Decoded::TooLarge(w, h));
     }
+    // A malformed profile is dropped, not fatal: the pixels are still good.
+    let icc = decoder
+        .icc_profile()
+        .ok()
+        .flatten()
+        .filter(|p| !p.is_empty());
     let orientation = decoder.orientation()?;
-    let mut img = DynamicImage::from_decoder(decoder)?;
-    img.apply_orientation(orientation);
-    Ok(img)
+    let mut pixels = DynamicImage::from_decoder(decoder)?;
+    pixels.apply_orientation(orientation);
+    Ok(Image { pixels, icc })
 }
 
 /// Whether a JPEG stream lacks its end-of-image marker (FF D9) after the last
@@ -168,44 +283,480 @@ pub fn output_format(path: &Path, explicit: Option<ImageFormat>) -> Result<Image
         })
 }
 
-/// Encodes `img` in `format`. Formats that cannot hold the image's layout get
-/// the closest one they can (8-bit, then without alpha); the returned note
-/// says what was changed.
+/// The file extension for outputs written in `format` by `--format`
+/// (`pnm` for Netpbm: the layout picks PGM or PPM).
+pub fn extension(format: ImageFormat) -> Option<&'static str> {
+    match format {
+        ImageFormat::Pnm => Some("pnm"),
+        f => f.extensions_str().first().copied(),
+    }
+}
+
+/// The JPEG quality written when none is asked for, as OpenCV's `imwrite`
+/// and libjpeg's `cjpeg` (Pillow's default is 75).
+pub const DEFAULT_JPEG_QUALITY: u8 = 90;
+
+/// Encoder settings, the same for every output of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Encoding {
+    /// PNG compression effort.
+    pub png: CompressionType,
+    /// JPEG quality, 1–100, on libjpeg's scale (its standard quantisation
+    /// tables scaled by `5000 / q` below 50 and `200 - 2q` from 50 up).
+    pub jpeg_quality: u8,
+}
+
+impl Default for Encoding {
+    fn default() -> Self {
+        Encoding {
+            png: CompressionType::Fast,
+            jpeg_quality: DEFAULT_JPEG_QUALITY,
+        }
+    }
+}
+
+/// Which Netpbm file an output is, from its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Netpbm {
+    /// `.pgm`: binary greymap, `P5`.
+    Grey,
+    /// `.ppm`: binary pixmap, `P6`.
+    Rgb,
+    /// `.pam`: `P7`, any layout, alpha included.
+    Pam,
+    /// `.pnm` (or standard output, or `.pbm`): `P5` for grey, `P6` for colour.
+    ByLayout,
+}
+
+impl Netpbm {
+    fn of(path: &Path) -> Netpbm {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("pgm") => Netpbm::Grey,
+            Some("ppm") => Netpbm::Rgb,
+            Some("pam") => Netpbm::Pam,
+            _ => Netpbm::ByLayout,
+        }
+    }
+}
+
+/// Encodes `img` in `format` into memory (see [`encode_to`]).
 pub fn encode(
     img: &DynamicImage,
+    icc: Option<&[u8]>,
     format: ImageFormat,
-    png: CompressionType,
+    enc: Encoding,
     path: &Path,
 ) -> Result<(Vec<u8>, Option<String>), Error> {
-    let first = match encode_as(img, format, png) {
-        Ok(bytes) => return Ok((bytes, None)),
+    let mut out = io::Cursor::new(Vec::new());
+    let note = encode_to(img, icc, format, enc, path, &mut out)?;
+    Ok((out.into_inner(), note))
+}
+
+/// Encodes `img` in `format` straight into `out`, with the ICC profile `icc`
+/// where the format can hold one (PNG, JPEG, WebP, TIFF). `path` is the
+/// output's name, for messages and for the Netpbm variant (`.pgm` `P5`,
+/// `.ppm` `P6`, `.pam` `P7`, `.pnm` by layout).
+///
+/// Formats that cannot hold the image's layout get the closest one they can
+/// (8-bit, then without alpha); the returned note says what was changed, or
+/// that a profile had to be left out.
+pub fn encode_to<W: Write + Seek>(
+    img: &DynamicImage,
+    icc: Option<&[u8]>,
+    format: ImageFormat,
+    enc: Encoding,
+    path: &Path,
+    out: &mut W,
+) -> Result<Option<String>, Error> {
+    let encode_err = |source| encode_error(path, source);
+    let (written, icc_kept) = match format {
+        ImageFormat::Jpeg => {
+            let written = jpeg(img, icc, enc.jpeg_quality, out).map_err(encode_err)?;
+            (written, true)
+        }
+        ImageFormat::Png => {
+            let written = png(img, icc, enc.png, out).map_err(encode_err)?;
+            (written, true)
+        }
+        ImageFormat::Pnm => {
+            let written = netpbm(img, Netpbm::of(path), out).map_err(encode_err)?;
+            (written, false)
+        }
+        _ => {
+            let (bytes, written, icc_kept) = other(img, icc, format, path)?;
+            out.write_all(&bytes)
+                .map_err(|e| encode_err(ImageError::IoError(e)))?;
+            (written, icc_kept)
+        }
+    };
+    let mut notes = Vec::new();
+    if written != img.color() {
+        notes.push(format!(
+            "{} cannot hold {:?} pixels; wrote {:?}",
+            format_name(format),
+            img.color(),
+            written
+        ));
+    }
+    if icc.is_some() && !icc_kept {
+        notes.push(format!(
+            "{} cannot hold the input's ICC colour profile; left out",
+            format_name(format)
+        ));
+    }
+    Ok((!notes.is_empty()).then(|| notes.join("; ")))
+}
+
+/// An encoder's failure: writing errors are the output's, the rest the format's.
+fn encode_error(path: &Path, source: ImageError) -> Error {
+    match source {
+        ImageError::IoError(source) => Error::Write {
+            path: path.to_path_buf(),
+            source,
+        },
+        source => Error::Encode {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
+}
+
+fn format_name(format: ImageFormat) -> &'static str {
+    extension(format).unwrap_or("this format")
+}
+
+/// JPEG through `jpeg-encoder` (AVX2 where the CPU has it): libjpeg's
+/// quality scaling, 4:2:0 chroma averaged as libjpeg does, baseline, with
+/// restart markers every [`JPEG_STRIP_ROWS`] rows so that the strips are
+/// encoded in parallel (see [`jpeg_strips`]). Returns the layout written.
+fn jpeg<W: Write>(
+    img: &DynamicImage,
+    icc: Option<&[u8]>,
+    quality: u8,
+    out: &mut W,
+) -> Result<ColorType, ImageError> {
+    use jpeg_encoder::ColorType as J;
+    let converted;
+    // (pixels, their layout, bytes per pixel, the layout written)
+    let (bytes, layout, bpp, written) = match img {
+        DynamicImage::ImageLuma8(b) => (b.as_raw().as_slice(), J::Luma, 1, ColorType::L8),
+        DynamicImage::ImageRgb8(b) => (b.as_raw().as_slice(), J::Rgb, 3, ColorType::Rgb8),
+        // The encoder reads RGBA and skips the alpha: no copy.
+        DynamicImage::ImageRgba8(b) => (b.as_raw().as_slice(), J::Rgba, 4, ColorType::Rgb8),
+        other if other.color().channel_count() <= 2 => {
+            converted = DynamicImage::ImageLuma8(other.to_luma8());
+            (converted.as_bytes(), J::Luma, 1, ColorType::L8)
+        }
+        other => {
+            converted = DynamicImage::ImageRgb8(other.to_rgb8());
+            (converted.as_bytes(), J::Rgb, 3, ColorType::Rgb8)
+        }
+    };
+    let (w, h) = (img.width(), img.height());
+    if w > 65535 || h > 65535 {
+        return Err(jpeg_error(format!(
+            "{w}x{h} is larger than JPEG's 65535x65535"
+        )));
+    }
+    let pixels = Pixels {
+        bytes,
+        layout,
+        row_bytes: w as usize * bpp,
+        width: w as u16,
+    };
+    let grey = layout == J::Luma;
+    // An MCU is one 8×8 block for grey, 16×16 pixels for 4:2:0 colour.
+    let mcu = if grey { 8 } else { 16 };
+    let mcus_per_row = w.div_ceil(mcu);
+    // The restart interval (MCUs per strip) must fit in 16 bits.
+    let strip_rows = JPEG_STRIP_ROWS.min(65535 / mcus_per_row * mcu).max(mcu);
+    if h <= strip_rows {
+        pixels.encode(0, h, icc, quality, out)?;
+    } else {
+        let interval = (mcus_per_row * (strip_rows / mcu)) as u16;
+        jpeg_strips(&pixels, h, strip_rows, interval, icc, quality, out)?;
+    }
+    Ok(written)
+}
+
+/// Rows of one JPEG restart interval, a multiple of every MCU height: the
+/// unit of parallel encoding. Fixed, so the bytes do not depend on the
+/// thread count; small enough to share a 4K image between cores evenly (17
+/// strips), large enough that the per-strip costs (headers, a restart marker
+/// and its byte alignment, a DC reset) are noise.
+const JPEG_STRIP_ROWS: u32 = 128;
+
+/// 8-bit pixels as `jpeg-encoder` reads them.
+struct Pixels<'a> {
+    bytes: &'a [u8],
+    layout: jpeg_encoder::ColorType,
+    row_bytes: usize,
+    width: u16,
+}
+
+impl Pixels<'_> {
+    /// Encodes rows `y0..y0 + rows` as a complete JPEG file.
+    fn encode<W: Write>(
+        &self,
+        y0: u32,
+        rows: u32,
+        icc: Option<&[u8]>,
+        quality: u8,
+        out: &mut W,
+    ) -> Result<(), ImageError> {
+        let data = &self.bytes[y0 as usize * self.row_bytes..(y0 + rows) as usize * self.row_bytes];
+        let mut encoder = jpeg_encoder::Encoder::new(out, quality.clamp(1, 100));
+        if self.layout != jpeg_encoder::ColorType::Luma {
+            encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+        }
+        encoder.set_chroma_subsampling_method(jpeg_encoder::ChromaSubsamplingMethod::Average);
+        let err = |e: jpeg_encoder::EncodingError| match e {
+            jpeg_encoder::EncodingError::IoError(e) => ImageError::IoError(e),
+            e => jpeg_error(e),
+        };
+        if let Some(icc) = icc {
+            encoder.add_icc_profile(icc).map_err(err)?;
+        }
+        encoder
+            .encode(data, self.width, rows as u16, self.layout)
+            .map_err(err)
+    }
+}
+
+fn jpeg_error(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ImageError {
+    ImageError::Encoding(image::error::EncodingError::new(
+        ImageFormat::Jpeg.into(),
+        e,
+    ))
+}
+
+/// Encodes the image in strips of `strip_rows` rows in parallel, each as a
+/// JPEG of its own with the same tables, and joins them into one baseline
+/// JPEG with a restart interval of one strip (`interval` MCUs): the first
+/// strip's headers (height set to the whole image's, a DRI segment added),
+/// then each strip's entropy-coded data followed by a restart marker. A
+/// strip encoded alone starts with zero DC predictions and ends padded to a
+/// byte with 1 bits, exactly what a decoder expects after a restart marker,
+/// so the file decodes to the same pixels as a single-pass encode.
+fn jpeg_strips<W: Write>(
+    pixels: &Pixels,
+    height: u32,
+    strip_rows: u32,
+    interval: u16,
+    icc: Option<&[u8]>,
+    quality: u8,
+    out: &mut W,
+) -> Result<(), ImageError> {
+    use rayon::prelude::*;
+    let strips = height.div_ceil(strip_rows);
+    let parts = (0..strips)
+        .into_par_iter()
+        .map(|k| {
+            let y0 = k * strip_rows;
+            let rows = strip_rows.min(height - y0);
+            let mut v = Vec::with_capacity(rows as usize * pixels.row_bytes / 8);
+            let icc = if k == 0 { icc } else { None };
+            pixels.encode(y0, rows, icc, quality, &mut v)?;
+            let layout = JpegLayout::of(&v)
+                .ok_or_else(|| jpeg_error("unexpected JPEG structure from the encoder"))?;
+            Ok((v, layout))
+        })
+        .collect::<Result<Vec<_>, ImageError>>()?;
+    let (first, at) = &parts[0];
+    let mut header = first[..at.sos].to_vec();
+    header[at.sof_height..at.sof_height + 2].copy_from_slice(&(height as u16).to_be_bytes());
+    header.extend_from_slice(&[0xFF, 0xDD, 0, 4]); // DRI, length 4
+    header.extend_from_slice(&interval.to_be_bytes());
+    header.extend_from_slice(&first[at.sos..at.scan]);
+    out.write_all(&header)?;
+    for (k, (bytes, at)) in parts.iter().enumerate() {
+        out.write_all(&bytes[at.scan..bytes.len() - 2])?;
+        if k + 1 < parts.len() {
+            out.write_all(&[0xFF, 0xD0 + (k % 8) as u8])?; // RSTn
+        }
+    }
+    out.write_all(&[0xFF, 0xD9])?; // EOI
+    Ok(())
+}
+
+/// Where things are in a JPEG file as `jpeg-encoder` writes it.
+#[derive(Debug)]
+struct JpegLayout {
+    /// The SOF segment's height field.
+    sof_height: usize,
+    /// The SOS marker.
+    sos: usize,
+    /// The first byte of entropy-coded data, after the SOS segment.
+    scan: usize,
+}
+
+impl JpegLayout {
+    /// Walks the marker segments from SOI to the first SOS; the file must end
+    /// with EOI right after the scan.
+    fn of(bytes: &[u8]) -> Option<JpegLayout> {
+        if !bytes.starts_with(&[0xFF, 0xD8]) || !bytes.ends_with(&[0xFF, 0xD9]) {
+            return None;
+        }
+        let mut i = 2;
+        let mut sof_height = None;
+        loop {
+            let (&[0xFF, marker], Some(len)) = (
+                bytes.get(i..i + 2)?.first_chunk::<2>()?,
+                bytes.get(i + 2..i + 4),
+            ) else {
+                return None;
+            };
+            let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+            match marker {
+                0xC0 => sof_height = Some(i + 5),
+                0xDA => {
+                    let scan = i + 2 + len;
+                    return (scan <= bytes.len() - 2).then_some(JpegLayout {
+                        sof_height: sof_height?,
+                        sos: i,
+                        scan,
+                    });
+                }
+                _ => {}
+            }
+            i += 2 + len;
+        }
+    }
+}
+
+/// PNG: every 8- and 16-bit layout as is; float images as 16-bit.
+fn png<W: Write>(
+    img: &DynamicImage,
+    icc: Option<&[u8]>,
+    compression: CompressionType,
+    out: &mut W,
+) -> Result<ColorType, ImageError> {
+    use ColorType::*;
+    let converted;
+    let img = match img.color() {
+        L8 | La8 | Rgb8 | Rgba8 | L16 | La16 | Rgb16 | Rgba16 => img,
+        c if c.has_alpha() => {
+            converted = DynamicImage::ImageRgba16(img.to_rgba16());
+            &converted
+        }
+        _ => {
+            converted = DynamicImage::ImageRgb16(img.to_rgb16());
+            &converted
+        }
+    };
+    let mut encoder = PngEncoder::new_with_quality(out, compression, FilterType::Adaptive);
+    if let Some(icc) = icc {
+        encoder
+            .set_icc_profile(icc.to_vec())
+            .map_err(ImageError::Unsupported)?;
+    }
+    img.write_with_encoder(encoder)?;
+    Ok(img.color())
+}
+
+/// Netpbm, binary: `P5` and `P6` as Netpbm specifies them (maxval 255, or
+/// 65535 with big-endian samples), `P7` (PAM) with its tuple type. Returns
+/// the layout written.
+fn netpbm<W: Write>(
+    img: &DynamicImage,
+    kind: Netpbm,
+    out: &mut W,
+) -> Result<ColorType, ImageError> {
+    use ColorType::*;
+    let color = img.color();
+    let wide = !matches!(color, L8 | La8 | Rgb8 | Rgba8);
+    let grey = color.channel_count() <= 2;
+    let alpha = color.has_alpha();
+    let target = match (kind, grey, alpha, wide) {
+        (Netpbm::Grey, _, _, false) => L8,
+        (Netpbm::Grey, _, _, true) => L16,
+        (Netpbm::Rgb, _, _, false) => Rgb8,
+        (Netpbm::Rgb, _, _, true) => Rgb16,
+        (Netpbm::ByLayout, true, _, false) => L8,
+        (Netpbm::ByLayout, true, _, true) => L16,
+        (Netpbm::ByLayout, false, _, false) => Rgb8,
+        (Netpbm::ByLayout, false, _, true) => Rgb16,
+        (Netpbm::Pam, true, false, false) => L8,
+        (Netpbm::Pam, true, false, true) => L16,
+        (Netpbm::Pam, true, true, false) => La8,
+        (Netpbm::Pam, true, true, true) => La16,
+        (Netpbm::Pam, false, false, false) => Rgb8,
+        (Netpbm::Pam, false, false, true) => Rgb16,
+        (Netpbm::Pam, false, true, false) => Rgba8,
+        (Netpbm::Pam, false, true, true) => Rgba16,
+    };
+    let converted;
+    let img = if target == color {
+        img
+    } else {
+        converted = match target {
+            L8 => DynamicImage::ImageLuma8(img.to_luma8()),
+            L16 => DynamicImage::ImageLuma16(img.to_luma16()),
+            La8 => DynamicImage::ImageLumaA8(img.to_luma_alpha8()),
+            La16 => DynamicImage::ImageLumaA16(img.to_luma_alpha16()),
+            Rgb8 => DynamicImage::ImageRgb8(img.to_rgb8()),
+            Rgb16 => DynamicImage::ImageRgb16(img.to_rgb16()),
+            Rgba8 => DynamicImage::ImageRgba8(img.to_rgba8()),
+            _ => DynamicImage::ImageRgba16(img.to_rgba16()),
+        };
+        &converted
+    };
+    let (w, h) = (img.width(), img.height());
+    let maxval = if wide { 65535 } else { 255 };
+    let header = match (kind, target.channel_count()) {
+        (Netpbm::Pam, n) => {
+            let tuple = ["GRAYSCALE", "GRAYSCALE_ALPHA", "RGB", "RGB_ALPHA"][usize::from(n) - 1];
+            format!(
+                "P7\nWIDTH {w}\nHEIGHT {h}\nDEPTH {n}\nMAXVAL {maxval}\nTUPLTYPE {tuple}\nENDHDR\n"
+            )
+        }
+        (_, 1) => format!("P5\n{w} {h}\n{maxval}\n"),
+        _ => format!("P6\n{w} {h}\n{maxval}\n"),
+    };
+    out.write_all(header.as_bytes())?;
+    let samples = img.as_bytes();
+    if !wide {
+        out.write_all(samples)?;
+    } else {
+        // Native-endian u16 samples to big-endian, a slice at a time.
+        let mut be = vec![0u8; samples.len().min(1 << 16)];
+        for chunk in samples.chunks(be.len()) {
+            for (dst, src) in be.chunks_exact_mut(2).zip(chunk.chunks_exact(2)) {
+                let v = u16::from_ne_bytes([src[0], src[1]]);
+                dst.copy_from_slice(&v.to_be_bytes());
+            }
+            out.write_all(&be[..chunk.len()])?;
+        }
+    }
+    Ok(target)
+}
+
+/// Formats off the hot path (BMP, TIFF, WebP, GIF, …) through the `image`
+/// crate, into memory: the image's own layout if the encoder takes it, else
+/// the closest it does. Returns the bytes, the layout written and whether the
+/// ICC profile went in.
+fn other(
+    img: &DynamicImage,
+    icc: Option<&[u8]>,
+    format: ImageFormat,
+    path: &Path,
+) -> Result<(Vec<u8>, ColorType, bool), Error> {
+    let first = match other_as(img, icc, format) {
+        Ok((bytes, kept)) => return Ok((bytes, img.color(), kept)),
         Err(e) => e,
     };
     if matches!(first, ImageError::Unsupported(_)) {
         for fallback in fallbacks(img) {
-            if let Ok(bytes) = encode_as(&fallback, format, png) {
-                let note = format!(
-                    "{} cannot hold {:?} pixels; wrote {:?}",
-                    format_name(format),
-                    img.color(),
-                    fallback.color()
-                );
-                return Ok((bytes, Some(note)));
+            if let Ok((bytes, kept)) = other_as(&fallback, icc, format) {
+                return Ok((bytes, fallback.color(), kept));
             }
         }
     }
-    Err(Error::Encode {
-        path: path.to_path_buf(),
-        source: first,
-    })
-}
-
-fn format_name(format: ImageFormat) -> &'static str {
-    format
-        .extensions_str()
-        .first()
-        .copied()
-        .unwrap_or("this format")
+    Err(encode_error(path, first))
 }
 
 /// Layouts to try, closest first, when a format refuses the image's own.
@@ -229,20 +780,86 @@ fn fallbacks(img: &DynamicImage) -> Vec<DynamicImage> {
     out
 }
 
-fn encode_as(
+fn other_as(
     img: &DynamicImage,
+    icc: Option<&[u8]>,
     format: ImageFormat,
-    png: CompressionType,
-) -> Result<Vec<u8>, ImageError> {
-    let mut buf = Vec::new();
-    if format == ImageFormat::Png {
-        let enc = PngEncoder::new_with_quality(&mut buf, png, FilterType::Adaptive);
-        img.write_with_encoder(enc)?;
-    } else {
-        img.write_to(&mut io::Cursor::new(&mut buf), format)?;
-    }
-    Ok(buf)
+) -> Result<(Vec<u8>, bool), ImageError> {
+    let mut buf = io::Cursor::new(Vec::new());
+    let kept = match format {
+        ImageFormat::WebP => {
+            let mut enc = WebPEncoder::new_lossless(&mut buf);
+            let kept = icc.is_some_and(|p| enc.set_icc_profile(p.to_vec()).is_ok());
+            img.write_with_encoder(enc)?;
+            kept
+        }
+        ImageFormat::Tiff => {
+            let mut enc = TiffEncoder::new(&mut buf);
+            let kept = icc.is_some_and(|p| enc.set_icc_profile(p.to_vec()).is_ok());
+            img.write_with_encoder(enc)?;
+            kept
+        }
+        _ => {
+            img.write_to(&mut buf, format)?;
+            false
+        }
+    };
+    Ok((buf.into_inner(), kept))
 }
+
+/// Encodes `img` (see [`encode_to`]) to standard output for `-`, else
+/// atomically to `path` (see [`stage_image`]). Returns the encoder's note.
+pub fn write_image(
+    img: &DynamicImage,
+    icc: Option<&[u8]>,
+    format: ImageFormat,
+    enc: Encoding,
+    path: &Path,
+) -> Result<Option<String>, Error> {
+    if is_stdio(path) {
+        let (bytes, note) = encode(img, icc, format, enc, path)?;
+        write_output(path, &bytes)?;
+        return Ok(note);
+    }
+    let (staged, note) = stage_image(img, icc, format, enc, path)?;
+    if crate::interrupt::requested() {
+        return Err(Error::Interrupted);
+    }
+    staged.commit()?;
+    Ok(note)
+}
+
+/// Encodes `img` straight into a new temporary file beside `path` (through a
+/// buffer, no in-memory copy of the whole file): the first half of an atomic
+/// write, see [`Staged`]. `path` must not be `-`.
+pub fn stage_image(
+    img: &DynamicImage,
+    icc: Option<&[u8]>,
+    format: ImageFormat,
+    enc: Encoding,
+    path: &Path,
+) -> Result<(Staged, Option<String>), Error> {
+    let mut tmp = temporary(path)?;
+    let note = {
+        let mut out = io::BufWriter::with_capacity(STAGE_BUFFER, tmp.as_file_mut());
+        let note = encode_to(img, icc, format, enc, path, &mut out)?;
+        out.flush().map_err(|source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        note
+    };
+    Ok((
+        Staged {
+            tmp,
+            path: path.to_path_buf(),
+        },
+        note,
+    ))
+}
+
+/// The write buffer between an encoder and its temporary file.
+const STAGE_BUFFER: usize = 256 << 10;
 
 /// Writes `bytes` to standard output for `-`, else atomically to `path`: into a
 /// temporary file in the same directory, flushed to disk, then renamed over
@@ -272,10 +889,19 @@ pub struct Staged {
 /// Writes `bytes` to a new temporary file in `path`'s directory (the first
 /// half of [`write_output`]; `path` must not be `-`).
 pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged, Error> {
-    let err = |source| Error::Write {
+    let mut tmp = temporary(path)?;
+    tmp.write_all(bytes).map_err(|source| Error::Write {
         path: path.to_path_buf(),
         source,
-    };
+    })?;
+    Ok(Staged {
+        tmp,
+        path: path.to_path_buf(),
+    })
+}
+
+/// A new hidden temporary file in `path`'s directory.
+fn temporary(path: &Path) -> Result<tempfile::NamedTempFile, Error> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -289,11 +915,9 @@ pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged, Error> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder.tempfile_in(dir).map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    Ok(Staged {
-        tmp,
+    builder.tempfile_in(dir).map_err(|source| Error::Write {
         path: path.to_path_buf(),
+        source,
     })
 }
 
@@ -433,12 +1057,13 @@ mod tests {
         let img = DynamicImage::new_rgba16(3, 2);
         let (bytes, _note) = encode(
             &img,
+            None,
             ImageFormat::Jpeg,
-            CompressionType::Fast,
+            Encoding::default(),
             Path::new("x.jpg"),
         )
         .unwrap();
-        let back = decode(&bytes, 1 << 20).unwrap();
+        let back = decode(&bytes, 1 << 20).unwrap().pixels;
         assert_eq!(back.color(), image::ColorType::Rgb8);
     }
 
@@ -447,14 +1072,15 @@ mod tests {
         let img = DynamicImage::new_rgba16(3, 2);
         let (bytes, note) = encode(
             &img,
+            None,
             ImageFormat::Png,
-            CompressionType::Fast,
+            Encoding::default(),
             Path::new("x.png"),
         )
         .unwrap();
         assert!(note.is_none());
         assert_eq!(
-            decode(&bytes, 1 << 20).unwrap().color(),
+            decode(&bytes, 1 << 20).unwrap().pixels.color(),
             image::ColorType::Rgba16
         );
     }
@@ -465,8 +1091,9 @@ mod tests {
         let img = DynamicImage::new_rgb8(4, 2);
         let (jpg, _) = encode(
             &img,
+            None,
             ImageFormat::Jpeg,
-            CompressionType::Fast,
+            Encoding::default(),
             Path::new("a.jpg"),
         )
         .unwrap();
@@ -480,7 +1107,7 @@ mod tests {
         tagged.extend_from_slice(&len.to_be_bytes());
         tagged.extend_from_slice(&app1);
         tagged.extend_from_slice(&jpg[2..]);
-        let back = decode(&tagged, 1 << 20).unwrap();
+        let back = decode(&tagged, 1 << 20).unwrap().pixels;
         assert_eq!((back.width(), back.height()), (2, 4));
     }
 
@@ -492,8 +1119,9 @@ mod tests {
             .put_pixel(3, 3, image::Rgb([200, 10, 10]));
         let (jpg, _) = encode(
             &img,
+            None,
             ImageFormat::Jpeg,
-            CompressionType::Fast,
+            Encoding::default(),
             Path::new("a.jpg"),
         )
         .unwrap();
@@ -503,6 +1131,241 @@ mod tests {
         assert!(!jpeg_is_truncated(&trailing));
         assert!(jpeg_is_truncated(&jpg[..jpg.len() - 10]));
         assert!(decode(&jpg[..jpg.len() - 10], 1 << 20).is_err());
+    }
+
+    /// A photo-like RGB image: gradients, a hard edge, texture.
+    fn photo(w: u32, h: u32) -> DynamicImage {
+        DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |x, y| {
+            let t = ((x * 7 + y * 13) % 23) as u8;
+            let edge = if x > w / 3 && y > h / 2 { 60 } else { 0 };
+            image::Rgb([
+                (x * 200 / w) as u8 + t,
+                (y * 150 / h) as u8 + edge,
+                120u8.wrapping_add((x ^ y) as u8 / 8),
+            ])
+        }))
+    }
+
+    fn jpeg_bytes(img: &DynamicImage, quality: u8) -> Vec<u8> {
+        let enc = Encoding {
+            jpeg_quality: quality,
+            ..Encoding::default()
+        };
+        encode(img, None, ImageFormat::Jpeg, enc, Path::new("a.jpg"))
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn jpeg_in_restart_strips_decodes_as_a_single_pass_encode() {
+        for img in [
+            photo(300, 700),
+            DynamicImage::ImageLuma8(photo(300, 700).to_luma8()),
+        ] {
+            let split = jpeg_bytes(&img, 90);
+            assert!(split.windows(2).any(|w| w == [0xFF, 0xDD]), "a DRI segment");
+            // 700 rows: 6 strips, joined by RST0..RST4.
+            assert!(split.windows(2).any(|w| w == [0xFF, 0xD4]), "RST4");
+            assert!(!split.windows(2).any(|w| w == [0xFF, 0xD5]), "no RST5");
+            let (layout, bpp) = match img.color() {
+                ColorType::L8 => (jpeg_encoder::ColorType::Luma, 1),
+                _ => (jpeg_encoder::ColorType::Rgb, 3),
+            };
+            let pixels = Pixels {
+                bytes: img.as_bytes(),
+                layout,
+                row_bytes: 300 * bpp,
+                width: 300,
+            };
+            let mut whole = Vec::new();
+            pixels.encode(0, 700, None, 90, &mut whole).unwrap();
+            let a = decode(&split, 1 << 24).unwrap().pixels;
+            let b = decode(&whole, 1 << 24).unwrap().pixels;
+            assert_eq!((a.width(), a.height(), a.color()), (300, 700, img.color()));
+            assert!(a.as_bytes() == b.as_bytes(), "same pixels as one pass");
+        }
+    }
+
+    #[test]
+    fn jpeg_quality_changes_size_and_keeps_the_image() {
+        let img = photo(64, 48);
+        let (q50, q90) = (jpeg_bytes(&img, 50), jpeg_bytes(&img, 90));
+        assert!(q50.len() < q90.len());
+        let back = decode(&q90, 1 << 20).unwrap().pixels.to_rgb8();
+        let err: f64 = back
+            .as_raw()
+            .iter()
+            .zip(img.as_bytes())
+            .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+            .sum::<f64>()
+            / back.as_raw().len() as f64;
+        let psnr = 10.0 * (255.0f64 * 255.0 / err).log10();
+        assert!(psnr > 30.0, "PSNR {psnr}");
+    }
+
+    #[test]
+    fn jpeg_drops_alpha_with_a_note() {
+        let img = DynamicImage::ImageRgba8(photo(20, 10).to_rgba8());
+        let (bytes, note) = encode(
+            &img,
+            None,
+            ImageFormat::Jpeg,
+            Encoding::default(),
+            Path::new("a.jpg"),
+        )
+        .unwrap();
+        assert!(note.unwrap().contains("Rgba8"));
+        assert_eq!(
+            decode(&bytes, 1 << 20).unwrap().pixels.color(),
+            ColorType::Rgb8
+        );
+    }
+
+    fn netpbm_bytes(img: &DynamicImage, name: &str) -> (Vec<u8>, Option<String>) {
+        encode(
+            img,
+            None,
+            ImageFormat::Pnm,
+            Encoding::default(),
+            Path::new(name),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn netpbm_flavour_follows_the_extension() {
+        let rgb = photo(5, 3);
+        let grey = DynamicImage::ImageLuma8(rgb.to_luma8());
+        let rgba = DynamicImage::ImageRgba8(rgb.to_rgba8());
+        let header = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(11)]).into_owned();
+        let (ppm, note) = netpbm_bytes(&rgb, "a.ppm");
+        assert!(note.is_none());
+        assert_eq!(&ppm[..11], b"P6\n5 3\n255\n");
+        assert_eq!(&ppm[11..], rgb.as_bytes());
+        let (pgm, note) = netpbm_bytes(&rgb, "a.PGM");
+        assert!(pgm.starts_with(b"P5\n5 3\n255\n"), "{}", header(&pgm));
+        assert!(note.unwrap().contains("L8"));
+        assert_eq!(&pgm[11..], rgb.to_luma8().as_raw().as_slice());
+        assert!(netpbm_bytes(&grey, "a.pnm").0.starts_with(b"P5\n"));
+        assert!(netpbm_bytes(&grey, "-").0.starts_with(b"P5\n"));
+        let (pnm, note) = netpbm_bytes(&rgba, "a.pnm");
+        assert!(pnm.starts_with(b"P6\n"));
+        assert!(
+            note.unwrap().contains("wrote Rgb8"),
+            "alpha dropped, said so"
+        );
+        let (pam, note) = netpbm_bytes(&rgba, "a.pam");
+        assert!(note.is_none());
+        let head = b"P7\nWIDTH 5\nHEIGHT 3\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n";
+        assert_eq!(&pam[..head.len()], head);
+        assert_eq!(&pam[head.len()..], rgba.as_bytes());
+        // Each reads back as what was written.
+        for (bytes, want) in [(&ppm, &rgb), (&pam, &rgba)] {
+            assert_eq!(decode(bytes, 1 << 20).unwrap().pixels, *want);
+        }
+    }
+
+    #[test]
+    fn netpbm_16_bit_is_big_endian_with_maxval_65535() {
+        let img = DynamicImage::ImageRgb16(image::ImageBuffer::from_fn(2, 1, |x, _| {
+            image::Rgb([0x0102 + x as u16, 0x0304, 0xA0B0])
+        }));
+        let (ppm, note) = netpbm_bytes(&img, "a.ppm");
+        assert!(note.is_none());
+        let head = b"P6\n2 1\n65535\n";
+        assert_eq!(&ppm[..head.len()], head);
+        assert_eq!(
+            &ppm[head.len()..],
+            &[1, 2, 3, 4, 0xA0, 0xB0, 1, 3, 3, 4, 0xA0, 0xB0]
+        );
+        assert_eq!(decode(&ppm, 1 << 20).unwrap().pixels, img);
+        let grey16 = DynamicImage::ImageLuma16(img.to_luma16());
+        let (pgm, _) = netpbm_bytes(&grey16, "a.pgm");
+        assert!(pgm.starts_with(b"P5\n2 1\n65535\n"));
+        assert_eq!(decode(&pgm, 1 << 20).unwrap().pixels, grey16);
+    }
+
+    #[test]
+    fn icc_profile_goes_into_every_format_that_holds_one() {
+        let profile = include_bytes!("../tests/fixtures/codec/srgb.icc").to_vec();
+        let img = photo(20, 300); // JPEG in restart strips: the profile is in the header
+        for (format, name) in [
+            (ImageFormat::Png, "a.png"),
+            (ImageFormat::Jpeg, "a.jpg"),
+            (ImageFormat::WebP, "a.webp"),
+            (ImageFormat::Tiff, "a.tiff"),
+        ] {
+            let (bytes, note) = encode(
+                &img,
+                Some(&profile),
+                format,
+                Encoding::default(),
+                Path::new(name),
+            )
+            .unwrap();
+            assert!(note.is_none(), "{name}: {note:?}");
+            if format == ImageFormat::Tiff {
+                // The `image` crate's TIFF decoder does not return this
+                // profile (it writes it; Pillow reads it back, see
+                // tests/fixtures/codec/make.py): look for the bytes.
+                assert!(bytes.windows(profile.len()).any(|w| w == profile));
+                continue;
+            }
+            let back = decode(&bytes, 1 << 20).unwrap();
+            assert_eq!(back.icc.as_deref(), Some(&profile[..]), "{name}");
+        }
+        let (_, note) = encode(
+            &img,
+            Some(&profile),
+            ImageFormat::Bmp,
+            Encoding::default(),
+            Path::new("a.bmp"),
+        )
+        .unwrap();
+        assert!(note.unwrap().contains("ICC"));
+    }
+
+    #[test]
+    fn batch_extension_for_netpbm_is_pnm() {
+        assert_eq!(extension(ImageFormat::Pnm), Some("pnm"));
+        assert_eq!(extension(ImageFormat::Jpeg), Some("jpg"));
+    }
+
+    #[test]
+    fn raw_netpbm_is_read_straight_into_the_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let rgb = photo(7, 5);
+        let grey = DynamicImage::ImageLuma8(rgb.to_luma8());
+        let read = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            fs::write(&path, bytes).unwrap();
+            read_image(&path, 1 << 20)
+        };
+        for (img, name) in [(&rgb, "a.ppm"), (&grey, "a.pgm")] {
+            let (bytes, _) = netpbm_bytes(img, name);
+            assert_eq!(read(name, &bytes).unwrap().pixels, *img, "{name}");
+        }
+        // Comments and other whitespace between the fields, as Netpbm allows.
+        let mut commented = b"P6 # made by hand\n7\t5 # size\n255\n".to_vec();
+        commented.extend_from_slice(rgb.as_bytes());
+        assert_eq!(read("c.ppm", &commented).unwrap().pixels, rgb);
+        assert_eq!(
+            parse_netpbm_header(b"P6\n#c\n7 5\n255\nxyz"),
+            Some((b'6', 7, 5, 3, 14))
+        );
+        assert_eq!(parse_netpbm_header(b"P6\n7 5\n65535\n"), None);
+        assert_eq!(parse_netpbm_header(b"P3\n7 5\n255\n"), None);
+        // Truncated or too large: the general decoder's errors, as before.
+        let (bytes, _) = netpbm_bytes(&rgb, "t.ppm");
+        let e = read("t.ppm", &bytes[..bytes.len() - 4]).unwrap_err();
+        assert!(matches!(e, Error::Decode { .. }), "{e}");
+        let path = dir.path().join("t.ppm");
+        let e = read_image(&path, 10).unwrap_err();
+        assert!(matches!(e, Error::TooManyPixels { .. }), "{e}");
+        // A larger than 512-byte image takes the same path.
+        let big = photo(300, 200);
+        let (bytes, _) = netpbm_bytes(&big, "b.ppm");
+        assert_eq!(read("b.ppm", &bytes).unwrap().pixels, big);
     }
 
     #[test]

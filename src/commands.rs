@@ -13,7 +13,7 @@ use crate::warp;
 pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
     refuse_overwriting_input(task)?;
     let img = codec::read_image(&task.input, max_pixels)?;
-    let input = Size::new(img.width(), img.height());
+    let input = Size::new(img.pixels.width(), img.pixels.height());
     let output = task.sampling.size.unwrap_or(input);
     codec::check_pixels(output, max_pixels, &task.output)?;
     let opts = task.sampling.options;
@@ -34,16 +34,19 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
         }
         MatrixSource::Tps(t) => t.clone().into(),
     };
-    let warped = warp::warp_image(&img, &theta, output, &opts)?;
-    let (bytes, note) = codec::encode(&warped, task.format, task.png, &task.output)?;
-    if let Some(note) = note {
-        eprintln!("stn: note: {}: {note}", task.output.display());
+    let warped = warp::warp_image(&img.pixels, &theta, output, &opts)?;
+    drop(img.pixels);
+    let icc = img.icc.as_deref();
+    match codec::write_image(&warped, icc, task.format, task.encoding, &task.output) {
+        Ok(note) => {
+            if let Some(note) = note {
+                eprintln!("stn: note: {}: {note}", task.output.display());
+            }
+            Ok(Exit::Success)
+        }
+        Err(Error::Interrupted) => Ok(Exit::Interrupted),
+        Err(e) => Err(e),
     }
-    if crate::interrupt::requested() {
-        return Ok(Exit::Interrupted);
-    }
-    codec::write_output(&task.output, &bytes)?;
-    Ok(Exit::Success)
 }
 
 /// Refuses, unless `--overwrite`, an output that is the input file itself.

@@ -12,7 +12,7 @@ use crate::cli::{
     Cli, Command, FormatArg, InputArgs, InterpArg, ModelArgs, ModelCommand, OutputArgs, PaddingArg,
     PngCompressionArg, PredictArgs, RectifyArgs, SamplingArgs, ShardArg, WarpArgs,
 };
-use crate::codec::{self, CompressionType};
+use crate::codec::{self, CompressionType, Encoding};
 use crate::error::Error;
 use crate::net::{ModelSource, Overrides};
 use crate::shard::Shard;
@@ -80,8 +80,8 @@ pub struct OutputConfig {
     pub format: Option<ImageFormat>,
     /// Existing-output policy.
     pub existing: Existing,
-    /// PNG encoder effort.
-    pub png: CompressionType,
+    /// Encoder settings (PNG effort, JPEG quality).
+    pub encoding: Encoding,
 }
 
 /// `stn rectify`.
@@ -178,8 +178,8 @@ pub struct WarpTask {
     pub sampling: Sampling,
     /// Whether the output may replace the input.
     pub overwrite: bool,
-    /// PNG encoder effort.
-    pub png: CompressionType,
+    /// Encoder settings (PNG effort, JPEG quality).
+    pub encoding: Encoding,
 }
 
 impl TryFrom<Cli> for Config {
@@ -253,7 +253,7 @@ fn warp_task(args: WarpArgs) -> Result<WarpTask, Error> {
         matrix,
         sampling: sampling(&args.sampling),
         overwrite: args.overwrite,
-        png: png_compression(args.png_compression),
+        encoding: encoding(args.png_compression, args.quality),
     })
 }
 
@@ -289,6 +289,7 @@ fn apply_task(args: WarpArgs) -> Result<ApplyTask, Error> {
         overwrite: args.overwrite,
         skip_existing: args.skip_existing,
         png_compression: args.png_compression,
+        quality: args.quality,
     };
     Ok(ApplyTask {
         thetas: args.thetas.expect("checked by the caller"),
@@ -379,15 +380,18 @@ fn output_config(args: &OutputArgs) -> Result<OutputConfig, Error> {
         } else {
             Existing::Refuse
         },
-        png: png_compression(args.png_compression),
+        encoding: encoding(args.png_compression, args.quality),
     })
 }
 
-fn png_compression(arg: PngCompressionArg) -> CompressionType {
-    match arg {
-        PngCompressionArg::Fast => CompressionType::Fast,
-        PngCompressionArg::Default => CompressionType::Default,
-        PngCompressionArg::Best => CompressionType::Best,
+fn encoding(png: PngCompressionArg, quality: u8) -> Encoding {
+    Encoding {
+        png: match png {
+            PngCompressionArg::Fast => CompressionType::Fast,
+            PngCompressionArg::Default => CompressionType::Default,
+            PngCompressionArg::Best => CompressionType::Best,
+        },
+        jpeg_quality: quality,
     }
 }
 

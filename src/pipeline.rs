@@ -56,7 +56,7 @@ fn plan(jobs: Vec<Job>, out: &OutputConfig, shard: Option<Shard>) -> Result<Plan
 /// [`plan`] with the run's own jobs given (a multi-part rectify owns all the
 /// parts of the inputs its shard owns).
 fn plan_owning(jobs: Vec<Job>, out: &OutputConfig, own: Vec<usize>) -> Result<Plan, Error> {
-    let ext = out.format.and_then(|f| f.extensions_str().first().copied());
+    let ext = out.format.and_then(codec::extension);
     let outputs = inputs::plan_outputs(&jobs, &out.dir, ext)?;
     let mut exists = vec![false; jobs.len()];
     for &i in &own {
@@ -99,11 +99,11 @@ fn create_dir(dir: &Path) -> Result<(), Error> {
     })
 }
 
-/// Warps `img` and stages it for `out` (see [`codec::stage`]), in `out`'s
-/// format unless `cfg` names one.
+/// Warps `img` and stages it for `out` (see [`codec::stage_image`]), in
+/// `out`'s format unless `cfg` names one, with the input's colour profile.
 #[allow(clippy::too_many_arguments)]
 fn warp_and_stage(
-    img: &DynamicImage,
+    img: &codec::Image,
     theta: &Transform,
     size: Size,
     opts: &warp::WarpOptions,
@@ -113,25 +113,27 @@ fn warp_and_stage(
 ) -> Result<codec::Staged, Error> {
     codec::check_pixels(size, max_pixels, out)?;
     let format = codec::output_format(out, cfg.format)?;
-    let warped = warp::warp_image(img, theta, size, opts)?;
-    stage_image(&warped, format, out, cfg)
+    let warped = warp::warp_image(&img.pixels, theta, size, opts)?;
+    stage_image(&warped, img.icc.as_deref(), format, out, cfg)
 }
 
-/// Encodes `img` and stages it for `out`, creating `out`'s directory.
+/// Encodes `img` straight into a temporary file for `out`, creating `out`'s
+/// directory.
 fn stage_image(
     img: &DynamicImage,
+    icc: Option<&[u8]>,
     format: image::ImageFormat,
     out: &Path,
     cfg: &OutputConfig,
 ) -> Result<codec::Staged, Error> {
-    let (bytes, _note) = codec::encode(img, format, cfg.png, out)?;
-    if interrupt::requested() {
-        return Err(Error::Interrupted);
-    }
     if let Some(parent) = out.parent() {
         create_dir(parent)?;
     }
-    codec::stage(out, &bytes)
+    let (staged, _note) = codec::stage_image(img, icc, format, cfg.encoding, out)?;
+    if interrupt::requested() {
+        return Err(Error::Interrupted);
+    }
+    Ok(staged)
 }
 
 /// Staged outputs waiting for their commit; the queue's bound keeps the
@@ -156,7 +158,7 @@ fn submit<T: Send + 'static>(
 }
 
 /// A decoded image of job `.0`, with what `prep` made of it.
-type Decoded<P> = (usize, DynamicImage, P);
+type Decoded<P> = (usize, codec::Image, P);
 
 /// Decodes the chunk's images in parallel and runs `prep` on each while it is
 /// in cache; failures are reported and dropped.
@@ -167,12 +169,12 @@ fn decode_chunk<P: Send>(
     report: &mut Report,
     prep: &(impl Fn(&DynamicImage) -> P + Sync),
 ) -> Vec<Decoded<P>> {
-    type Attempt<P> = (usize, Result<(DynamicImage, P), Error>);
+    type Attempt<P> = (usize, Result<(codec::Image, P), Error>);
     let decoded: Vec<Attempt<P>> = idx
         .par_iter()
         .map(|&i| {
             let img = codec::read_image(&jobs[i].src, max_pixels).map(|img| {
-                let p = prep(&img);
+                let p = prep(&img.pixels);
                 (img, p)
             });
             (i, img)
@@ -221,7 +223,7 @@ fn for_each_batch<P: Send>(
         let take = fits.min(batch - pending.len()).min(todo.len() - next);
         let idx = &todo[next..next + take];
         for (i, img, p) in decode_chunk(idx, jobs, max_pixels, report, &prep) {
-            let n = img.as_bytes().len();
+            let n = img.pixels.as_bytes().len();
             bytes += n;
             largest = largest.max(n);
             pending.push((i, img, p));
@@ -252,7 +254,7 @@ fn predict_chunk(
     images: Vec<Decoded<Vec<f32>>>,
     jobs: &[Job],
     report: &mut Report,
-) -> Result<Vec<(usize, DynamicImage, Vec<Transform>)>, Error> {
+) -> Result<Vec<(usize, codec::Image, Vec<Transform>)>, Error> {
     if images.is_empty() {
         return Ok(Vec::new());
     }
@@ -335,7 +337,7 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
                 dir: dir.clone(),
                 format: None,
                 existing: Existing::Overwrite,
-                png: task.out.png,
+                encoding: task.out.encoding,
             };
             Some((inputs::plan_outputs(&jobs, dir, None)?, cfg))
         }
@@ -398,8 +400,8 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
             let failures: Vec<Error> = predicted
                 .par_iter()
                 .flat_map_iter(|(i, img, transforms)| {
-                    let size = out_size.unwrap_or(Size::new(img.width(), img.height()));
-                    let input = Size::new(img.width(), img.height());
+                    let input = Size::new(img.pixels.width(), img.pixels.height());
+                    let size = out_size.unwrap_or(input);
                     // The overlay is written first: if it fails, the image
                     // fails as a whole and its outputs are dropped.
                     let drawn = match &overlays {
@@ -408,10 +410,12 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
                                 .iter()
                                 .map(|t| overlay::outline(t, input, size, opts.align_corners))
                                 .collect();
-                            let drawn = overlay::draw_outlines(img, &lines);
+                            let drawn = overlay::draw_outlines(&img.pixels, &lines);
                             let format = codec::output_format(&paths[*i], None)
                                 .unwrap_or(image::ImageFormat::Png);
-                            stage_image(&drawn, format, &paths[*i], cfg).and_then(|s| s.commit())
+                            let icc = img.icc.as_deref();
+                            stage_image(&drawn, icc, format, &paths[*i], cfg)
+                                .and_then(|s| s.commit())
                         }
                         None => Ok(()),
                     };
@@ -513,7 +517,9 @@ pub fn predict(task: &PredictTask, max_pixels: u64) -> Result<Exit, Error> {
                         path: jobs[i].src.clone(),
                         transform,
                         output: Some(job.rel),
-                        size: Some(size.unwrap_or(Size::new(img.width(), img.height()))),
+                        size: Some(
+                            size.unwrap_or(Size::new(img.pixels.width(), img.pixels.height())),
+                        ),
                     });
                     writeln!(out, "{line}").map_err(|source| Error::Write {
                         path: PathBuf::from("-"),
@@ -582,7 +588,7 @@ pub fn apply(task: &ApplyTask, max_pixels: u64) -> Result<Exit, Error> {
                         .sampling
                         .size
                         .or(l.size)
-                        .unwrap_or(Size::new(img.width(), img.height()));
+                        .unwrap_or(Size::new(img.pixels.width(), img.pixels.height()));
                     warp_and_stage(
                         &img,
                         &l.transform,

@@ -3,6 +3,7 @@
 mod util;
 
 mod cli;
+mod codec;
 mod completions;
 mod fuzz;
 mod golden;

@@ -58,6 +58,19 @@ impl Env {
         out
     }
 
+    /// Runs `stn` and asserts exit status 0 and nothing on stderr but notes;
+    /// returns whether there was one.
+    pub fn assert_ok_or_note(&self, args: &[&str]) -> bool {
+        let out = self.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "stn {args:?} failed: {err}");
+        assert!(
+            err.lines().all(|l| l.starts_with("stn: note: ")),
+            "stn {args:?}: {err}"
+        );
+        !err.is_empty()
+    }
+
     /// Runs `stn`, asserts exit code `code` and a one-line error containing `needle`.
     pub fn assert_fails_with(&self, args: &[&str], code: i32, needle: &str) {
         let out = self.run(args);
