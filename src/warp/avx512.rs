@@ -23,6 +23,7 @@
 use core::arch::x86_64::*;
 
 use super::fixed::{Plane, BITS, ONE};
+use super::grid::Row;
 
 /// Output pixels per step.
 const STEP: usize = 16;
@@ -93,6 +94,29 @@ fn join(lo: __m256i, hi: __m256i) -> __m512i {
 struct Points {
     u: [__m512d; 2],
     v: [__m512d; 2],
+}
+
+/// The points of output columns `j .. j + 16` of `row`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn row_points(row: &Row, j: usize) -> Points {
+    let ramp = _mm512_setr_pd(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
+    // Integers below 2^53: exact, so these are the `j as f64` of Row::at.
+    let x0 = _mm512_add_pd(_mm512_set1_pd(j as f64), ramp);
+    let x1 = _mm512_add_pd(x0, _mm512_set1_pd(8.0));
+    let (u0, du) = (_mm512_set1_pd(row.u0), _mm512_set1_pd(row.du));
+    let (v0, dv) = (_mm512_set1_pd(row.v0), _mm512_set1_pd(row.dv));
+    // u0 + x·du, rounded twice as in Row::at (no fused multiply-add).
+    Points {
+        u: [
+            _mm512_add_pd(u0, _mm512_mul_pd(x0, du)),
+            _mm512_add_pd(u0, _mm512_mul_pd(x1, du)),
+        ],
+        v: [
+            _mm512_add_pd(v0, _mm512_mul_pd(x0, dv)),
+            _mm512_add_pd(v0, _mm512_mul_pd(x1, dv)),
+        ],
+    }
 }
 
 /// The 16 points at `u[j..]`, `v[j..]`.
@@ -514,6 +538,39 @@ fn fill<const C: usize, const GATHER: bool>(
         let n = rest.len();
         rest.copy_from_slice(&buf[..n]);
     }
+}
+
+/// Samples output columns `j0 .. j0 + out.len() / C` of the affine `row`
+/// (its points `u0 + j·du`, `v0 + j·dv` made in registers, exactly
+/// [`Row::at`]) with the fixed-point bilinear scheme: [`bilinear`] without
+/// a point buffer, for the affine family.
+///
+/// With zero padding any columns may be given; with other paddings only
+/// columns whose four taps are all inside the image.
+///
+/// # Safety
+/// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
+/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+pub unsafe fn bilinear_row<const C: usize, const GATHER: bool>(
+    src: &Plane<'_>,
+    row: &Row,
+    j0: usize,
+    out: &mut [u8],
+) {
+    // The source offset AHEAD columns on, as for a run of points.
+    let (rows, cols) = ((AHEAD * row.dv).round(), (AHEAD * row.du).round());
+    let ahead = if rows.abs() < 1e6 && cols.abs() < 1e6 {
+        rows as isize * src.stride() as isize + cols as isize * C as isize
+    } else {
+        0
+    };
+    let mut j = j0;
+    fill::<C, GATHER>(src, out, ahead, || {
+        let p = row_points(row, j);
+        j += STEP;
+        p
+    });
 }
 
 /// Samples the points `(u[k], v[k])` (input pixel coordinates; NaN reads

@@ -277,6 +277,32 @@ mod tests {
                 #[cfg(not(target_arch = "x86_64"))]
                 got.copy_from_slice(&want);
                 assert_eq!(got, want, "{isa} C={c} {w}x{h} {row:?} j0={j0} n={n}");
+                // The affine row kernels (points made in registers) on the
+                // un-jittered cases.
+                #[cfg(target_arch = "x86_64")]
+                if !matches!(case % 7, 3 | 5) {
+                    use crate::warp::{avx2, avx512, Isa};
+                    let mut got = vec![0u8; n * c];
+                    // SAFETY: `isa` is supported; C matches the plane's channel count.
+                    unsafe {
+                        match (isa, c) {
+                            (Isa::Avx2, 1) => avx2::bilinear_row::<1>(&src, &row, j0, &mut got),
+                            (Isa::Avx2, 3) => avx2::bilinear_row::<3>(&src, &row, j0, &mut got),
+                            (Isa::Avx2, 4) => avx2::bilinear_row::<4>(&src, &row, j0, &mut got),
+                            (Isa::Avx512, 1) => {
+                                avx512::bilinear_row::<1, true>(&src, &row, j0, &mut got)
+                            }
+                            (Isa::Avx512, 3) => {
+                                avx512::bilinear_row::<3, false>(&src, &row, j0, &mut got)
+                            }
+                            (Isa::Avx512, 4) => {
+                                avx512::bilinear_row::<4, true>(&src, &row, j0, &mut got)
+                            }
+                            _ => got.copy_from_slice(&want),
+                        }
+                    }
+                    assert_eq!(got, want, "{isa} row C={c} {w}x{h} {row:?} j0={j0} n={n}");
+                }
                 // The AVX-512 colour kernel's other way of fetching taps.
                 #[cfg(target_arch = "x86_64")]
                 if isa == crate::warp::Isa::Avx512 && c > 1 {

@@ -273,7 +273,10 @@ fn dispatch<T: Sample, const C: usize>(
 }
 
 /// A SIMD kernel: samples the points `(u[k], v[k])` into the pixels of `out`.
-type RowFn = unsafe fn(&fixed::Plane<'_>, &[f64], &[f64], &mut [u8]);
+type PointsFn = unsafe fn(&fixed::Plane<'_>, &[f64], &[f64], &mut [u8]);
+/// A SIMD kernel: samples output columns `j0 .. j0 + out.len() / C` of an
+/// affine row, its points made in registers.
+type RowFn = unsafe fn(&fixed::Plane<'_>, &grid::Row, usize, &mut [u8]);
 /// A SIMD image kernel: samples a whole output image of the given width
 /// through a sampling map, zero padding.
 type ImageFn = unsafe fn(&fixed::Plane<'_>, &[f64; 6], usize, &mut [u8]);
@@ -281,7 +284,8 @@ type ImageFn = unsafe fn(&fixed::Plane<'_>, &[f64; 6], usize, &mut [u8]);
 /// A fixed-point bilinear `u8` kernel the CPU supports, for one channel count.
 #[derive(Clone, Copy)]
 struct SimdBilinear {
-    run: RowFn,
+    run: PointsFn,
+    row: RowFn,
     image: ImageFn,
     channels: usize,
 }
@@ -297,35 +301,26 @@ impl SimdBilinear {
         let channels = plane.channels();
         #[cfg(target_arch = "x86_64")]
         {
-            let (run, image): (RowFn, ImageFn) = match (isa, channels) {
-                (Isa::Avx2, 1) => (avx2::bilinear::<1>, avx2::bilinear_image::<1>),
-                (Isa::Avx2, 3) => (avx2::bilinear::<3>, avx2::bilinear_image::<3>),
-                (Isa::Avx2, 4) => (avx2::bilinear::<4>, avx2::bilinear_image::<4>),
+            macro_rules! kernels {
+                ($m:ident, $($p:tt)*) => {
+                    ($m::bilinear::<$($p)*>, $m::bilinear_row::<$($p)*>, $m::bilinear_image::<$($p)*>)
+                };
+            }
+            let (run, row, image): (PointsFn, RowFn, ImageFn) = match (isa, channels) {
+                (Isa::Avx2, 1) => kernels!(avx2, 1),
+                (Isa::Avx2, 3) => kernels!(avx2, 3),
+                (Isa::Avx2, 4) => kernels!(avx2, 4),
                 // Gray always gathers; colour as `fast_gathers` says.
-                (Isa::Avx512, 1) => (
-                    avx512::bilinear::<1, true>,
-                    avx512::bilinear_image::<1, true>,
-                ),
-                (Isa::Avx512, 3) if isa::fast_gathers() => (
-                    avx512::bilinear::<3, true>,
-                    avx512::bilinear_image::<3, true>,
-                ),
-                (Isa::Avx512, 3) => (
-                    avx512::bilinear::<3, false>,
-                    avx512::bilinear_image::<3, false>,
-                ),
-                (Isa::Avx512, 4) if isa::fast_gathers() => (
-                    avx512::bilinear::<4, true>,
-                    avx512::bilinear_image::<4, true>,
-                ),
-                (Isa::Avx512, 4) => (
-                    avx512::bilinear::<4, false>,
-                    avx512::bilinear_image::<4, false>,
-                ),
+                (Isa::Avx512, 1) => kernels!(avx512, 1, true),
+                (Isa::Avx512, 3) if isa::fast_gathers() => kernels!(avx512, 3, true),
+                (Isa::Avx512, 3) => kernels!(avx512, 3, false),
+                (Isa::Avx512, 4) if isa::fast_gathers() => kernels!(avx512, 4, true),
+                (Isa::Avx512, 4) => kernels!(avx512, 4, false),
                 _ => return None,
             };
             Some(SimdBilinear {
                 run,
+                row,
                 image,
                 channels,
             })
@@ -342,6 +337,14 @@ impl SimdBilinear {
         // picked the kernel instantiated for `self.channels`, which is the
         // plane's channel count (asserted above).
         unsafe { (self.run)(plane, u, v, out) }
+    }
+
+    /// Samples output columns `j0 .. j0 + out.len() / C` of the affine `row`.
+    #[inline]
+    fn row(&self, plane: &fixed::Plane<'_>, row: &grid::Row, j0: usize, out: &mut [u8]) {
+        assert_eq!(plane.channels(), self.channels);
+        // SAFETY: as in `run`.
+        unsafe { (self.row)(plane, row, j0, out) }
     }
 
     /// Samples all of `out`, an image `width` pixels wide, through `map`
@@ -376,7 +379,10 @@ fn simd_bilinear_rows<const C: usize>(
     plane: &fixed::Plane<'_>,
     simd: SimdBilinear,
 ) {
-    let fast = |u: &[f64], v: &[f64], out: &mut [u8]| simd.run(plane, u, v, out);
+    let fast = Fast {
+        points: |u: &[f64], v: &[f64], out: &mut [u8]| simd.run(plane, u, v, out),
+        row: |row: &grid::Row, j0: usize, out: &mut [u8]| simd.row(plane, row, j0, out),
+    };
     let zeros = opts.padding == Padding::Zeros;
     match grid.as_affine() {
         Some(map)
@@ -400,11 +406,30 @@ fn rows<T: Sample, const C: usize, K: scalar::Kernel>(
         width: src.width,
         height: src.height,
     };
-    rows_with::<T, C, K>(src, dst, grid, opts, false, |u, v, out: &mut [T]| {
-        for ((u, v), px) in u.iter().zip(v).zip(out.chunks_exact_mut(C)) {
-            K::fast::<T, C>(&sampler, *u, *v, px);
-        }
-    });
+    let fast = Fast {
+        points: |u: &[f64], v: &[f64], out: &mut [T]| {
+            for ((u, v), px) in u.iter().zip(v).zip(out.chunks_exact_mut(C)) {
+                K::fast::<T, C>(&sampler, *u, *v, px);
+            }
+        },
+        row: |row: &grid::Row, j0: usize, out: &mut [T]| {
+            for (k, px) in out.chunks_exact_mut(C).enumerate() {
+                let (u, v) = row.at(j0 + k);
+                K::fast::<T, C>(&sampler, u, v, px);
+            }
+        },
+    };
+    rows_with::<T, C, K>(src, dst, grid, opts, false, fast);
+}
+
+/// A fast sampler for the points whose taps are all inside (or, for kernels
+/// that apply zero padding themselves, any points): from a buffer of points,
+/// or from an affine row (points made on the fly, no buffer).
+struct Fast<P, R> {
+    /// Samples the points `(u[k], v[k])` into the pixels of `out`.
+    points: P,
+    /// Samples output columns `j0 .. j0 + out.len() / C` of an affine row.
+    row: R,
 }
 
 /// How the columns of one output row split, when the grid can tell
@@ -429,7 +454,10 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
     grid: &dyn Grid,
     opts: &WarpOptions,
     fast_pads_zeros: bool,
-    fast: impl Fn(&[f64], &[f64], &mut [T]) + Sync,
+    fast: Fast<
+        impl Fn(&[f64], &[f64], &mut [T]) + Sync,
+        impl Fn(&grid::Row, usize, &mut [T]) + Sync,
+    >,
 ) {
     let (w, h) = (src.width, src.height);
     let src = scalar::Src {
@@ -477,7 +505,6 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
             let m = TILE_COLS.min(n - c0);
             let (u, v) = (&mut us[..m], &mut vs[..m]);
             for (r, out) in rows.chunks_mut(row_len).enumerate() {
-                grid.fill(first + r, c0, u, v);
                 let out = &mut out[c0 * C..(c0 + m) * C];
                 let run = Run {
                     src: &src,
@@ -487,9 +514,18 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
                     fast_pads_zeros,
                     fast: &fast,
                 };
-                match plans[r] {
-                    Some(p) => run.planned::<C, K>(p, c0, u, v, out),
-                    None => run.classified::<C, K>(u, v, out),
+                match (plans[r], grid.as_affine()) {
+                    // Affine rows: spans known, points made where needed.
+                    (Some(p), Some(map)) => {
+                        run.planned::<C, K>(p, &grid::Row::new(map, first + r), c0, out)
+                    }
+                    _ => {
+                        grid.fill(first + r, c0, u, v);
+                        match plans[r] {
+                            Some(p) => run.planned_points::<C, K>(p, c0, u, v, out),
+                            None => run.classified::<C, K>(u, v, out),
+                        }
+                    }
                 }
             }
         }
@@ -503,19 +539,48 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
 }
 
 /// What sampling one run of points needs.
-struct Run<'a, T, F> {
+struct Run<'a, T, P, R> {
     src: &'a scalar::Src<'a, T>,
     opts: &'a WarpOptions,
     interior: &'a Bounds,
     reach: &'a Bounds,
     fast_pads_zeros: bool,
-    fast: &'a F,
+    fast: &'a Fast<P, R>,
 }
 
-impl<T: Sample, F: Fn(&[f64], &[f64], &mut [T])> Run<'_, T, F> {
+impl<T: Sample, P: Fn(&[f64], &[f64], &mut [T]), R: Fn(&grid::Row, usize, &mut [T])>
+    Run<'_, T, P, R>
+{
+    /// Samples columns `c0 .. c0 + out.len() / C` of the affine `row`,
+    /// planned by its spans, without a point buffer.
+    fn planned<const C: usize, K: scalar::Kernel>(
+        &self,
+        p: Plan,
+        row: &grid::Row,
+        c0: usize,
+        out: &mut [T],
+    ) {
+        let m = out.len() / C;
+        let rel = |lo: usize, hi: usize| {
+            let lo = lo.clamp(c0, c0 + m) - c0;
+            lo..(hi.clamp(c0, c0 + m) - c0).max(lo)
+        };
+        for r in [rel(0, p.ra), rel(p.rb, usize::MAX)] {
+            out[r.start * C..r.end * C].fill(T::default());
+        }
+        for k in rel(p.ra, p.a).chain(rel(p.b, p.rb)) {
+            let (u, v) = row.at(c0 + k);
+            K::slow::<T, C>(self.src, u, v, self.opts, &mut out[k * C..k * C + C]);
+        }
+        let r = rel(p.a, p.b);
+        if !r.is_empty() {
+            (self.fast.row)(row, c0 + r.start, &mut out[r.start * C..r.end * C]);
+        }
+    }
+
     /// Samples the points `(u, v)` of columns `c0 .. c0 + u.len()` of a row
     /// planned by its spans.
-    fn planned<const C: usize, K: scalar::Kernel>(
+    fn planned_points<const C: usize, K: scalar::Kernel>(
         &self,
         p: Plan,
         c0: usize,
@@ -537,7 +602,7 @@ impl<T: Sample, F: Fn(&[f64], &[f64], &mut [T])> Run<'_, T, F> {
         }
         let r = rel(p.a, p.b);
         if !r.is_empty() {
-            (self.fast)(
+            (self.fast.points)(
                 &u[r.clone()],
                 &v[r.clone()],
                 &mut out[r.start * C..r.end * C],
@@ -549,7 +614,7 @@ impl<T: Sample, F: Fn(&[f64], &[f64], &mut [T])> Run<'_, T, F> {
     /// interior (in runs), zero outside the zero padding's reach, else slow.
     fn classified<const C: usize, K: scalar::Kernel>(&self, u: &[f64], v: &[f64], out: &mut [T]) {
         if self.fast_pads_zeros {
-            (self.fast)(u, v, out);
+            (self.fast.points)(u, v, out);
             return;
         }
         let zeros = self.opts.padding == Padding::Zeros;
@@ -561,7 +626,7 @@ impl<T: Sample, F: Fn(&[f64], &[f64], &mut [T])> Run<'_, T, F> {
                 while k < m && self.interior.contains(u[k], v[k]) {
                     k += 1;
                 }
-                (self.fast)(&u[start..k], &v[start..k], &mut out[start * C..k * C]);
+                (self.fast.points)(&u[start..k], &v[start..k], &mut out[start * C..k * C]);
             } else {
                 let px = &mut out[k * C..k * C + C];
                 if zeros && !self.reach.contains(u[k], v[k]) {

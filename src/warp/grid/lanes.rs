@@ -62,11 +62,18 @@ pub fn level() -> u8 {
 
 #[inline(always)]
 fn run_plain(j0: usize, u: &mut [f64], v: &mut [f64], point: impl Fn(f64) -> (f64, f64)) {
-    for (c, (u, v)) in u.chunks_mut(64).zip(v.chunks_mut(64)).enumerate() {
-        let x0 = (j0 + 64 * c) as f64;
-        for ((u, v), ramp) in u.iter_mut().zip(v.iter_mut()).zip(&RAMP) {
-            (*u, *v) = point(x0 + ramp);
+    let n = u.len().min(v.len());
+    let mut k = 0;
+    while k < n {
+        let m = (n - k).min(RAMP.len());
+        let x0 = (j0 + k) as f64;
+        let (us, vs, ramp) = (&mut u[k..k + m], &mut v[k..k + m], &RAMP[..m]);
+        for r in 0..m {
+            let (a, b) = point(x0 + ramp[r]);
+            us[r] = a;
+            vs[r] = b;
         }
+        k += m;
     }
 }
 
