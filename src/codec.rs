@@ -925,15 +925,67 @@ impl Staged {
     /// Flushes the file to disk and renames it over the destination (the
     /// second half of [`write_output`]).
     pub fn commit(self) -> Result<(), Error> {
-        let err = |source| Error::Write {
-            path: self.path.clone(),
-            source,
-        };
-        self.tmp.as_file().sync_all().map_err(err)?;
-        self.tmp.persist(&self.path).map_err(|e| err(e.error))?;
+        self.tmp
+            .as_file()
+            .sync_all()
+            .map_err(|source| Error::Write {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.rename()
+    }
+
+    /// Renames the (already flushed) file over the destination.
+    fn rename(self) -> Result<(), Error> {
+        let path = self.path;
+        self.tmp.persist(&path).map_err(|e| Error::Write {
+            path: path.clone(),
+            source: e.error,
+        })?;
         Ok(())
     }
 }
+
+/// Commits a group of staged outputs: with one `syncfs` per file system on
+/// Linux (one journal commit instead of one `fsync` per file, which is what
+/// a folder of small outputs waits on), then the renames; each output is
+/// still on disk before its name appears. If the group flush fails, or
+/// elsewhere, each file is flushed and renamed on its own, so a failure is
+/// reported for the file it belongs to.
+fn commit_group<T>(group: Vec<(T, Staged)>) -> Vec<Outcome<T>> {
+    #[cfg(target_os = "linux")]
+    if group.len() > 1 && syncfs_all(&group) {
+        return group.into_iter().map(|(t, s)| (t, s.rename())).collect();
+    }
+    group.into_iter().map(|(t, s)| (t, s.commit())).collect()
+}
+
+/// `syncfs` on each distinct file system the group's files are on; whether
+/// every call succeeded.
+#[cfg(target_os = "linux")]
+fn syncfs_all<T>(group: &[(T, Staged)]) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::io::AsRawFd;
+    let mut devices = Vec::new();
+    for (_, s) in group {
+        let file = s.tmp.as_file();
+        let Ok(meta) = file.metadata() else {
+            return false;
+        };
+        if devices.contains(&meta.dev()) {
+            continue;
+        }
+        devices.push(meta.dev());
+        // SAFETY: `syncfs` takes any open file descriptor and only reads it.
+        if unsafe { libc::syncfs(file.as_raw_fd()) } != 0 {
+            return false;
+        }
+    }
+    true
+}
+
+/// Most outputs one commit thread flushes with one `syncfs`.
+const COMMIT_GROUP: usize = 64;
 
 /// The outcome of one commit, with the token it was submitted with.
 pub type Outcome<T> = (T, Result<(), Error>);
@@ -965,12 +1017,27 @@ impl<T: Send + 'static> Committer<T> {
             .map(|_| {
                 let (jobs, report) = (jobs.clone(), report.clone());
                 thread::spawn(move || loop {
-                    let next = jobs.lock().map(|rx| rx.recv());
-                    let Ok(Ok((token, staged))) = next else {
-                        return;
+                    // The next output, and whatever else is queued already.
+                    let group = {
+                        let Ok(rx) = jobs.lock() else {
+                            return;
+                        };
+                        let Ok(first) = rx.recv() else {
+                            return;
+                        };
+                        let mut group = vec![first];
+                        while group.len() < COMMIT_GROUP {
+                            match rx.try_recv() {
+                                Ok(next) => group.push(next),
+                                Err(_) => break,
+                            }
+                        }
+                        group
                     };
-                    if report.send((token, staged.commit())).is_err() {
-                        return;
+                    for outcome in commit_group(group) {
+                        if report.send(outcome).is_err() {
+                            return;
+                        }
                     }
                 })
             })
