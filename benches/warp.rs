@@ -248,8 +248,78 @@ fn bench_families(c: &mut Criterion) {
     group.finish();
 }
 
+/// 64 text crops, 200×64 RGB → 100×32, each through its own thin-plate
+/// spline (K = 20, RARE layout, as clovaai: grid on pixel centres, eps 1e-6,
+/// border padding, align_corners): the TPS solve, the grid and the sampling
+/// per crop, in memory (the in-memory counterpart of bench_families.py's
+/// PyTorch GridGenerator + grid_sample rows).
+fn bench_crops(c: &mut Criterion) {
+    let (w, h, ow, oh) = (200, 64, 100, 32);
+    let n = 64;
+    let src = noise_image(w, h * n, 3);
+    let mut dst = vec![0u8; ow * oh * 3 * n];
+    let target = stn::transform::named_layout("rare:20").unwrap();
+    let sources: Vec<Vec<[f64; 2]>> = (0..n)
+        .map(|i| {
+            target
+                .iter()
+                .enumerate()
+                .map(|(k, p)| {
+                    let s = ((i * 31 + k * 7) as f64).sin();
+                    [0.9 * p[0] + 0.05 * s, 0.8 * p[1] - 0.04 * s]
+                })
+                .collect()
+        })
+        .collect();
+    let opts = WarpOptions {
+        padding: stn::Padding::Border,
+        align_corners: true,
+        ..Default::default()
+    };
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("families_crops_200x64_tps20");
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("bilinear/1", |b| {
+        b.iter(|| {
+            one.install(|| {
+                for ((s, d), source) in src
+                    .chunks(w * h * 3)
+                    .zip(dst.chunks_mut(ow * oh * 3))
+                    .zip(&sources)
+                {
+                    let tps =
+                        stn::Tps::new(target.clone(), source.clone(), 1e-6, Some(false), "bench")
+                            .unwrap();
+                    stn::warp::warp_into_with(
+                        ImageRef {
+                            data: s,
+                            width: w,
+                            height: h,
+                            channels: 3,
+                        },
+                        ImageMut {
+                            data: d,
+                            width: ow,
+                            height: oh,
+                            channels: 3,
+                        },
+                        &tps.into(),
+                        &opts,
+                        Isa::detect(),
+                    );
+                }
+            })
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    bench_crops,
     bench_families,
     bench_4k,
     bench_1080p,

@@ -33,6 +33,8 @@
 //! Error in the sampled value: at most 255 · 2⁻¹² ≈ 0.06 grey level per axis
 //! on the steepest edge, inside the one-grey-level budget of the samplers.
 
+use std::sync::{Arc, Mutex};
+
 use super::{lanes, Grid};
 use crate::affine::{Affine, Size};
 use crate::transform::Tps;
@@ -66,7 +68,45 @@ pub struct TpsGrid {
     /// the bound's numerators in input pixels.
     bound: Vec<f64>,
     eps: f64,
+    /// Points per row of the output.
+    width: usize,
+    /// The real point count (the vectors above are padded).
+    k: usize,
+    /// For small outputs, the radial terms of every output pixel (see
+    /// [`RadialTable`]): every point is then evaluated exactly from it.
+    table: Option<Arc<RadialTable>>,
 }
+
+/// The radial terms `U(|p − c_k|)` of every output pixel `p` of a small
+/// output, laid out `[row][k][column]`: they depend on the target points,
+/// `eps`, the output size and its base grid, not on the source points, so
+/// images warped through splines with the same targets (a TPS model's fixed
+/// layout) share one table, and each then costs K multiply-adds per
+/// coordinate and pixel instead of K logarithms. Kept for the last few
+/// layouts in a small process-wide cache.
+#[derive(Debug)]
+pub struct RadialTable {
+    key: TableKey,
+    values: Vec<f64>,
+}
+
+/// What a [`RadialTable`] depends on, bit for bit.
+#[derive(Clone, Debug, PartialEq)]
+struct TableKey {
+    target: Vec<u64>,
+    eps: u64,
+    base: [u64; 6],
+    width: usize,
+    height: usize,
+}
+
+/// Outputs with at most this many pixel × point entries (8 bytes each) use a
+/// [`RadialTable`] and exact evaluation everywhere; larger ones use knots
+/// and Hermite segments.
+pub const TABLE_MAX: usize = 1 << 20;
+
+/// Tables kept in the process-wide cache.
+const TABLES_KEPT: usize = 4;
 
 impl TpsGrid {
     /// The grid of `tps` between images of these sizes.
@@ -91,7 +131,7 @@ impl TpsGrid {
             .zip(&wy)
             .map(|(x, y)| factor * 6.0 * (x.abs() * sx).max(y.abs() * sy))
             .collect();
-        TpsGrid {
+        let mut grid = TpsGrid {
             base,
             to_px,
             a: *tps.affine_part(),
@@ -101,6 +141,106 @@ impl TpsGrid {
             wy: pad(wy),
             bound: pad(bound),
             eps: tps.eps(),
+            width: output.width as usize,
+            k,
+            table: None,
+        };
+        let (w, h) = (output.width as usize, output.height as usize);
+        if w.saturating_mul(h).saturating_mul(k) <= TABLE_MAX {
+            grid.table = Some(grid.radial_table(tps, w, h));
+        }
+        grid
+    }
+
+    /// The radial table of this grid's targets and output, from the cache or
+    /// computed (by the exact evaluation's own operations).
+    fn radial_table(&self, tps: &Tps, w: usize, h: usize) -> Arc<RadialTable> {
+        static CACHE: Mutex<Vec<Arc<RadialTable>>> = Mutex::new(Vec::new());
+        let key = TableKey {
+            target: tps.target().iter().flatten().map(|v| v.to_bits()).collect(),
+            eps: self.eps.to_bits(),
+            base: self.base.0.map(f64::to_bits),
+            width: w,
+            height: h,
+        };
+        let cache = |f: &mut dyn FnMut(&mut Vec<Arc<RadialTable>>)| {
+            let mut c = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut c);
+        };
+        let mut found = None;
+        cache(&mut |c| {
+            if let Some(i) = c.iter().position(|t| t.key == key) {
+                let t = c.remove(i);
+                c.insert(0, t.clone());
+                found = Some(t);
+            }
+        });
+        if let Some(t) = found {
+            return t;
+        }
+        let k = self.k;
+        let mut values = vec![0.0; w * h * k];
+        let [sx, _, ox, _, _, _] = self.base.0;
+        for (i, rows) in values.chunks_mut(k * w).enumerate() {
+            let (_, dy2) = self.row(i);
+            for (kk, out) in rows.chunks_mut(w).enumerate() {
+                for (j, out) in out.iter_mut().enumerate() {
+                    // The x of `eval_points`: (block start + lane) is j exactly.
+                    let dx = (sx * j as f64 + ox) - self.cx[kk];
+                    *out = radial(dx * dx + dy2[kk], dx, self.eps).0;
+                }
+            }
+        }
+        let table = Arc::new(RadialTable { key, values });
+        cache(&mut |c| {
+            c.insert(0, table.clone());
+            c.truncate(TABLES_KEPT);
+        });
+        table
+    }
+
+    /// Fills the points of row `i`, columns `j0 .. j0 + u.len()`, exactly,
+    /// from the radial table: the operations of [`TpsGrid::eval_points`].
+    #[inline(always)]
+    fn exact_from_table(
+        &self,
+        table: &RadialTable,
+        i: usize,
+        j0: usize,
+        u: &mut [f64],
+        v: &mut [f64],
+    ) {
+        let (w, k) = (self.width, self.k);
+        let [sx, _, ox, _, sy, oy] = self.base.0;
+        let [px, _, qx, _, py, qy] = self.to_px.0;
+        let [ax, ay] = self.a;
+        let y = sy * i as f64 + oy;
+        let n = u.len();
+        let row = &table.values[i * k * w..(i + 1) * k * w];
+        let mut fx = [0.0f64; 64];
+        let mut fy = [0.0f64; 64];
+        let mut start = 0;
+        while start < n {
+            let m = (n - start).min(64);
+            let (fx, fy) = (&mut fx[..m], &mut fy[..m]);
+            for (l, (fx, fy)) in fx.iter_mut().zip(fy.iter_mut()).enumerate() {
+                let x = sx * ((j0 + start) as f64 + lanes::RAMP[l]) + ox;
+                *fx = ax[0] + ax[1] * x + ax[2] * y;
+                *fy = ay[0] + ay[1] * x + ay[2] * y;
+            }
+            for kk in 0..k {
+                let (wx, wy) = (self.wx[kk], self.wy[kk]);
+                let terms = &row[kk * w + j0 + start..kk * w + j0 + start + m];
+                for ((fx, fy), t) in fx.iter_mut().zip(fy.iter_mut()).zip(terms) {
+                    *fx += wx * t;
+                    *fy += wy * t;
+                }
+            }
+            for l in 0..m {
+                u[start + l] = px * fx[l] + qx;
+                v[start + l] = py * fy[l] + qy;
+            }
+            start += m;
         }
     }
 
@@ -177,7 +317,13 @@ impl TpsGrid {
         let [ax, ay] = self.a;
         let mut fx: [f64; LANES] = std::array::from_fn(|l| ax[0] + ax[1] * xs[l] + ax[2] * y);
         let mut fy: [f64; LANES] = std::array::from_fn(|l| ay[0] + ay[1] * xs[l] + ay[2] * y);
-        for (((cx, dy2), wx), wy) in self.cx.iter().zip(dy2).zip(&self.wx).zip(&self.wy) {
+        let k = self.k;
+        for (((cx, dy2), wx), wy) in self.cx[..k]
+            .iter()
+            .zip(&dy2[..k])
+            .zip(&self.wx[..k])
+            .zip(&self.wy[..k])
+        {
             for l in 0..LANES {
                 let dx = xs[l] - cx;
                 let (u, _) = radial(dx * dx + dy2, dx, self.eps);
@@ -271,6 +417,9 @@ impl TpsGrid {
     /// [`Grid::fill`]'s body, inlined into copies compiled for each ISA.
     #[inline(always)]
     fn fill_body(&self, i: usize, j0: usize, u: &mut [f64], v: &mut [f64]) {
+        if let Some(table) = &self.table {
+            return self.exact_from_table(table, i, j0, u, v);
+        }
         let (y, dy2) = self.row(i);
         let [sx, _, ox, _, _, _] = self.base.0;
         let mut start = 0;
@@ -466,6 +615,41 @@ mod tests {
                 // Most points were interpolated, not evaluated exactly.
                 assert!(interpolated > n, "{interpolated} interpolated");
             }
+        }
+    }
+
+    /// Small outputs are evaluated exactly from the shared radial table, bit
+    /// for bit as the per-point evaluation, and the table is shared.
+    #[test]
+    fn radial_table_gives_the_exact_points() {
+        let target = named_layout("rare:20").unwrap();
+        for (seed, eps) in [(1.0, 0.0), (2.0, 1e-6)] {
+            let source: Vec<[f64; 2]> = target
+                .iter()
+                .enumerate()
+                .map(|(k, p)| [p[0] * 0.9 + 0.03 * (k as f64 * seed).sin(), p[1] * 0.8])
+                .collect();
+            let tps = Tps::new(target.clone(), source, eps, Some(false), "t").unwrap();
+            let (input, output) = (Size::new(200, 64), Size::new(100, 32));
+            let g = TpsGrid::new(&tps, input, output, true);
+            assert!(g.table.is_some());
+            let mut plain = g.clone();
+            plain.table = None;
+            for i in [0, 5, 31] {
+                let (y, dy2) = plain.row(i);
+                let (mut u, mut v) = (vec![0.0; 100], vec![0.0; 100]);
+                let (mut eu, mut ev) = (vec![0.0; 100], vec![0.0; 100]);
+                g.fill(i, 0, &mut u[..64], &mut v[..64]);
+                g.fill(i, 64, &mut u[64..], &mut v[64..]);
+                plain.exact(0, y, &dy2, &mut eu, &mut ev);
+                assert_eq!(u, eu);
+                assert_eq!(v, ev);
+            }
+            let again = TpsGrid::new(&tps, input, output, true);
+            assert!(Arc::ptr_eq(
+                g.table.as_ref().unwrap(),
+                again.table.as_ref().unwrap()
+            ));
         }
     }
 }
