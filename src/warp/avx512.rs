@@ -23,7 +23,7 @@
 use core::arch::x86_64::*;
 
 use super::fixed::{Plane, BITS, ONE};
-use super::grid::Row;
+use super::grid::{ProjRow, Row};
 
 /// Output pixels per step.
 const STEP: usize = 16;
@@ -116,6 +116,35 @@ fn row_points(row: &Row, j: usize) -> Points {
             _mm512_add_pd(v0, _mm512_mul_pd(x0, dv)),
             _mm512_add_pd(v0, _mm512_mul_pd(x1, dv)),
         ],
+    }
+}
+
+/// The points of output columns `j .. j + 16` of the projective `row`, as
+/// [`ProjRow::at`] computes them (same operations, no fused multiply-add).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn proj_points(row: &ProjRow, j: usize) -> Points {
+    let ramp = _mm512_setr_pd(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
+    let x0 = _mm512_add_pd(_mm512_set1_pd(j as f64), ramp);
+    let x1 = _mm512_add_pd(x0, _mm512_set1_pd(8.0));
+    #[allow(clippy::redundant_closure)] // target-feature fns are not FnMut
+    let k = |v| _mm512_set1_pd(v);
+    let half = |x: __m512d| {
+        let z = _mm512_add_pd(_mm512_mul_pd(k(row.g6), x), k(row.nz));
+        let r = _mm512_div_pd(k(1.0), z);
+        let pu = _mm512_mul_pd(_mm512_add_pd(_mm512_mul_pd(k(row.g0), x), k(row.nu)), r);
+        let pv = _mm512_mul_pd(_mm512_add_pd(_mm512_mul_pd(k(row.g3), x), k(row.nv)), r);
+        let front = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(z, _mm512_setzero_pd());
+        let nan = k(f64::NAN);
+        (
+            _mm512_mask_mov_pd(nan, front, pu),
+            _mm512_mask_mov_pd(nan, front, pv),
+        )
+    };
+    let ((u0, v0), (u1, v1)) = (half(x0), half(x1));
+    Points {
+        u: [u0, u1],
+        v: [v0, v1],
     }
 }
 
@@ -568,6 +597,45 @@ pub unsafe fn bilinear_row<const C: usize, const GATHER: bool>(
     let mut j = j0;
     fill::<C, GATHER>(src, out, ahead, || {
         let p = row_points(row, j);
+        j += STEP;
+        p
+    });
+}
+
+/// Samples output columns `j0 .. j0 + out.len() / C` of the projective
+/// `row` (its points made in registers, exactly [`ProjRow::at`]) with the
+/// fixed-point bilinear scheme and zero padding: [`bilinear`] without a
+/// point buffer, for the projective family.
+///
+/// # Safety
+/// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
+/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+pub unsafe fn bilinear_proj<const C: usize, const GATHER: bool>(
+    src: &Plane<'_>,
+    row: &ProjRow,
+    j0: usize,
+    out: &mut [u8],
+) {
+    let n = out.len() / C;
+    // The source offset AHEAD columns on, from the run's first and last
+    // points (0 if either is behind the camera).
+    let ahead = if n >= 2 {
+        let (a, b) = (row.at(j0 as f64), row.at((j0 + n - 1) as f64));
+        let s = (n - 1) as f64;
+        let rows = (AHEAD * (b.1 - a.1) / s).round();
+        let cols = (AHEAD * (b.0 - a.0) / s).round();
+        if rows.abs() < 1e6 && cols.abs() < 1e6 {
+            rows as isize * src.stride() as isize + cols as isize * C as isize
+        } else {
+            0
+        }
+    } else {
+        0
+    };
+    let mut j = j0;
+    fill::<C, GATHER>(src, out, ahead, || {
+        let p = proj_points(row, j);
         j += STEP;
         p
     });

@@ -324,6 +324,63 @@ mod tests {
         }
     }
 
+    /// The projective row kernels (points made in registers) equal the model
+    /// on the points of `ProjRow::at`, behind-the-camera points included.
+    #[test]
+    fn simd_projective_rows_equal_the_model_exactly() {
+        use crate::transform::Homography;
+        use crate::warp::grid::ProjRow;
+        let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+        for case in 0..1500 {
+            let c = [1, 3, 4][case % 3];
+            let (w, h) = (2 + rng.below(40), 2 + rng.below(30));
+            let data: Vec<u8> = (0..w * h * c).map(|_| rng.next() as u8).collect();
+            let src = Plane::new(&data, w, h, c).unwrap();
+            let g = Homography(std::array::from_fn(|k| match k {
+                6 | 7 => rng.real(-0.05, 0.05),
+                8 => rng.real(0.2, 1.5),
+                2 => rng.real(-5.0, w as f64 + 5.0),
+                5 => rng.real(-5.0, h as f64 + 5.0),
+                _ => rng.real(-1.5, 1.5),
+            }));
+            let row = ProjRow::new(&g, rng.below(40));
+            let (j0, n) = (rng.below(50), rng.below(70));
+            let (u, v): (Vec<f64>, Vec<f64>) = (j0..j0 + n).map(|j| row.at(j as f64)).unzip();
+            let mut want = vec![0u8; n * c];
+            match c {
+                1 => points::<1>(&src, &u, &v, &mut want),
+                3 => points::<3>(&src, &u, &v, &mut want),
+                _ => points::<4>(&src, &u, &v, &mut want),
+            }
+            for isa in crate::warp::Isa::supported() {
+                let mut got = vec![0u8; n * c];
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `isa` is supported; C matches the plane's channel count.
+                unsafe {
+                    use crate::warp::{avx2, avx512, Isa};
+                    match (isa, c) {
+                        (Isa::Avx2, 1) => avx2::bilinear_proj::<1>(&src, &row, j0, &mut got),
+                        (Isa::Avx2, 3) => avx2::bilinear_proj::<3>(&src, &row, j0, &mut got),
+                        (Isa::Avx2, 4) => avx2::bilinear_proj::<4>(&src, &row, j0, &mut got),
+                        (Isa::Avx512, 1) => {
+                            avx512::bilinear_proj::<1, true>(&src, &row, j0, &mut got)
+                        }
+                        (Isa::Avx512, 3) => {
+                            avx512::bilinear_proj::<3, false>(&src, &row, j0, &mut got)
+                        }
+                        (Isa::Avx512, 4) => {
+                            avx512::bilinear_proj::<4, true>(&src, &row, j0, &mut got)
+                        }
+                        _ => got.copy_from_slice(&want),
+                    }
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                got.copy_from_slice(&want);
+                assert_eq!(got, want, "{isa} proj C={c} {w}x{h} {row:?} j0={j0} n={n}");
+            }
+        }
+    }
+
     /// The flat whole-image kernels equal the model row by row, bit for bit.
     #[test]
     fn simd_image_kernels_equal_the_model_exactly() {

@@ -277,6 +277,8 @@ type PointsFn = unsafe fn(&fixed::Plane<'_>, &[f64], &[f64], &mut [u8]);
 /// A SIMD kernel: samples output columns `j0 .. j0 + out.len() / C` of an
 /// affine row, its points made in registers.
 type RowFn = unsafe fn(&fixed::Plane<'_>, &grid::Row, usize, &mut [u8]);
+/// A SIMD kernel: the same for a projective row, zero padding.
+type ProjFn = unsafe fn(&fixed::Plane<'_>, &grid::ProjRow, usize, &mut [u8]);
 /// A SIMD image kernel: samples a whole output image of the given width
 /// through a sampling map, zero padding.
 type ImageFn = unsafe fn(&fixed::Plane<'_>, &[f64; 6], usize, &mut [u8]);
@@ -286,6 +288,7 @@ type ImageFn = unsafe fn(&fixed::Plane<'_>, &[f64; 6], usize, &mut [u8]);
 struct SimdBilinear {
     run: PointsFn,
     row: RowFn,
+    proj: ProjFn,
     image: ImageFn,
     channels: usize,
 }
@@ -303,10 +306,16 @@ impl SimdBilinear {
         {
             macro_rules! kernels {
                 ($m:ident, $($p:tt)*) => {
-                    ($m::bilinear::<$($p)*>, $m::bilinear_row::<$($p)*>, $m::bilinear_image::<$($p)*>)
+                    (
+                        $m::bilinear::<$($p)*>,
+                        $m::bilinear_row::<$($p)*>,
+                        $m::bilinear_proj::<$($p)*>,
+                        $m::bilinear_image::<$($p)*>,
+                    )
                 };
             }
-            let (run, row, image): (PointsFn, RowFn, ImageFn) = match (isa, channels) {
+            let (run, row, proj, image): (PointsFn, RowFn, ProjFn, ImageFn) = match (isa, channels)
+            {
                 (Isa::Avx2, 1) => kernels!(avx2, 1),
                 (Isa::Avx2, 3) => kernels!(avx2, 3),
                 (Isa::Avx2, 4) => kernels!(avx2, 4),
@@ -321,6 +330,7 @@ impl SimdBilinear {
             Some(SimdBilinear {
                 run,
                 row,
+                proj,
                 image,
                 channels,
             })
@@ -345,6 +355,15 @@ impl SimdBilinear {
         assert_eq!(plane.channels(), self.channels);
         // SAFETY: as in `run`.
         unsafe { (self.row)(plane, row, j0, out) }
+    }
+
+    /// Samples output columns `j0 .. j0 + out.len() / C` of the projective
+    /// `row`, zero padding.
+    #[inline]
+    fn proj(&self, plane: &fixed::Plane<'_>, row: &grid::ProjRow, j0: usize, out: &mut [u8]) {
+        assert_eq!(plane.channels(), self.channels);
+        // SAFETY: as in `run`.
+        unsafe { (self.proj)(plane, row, j0, out) }
     }
 
     /// Samples all of `out`, an image `width` pixels wide, through `map`
@@ -382,6 +401,7 @@ fn simd_bilinear_rows<const C: usize>(
     let fast = Fast {
         points: |u: &[f64], v: &[f64], out: &mut [u8]| simd.run(plane, u, v, out),
         row: |row: &grid::Row, j0: usize, out: &mut [u8]| simd.row(plane, row, j0, out),
+        proj: Some(|row: &grid::ProjRow, j0: usize, out: &mut [u8]| simd.proj(plane, row, j0, out)),
     };
     let zeros = opts.padding == Padding::Zeros;
     match grid.as_affine() {
@@ -418,6 +438,7 @@ fn rows<T: Sample, const C: usize, K: scalar::Kernel>(
                 K::fast::<T, C>(&sampler, u, v, px);
             }
         },
+        proj: None::<fn(&grid::ProjRow, usize, &mut [T])>,
     };
     rows_with::<T, C, K>(src, dst, grid, opts, false, fast);
 }
@@ -425,11 +446,14 @@ fn rows<T: Sample, const C: usize, K: scalar::Kernel>(
 /// A fast sampler for the points whose taps are all inside (or, for kernels
 /// that apply zero padding themselves, any points): from a buffer of points,
 /// or from an affine row (points made on the fly, no buffer).
-struct Fast<P, R> {
+struct Fast<P, R, Q> {
     /// Samples the points `(u[k], v[k])` into the pixels of `out`.
     points: P,
     /// Samples output columns `j0 .. j0 + out.len() / C` of an affine row.
     row: R,
+    /// Samples output columns `j0 .. j0 + out.len() / C` of a projective
+    /// row with zero padding, if the kernel can (the SIMD ones).
+    proj: Option<Q>,
 }
 
 /// How the columns of one output row split, when the grid can tell
@@ -457,6 +481,7 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
     fast: Fast<
         impl Fn(&[f64], &[f64], &mut [T]) + Sync,
         impl Fn(&grid::Row, usize, &mut [T]) + Sync,
+        impl Fn(&grid::ProjRow, usize, &mut [T]) + Sync,
     >,
 ) {
     let (w, h) = (src.width, src.height);
@@ -514,10 +539,14 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
                     fast_pads_zeros,
                     fast: &fast,
                 };
-                match (plans[r], grid.as_affine()) {
+                match (plans[r], grid.as_affine(), grid.as_projective(), &fast.proj) {
                     // Affine rows: spans known, points made where needed.
-                    (Some(p), Some(map)) => {
+                    (Some(p), Some(map), _, _) => {
                         run.planned::<C, K>(p, &grid::Row::new(map, first + r), c0, out)
+                    }
+                    // Projective rows, zero padding, SIMD: points in registers.
+                    (_, _, Some(h), Some(proj)) if fast_pads_zeros => {
+                        proj(&grid::ProjRow::new(h, first + r), c0, out)
                     }
                     _ => {
                         grid.fill(first + r, c0, u, v);
@@ -539,17 +568,17 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
 }
 
 /// What sampling one run of points needs.
-struct Run<'a, T, P, R> {
+struct Run<'a, T, P, R, Q> {
     src: &'a scalar::Src<'a, T>,
     opts: &'a WarpOptions,
     interior: &'a Bounds,
     reach: &'a Bounds,
     fast_pads_zeros: bool,
-    fast: &'a Fast<P, R>,
+    fast: &'a Fast<P, R, Q>,
 }
 
-impl<T: Sample, P: Fn(&[f64], &[f64], &mut [T]), R: Fn(&grid::Row, usize, &mut [T])>
-    Run<'_, T, P, R>
+impl<T: Sample, P: Fn(&[f64], &[f64], &mut [T]), R: Fn(&grid::Row, usize, &mut [T]), Q>
+    Run<'_, T, P, R, Q>
 {
     /// Samples columns `c0 .. c0 + out.len() / C` of the affine `row`,
     /// planned by its spans, without a point buffer.

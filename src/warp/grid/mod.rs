@@ -22,7 +22,7 @@ use crate::affine::{Affine, Size};
 use crate::transform::Transform;
 
 pub use affine::AffineGrid;
-pub use projective::ProjectiveGrid;
+pub use projective::{ProjRow, ProjectiveGrid};
 pub use tps::TpsGrid;
 
 /// Output pixel → input pixel coordinates, for one family of transforms.
@@ -37,6 +37,13 @@ pub trait Grid: Sync {
     /// `bounds`, exactly as [`Grid::fill`] computes them, if the family can
     /// tell without visiting every point (affine rows are monotone).
     fn span(&self, _i: usize, _n: usize, _bounds: &Bounds) -> Option<(usize, usize)> {
+        None
+    }
+
+    /// The pixel homography (output pixel → input pixel), if the grid is
+    /// projective: the SIMD kernels then make its points in registers
+    /// ([`projective::ProjRow`]).
+    fn as_projective(&self) -> Option<&crate::transform::Homography> {
         None
     }
 
