@@ -77,32 +77,8 @@ impl Affine {
     /// `origin` names where the text came from, for the error message.
     /// Non-finite values (`nan`, `inf`) are refused.
     pub fn parse(text: &str, origin: &str) -> Result<Affine, Error> {
-        let err = |reason: String| Error::MatrixText {
-            origin: origin.to_string(),
-            text: text.to_string(),
-            reason,
-        };
-        let parts: Vec<&str> = text
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|p| !p.is_empty())
-            .collect();
-        if parts.len() != 6 {
-            return Err(err(format!(
-                "expected 6 numbers a,b,c,d,e,f, got {}",
-                parts.len()
-            )));
-        }
-        let mut m = [0.0; 6];
-        for (slot, part) in m.iter_mut().zip(&parts) {
-            let v: f64 = part
-                .parse()
-                .map_err(|_| err(format!("{part:?} is not a number")))?;
-            if !v.is_finite() {
-                return Err(err(format!("{part:?} is not a finite number")));
-            }
-            *slot = v;
-        }
-        Ok(Affine(m))
+        let v = crate::transform::parse_numbers(text, origin, 6, "a,b,c,d,e,f")?;
+        Ok(Affine(std::array::from_fn(|k| v[k])))
     }
 
     /// Checks that every entry is finite; `origin` names the matrix in the error.

@@ -30,26 +30,36 @@ const SLACK: f64 = 1e-9;
 /// normalised coordinates become pixels as `grid_sample` does:
 /// x = ((xn + 1)·W − 1)/2, or x = (xn + 1)/2·(W − 1) with `align_corners`.
 pub fn region(theta: &Affine, input: Size, output: Size, align_corners: bool) -> [(f64, f64); 4] {
-    let edge = |n: u32| {
-        if align_corners && n >= 2 {
-            1.0 + 1.0 / f64::from(n - 1)
-        } else {
-            1.0
-        }
-    };
-    let to_pixel = |xn: f64, n: u32| {
-        let n = f64::from(n);
-        if align_corners {
-            (xn + 1.0) / 2.0 * (n - 1.0)
-        } else {
-            ((xn + 1.0) * n - 1.0) / 2.0
-        }
-    };
-    let (ex, ey) = (edge(output.width), edge(output.height));
+    let (ex, ey) = (
+        outer_edge(output.width, align_corners),
+        outer_edge(output.height, align_corners),
+    );
     [(-ex, -ey), (ex, -ey), (ex, ey), (-ex, ey)].map(|(x, y)| {
         let (u, v) = theta.apply(x, y);
-        (to_pixel(u, input.width), to_pixel(v, input.height))
+        (
+            to_pixel(u, input.width, align_corners),
+            to_pixel(v, input.height, align_corners),
+        )
     })
+}
+
+/// The normalised coordinate of the outer edge of an axis of `n` pixels.
+fn outer_edge(n: u32, align_corners: bool) -> f64 {
+    if align_corners && n >= 2 {
+        1.0 + 1.0 / f64::from(n - 1)
+    } else {
+        1.0
+    }
+}
+
+/// A normalised coordinate as a pixel coordinate, as `grid_sample` unnormalises.
+fn to_pixel(xn: f64, n: u32, align_corners: bool) -> f64 {
+    let n = f64::from(n);
+    if align_corners {
+        (xn + 1.0) / 2.0 * (n - 1.0)
+    } else {
+        ((xn + 1.0) * n - 1.0) / 2.0
+    }
 }
 
 /// Points per side of the outline of a non-affine transform.
@@ -78,22 +88,10 @@ pub fn outline(
         Transform::Tps(t) => t.grid().unwrap_or(align_corners),
         _ => align_corners,
     };
-    let edge = |n: u32| {
-        if base_ac && n >= 2 {
-            1.0 + 1.0 / f64::from(n - 1)
-        } else {
-            1.0
-        }
-    };
-    let to_pixel = |xn: f64, n: u32| {
-        let n = f64::from(n);
-        if align_corners {
-            (xn + 1.0) / 2.0 * (n - 1.0)
-        } else {
-            ((xn + 1.0) * n - 1.0) / 2.0
-        }
-    };
-    let (ex, ey) = (edge(output.width), edge(output.height));
+    let (ex, ey) = (
+        outer_edge(output.width, base_ac),
+        outer_edge(output.height, base_ac),
+    );
     let corners = [(-ex, -ey), (ex, -ey), (ex, ey), (-ex, ey)];
     let mut points = Vec::with_capacity(4 * OUTLINE_STEPS);
     for k in 0..4 {
@@ -101,11 +99,12 @@ pub fn outline(
         for s in 0..OUTLINE_STEPS {
             let t = s as f64 / OUTLINE_STEPS as f64;
             let (x, y) = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
-            points.push(
-                transform
-                    .apply(x, y)
-                    .map(|(u, v)| (to_pixel(u, input.width), to_pixel(v, input.height))),
-            );
+            points.push(transform.apply(x, y).map(|(u, v)| {
+                (
+                    to_pixel(u, input.width, align_corners),
+                    to_pixel(v, input.height, align_corners),
+                )
+            }));
         }
     }
     points

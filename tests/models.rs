@@ -45,6 +45,23 @@ fn file_name(p: &str) -> &str {
     p.rsplit('/').next().unwrap()
 }
 
+/// Copies the model's fixture inputs into `env/in_NAME`; returns that folder
+/// and the model's file.
+fn inputs(env: &Env, name: &str, model: &Model) -> (String, String) {
+    let input = format!("in_{name}");
+    fs::create_dir_all(env.path(&input)).unwrap();
+    let base = dir().join(name);
+    for case in &model.cases {
+        fs::copy(
+            base.join(&case.input),
+            env.path(&input).join(file_name(&case.input)),
+        )
+        .unwrap();
+    }
+    let onnx = dir().join(&model.onnx).to_str().unwrap().to_string();
+    (input, onnx)
+}
+
 /// Rectifies each model's inputs and compares with PyTorch's outputs.
 #[test]
 fn rectify_reproduces_pytorch_for_every_family() {
@@ -53,25 +70,27 @@ fn rectify_reproduces_pytorch_for_every_family() {
     let env = Env::new();
     let mut failures = Vec::new();
     for (name, model) in &f.models {
-        let (input, out) = (format!("in_{name}"), format!("out_{name}"));
-        fs::create_dir_all(env.path(&input)).unwrap();
-        let base = dir().join(name);
-        for case in &model.cases {
-            fs::copy(
-                base.join(&case.input),
-                env.path(&input).join(file_name(&case.input)),
-            )
-            .unwrap();
-        }
-        let onnx = dir().join(&model.onnx);
+        let (input, onnx) = inputs(&env, name, model);
+        let (out, base) = (format!("out_{name}"), dir().join(name));
+        let overlay = format!("overlay_{name}");
         env.assert_ok(&[
             "rectify",
             &input,
             "-o",
             &out,
             "--model",
-            onnx.to_str().unwrap(),
+            &onnx,
+            "--overlay",
+            &overlay,
         ]);
+        // One overlay per input, with the sampled region(s) drawn in red
+        // (ASTER's samples the whole crop and a little beyond: its outline
+        // lies outside the image, so nothing shows).
+        for case in model.cases.iter().filter(|_| name != "aster") {
+            let o = util::load(&env.path(&overlay).join(file_name(&case.input))).to_rgb8();
+            let red = o.pixels().filter(|p| p.0 == [255, 32, 32]).count();
+            assert!(red > 20, "{name} {}: {red} red pixels", case.input);
+        }
         for case in &model.cases {
             for expected in &case.expected {
                 let want = samples(&util::load(&base.join(expected)));
@@ -103,18 +122,8 @@ fn predict_lines_carry_each_family_and_apply_back() {
     let f = fixture();
     let env = Env::new();
     for (name, model) in &f.models {
-        let input = format!("in_{name}");
-        fs::create_dir_all(env.path(&input)).unwrap();
-        let base = dir().join(name);
-        for case in &model.cases {
-            fs::copy(
-                base.join(&case.input),
-                env.path(&input).join(file_name(&case.input)),
-            )
-            .unwrap();
-        }
-        let onnx = dir().join(&model.onnx);
-        let onnx = onnx.to_str().unwrap();
+        let (input, onnx) = inputs(&env, name, model);
+        let onnx = onnx.as_str();
         let out = env.assert_ok(&["predict", &input, "--model", onnx]);
         let lines: Vec<Value> = String::from_utf8(out.stdout)
             .unwrap()

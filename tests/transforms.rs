@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 use stn::warp::Isa;
-use stn::{Homography, ImageMut, ImageRef, Interp, Padding, Size, Tps, Transform, WarpOptions};
+use stn::{Homography, ImageMut, ImageRef, Size, Tps, Transform, WarpOptions};
 
 use crate::golden::{join, samples, to_image, Input};
 use crate::util::{self, Env};
@@ -55,21 +55,7 @@ fn fixture() -> &'static Fixture {
 
 impl Case {
     fn options(&self) -> WarpOptions {
-        WarpOptions {
-            interp: match self.interp.as_str() {
-                "bilinear" => Interp::Bilinear,
-                "nearest" => Interp::Nearest,
-                "bicubic" => Interp::Bicubic,
-                other => panic!("unknown interp {other}"),
-            },
-            padding: match self.padding.as_str() {
-                "zeros" => Padding::Zeros,
-                "border" => Padding::Border,
-                "reflection" => Padding::Reflection,
-                other => panic!("unknown padding {other}"),
-            },
-            align_corners: self.align_corners,
-        }
+        crate::golden::options(&self.interp, &self.padding, self.align_corners)
     }
 
     /// The transform as the command line would build it from the case's
@@ -99,37 +85,9 @@ impl Case {
         }
     }
 
-    /// `(max difference, differing samples)` of `got`, judged as the golden set.
+    /// `got` judged as the golden set.
     fn judge(&self, got: &[u32]) -> Result<(), String> {
-        if got.len() != self.expected.len() {
-            return Err(format!(
-                "{}: {} samples, expected {}",
-                self.name,
-                got.len(),
-                self.expected.len()
-            ));
-        }
-        let diffs: Vec<u32> = got
-            .iter()
-            .zip(&self.expected)
-            .map(|(a, b)| a.abs_diff(*b))
-            .collect();
-        let max = diffs.iter().copied().max().unwrap_or(0);
-        let differing = diffs.iter().filter(|&&d| d > 0).count();
-        let ok = if self.interp == "nearest" {
-            differing * 200 <= got.len()
-        } else {
-            max <= 1
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(format!(
-                "{}: max diff {max}, {differing}/{} samples differ",
-                self.name,
-                got.len()
-            ))
-        }
+        crate::golden::judge_samples(&self.name, &self.interp, got, &self.expected)
     }
 }
 

@@ -589,22 +589,13 @@ impl<T: Sample, P: Fn(&[f64], &[f64], &mut [T]), R: Fn(&grid::Row, usize, &mut [
         c0: usize,
         out: &mut [T],
     ) {
-        let m = out.len() / C;
-        let rel = |lo: usize, hi: usize| {
-            let lo = lo.clamp(c0, c0 + m) - c0;
-            lo..(hi.clamp(c0, c0 + m) - c0).max(lo)
-        };
-        for r in [rel(0, p.ra), rel(p.rb, usize::MAX)] {
-            out[r.start * C..r.end * C].fill(T::default());
-        }
-        for k in rel(p.ra, p.a).chain(rel(p.b, p.rb)) {
-            let (u, v) = row.at(c0 + k);
-            K::slow::<T, C>(self.src, u, v, self.opts, &mut out[k * C..k * C + C]);
-        }
-        let r = rel(p.a, p.b);
-        if !r.is_empty() {
-            (self.fast.row)(row, c0 + r.start, &mut out[r.start * C..r.end * C]);
-        }
+        self.planned_with::<C, K>(
+            p,
+            c0,
+            out,
+            |k| row.at(c0 + k),
+            |r, out| (self.fast.row)(row, c0 + r.start, out),
+        );
     }
 
     /// Samples the points `(u, v)` of columns `c0 .. c0 + u.len()` of a row
@@ -617,7 +608,27 @@ impl<T: Sample, P: Fn(&[f64], &[f64], &mut [T]), R: Fn(&grid::Row, usize, &mut [
         v: &[f64],
         out: &mut [T],
     ) {
-        let m = u.len();
+        self.planned_with::<C, K>(
+            p,
+            c0,
+            out,
+            |k| (u[k], v[k]),
+            |r, out| (self.fast.points)(&u[r.clone()], &v[r], out),
+        );
+    }
+
+    /// Samples columns `c0 .. c0 + out.len() / C` of a row planned by its
+    /// spans: zeros, the spec's slow path at `point(k)` (tile-relative `k`),
+    /// and `fast(range, pixels)` for the fast span.
+    fn planned_with<const C: usize, K: scalar::Kernel>(
+        &self,
+        p: Plan,
+        c0: usize,
+        out: &mut [T],
+        point: impl Fn(usize) -> (f64, f64),
+        fast: impl FnOnce(std::ops::Range<usize>, &mut [T]),
+    ) {
+        let m = out.len() / C;
         // Column range [lo, hi) of the row, relative to the tile.
         let rel = |lo: usize, hi: usize| {
             let lo = lo.clamp(c0, c0 + m) - c0;
@@ -627,15 +638,13 @@ impl<T: Sample, P: Fn(&[f64], &[f64], &mut [T]), R: Fn(&grid::Row, usize, &mut [
             out[r.start * C..r.end * C].fill(T::default());
         }
         for k in rel(p.ra, p.a).chain(rel(p.b, p.rb)) {
-            K::slow::<T, C>(self.src, u[k], v[k], self.opts, &mut out[k * C..k * C + C]);
+            let (u, v) = point(k);
+            K::slow::<T, C>(self.src, u, v, self.opts, &mut out[k * C..k * C + C]);
         }
         let r = rel(p.a, p.b);
         if !r.is_empty() {
-            (self.fast.points)(
-                &u[r.clone()],
-                &v[r.clone()],
-                &mut out[r.start * C..r.end * C],
-            );
+            let pixels = &mut out[r.start * C..r.end * C];
+            fast(r, pixels);
         }
     }
 
