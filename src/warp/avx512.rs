@@ -2,15 +2,18 @@
 //! channels: the fixed-point scheme of [`super::fixed`], 16 output pixels per
 //! step.
 //!
-//! Per step: the 16 sampling points in `f64` (`u0 + j·du`, exactly
-//! [`Row::at`]), quantised to 1/2048 pixel in `i32` lanes, from which the
+//! Per step: the 16 sampling points in `f64` — loaded from a point buffer
+//! ([`bilinear`]), or made in registers for an affine row (`u0 + j·du`,
+//! exactly [`Row::at`]: [`bilinear_row`]) or a projective row (exactly
+//! [`ProjRow::at`]: [`bilinear_proj`]) — quantised to 1/2048 pixel in `i32`
+//! lanes, from which the
 //! block offsets and 11-bit weights follow with integer operations. Gray reads
 //! its taps with one 32-bit gather per source row. Colour fetches each pixel's
 //! top-row and bottom-row 8 bytes into one 128-bit lane, either with four
 //! 64-bit gathers ([`fetch_gather`]) or with 32 plain loads and the shuffles
 //! that assemble them ([`fetch_load`]), whichever the CPU does faster
-//! ([`super::isa::fast_gathers`]: gathers 14 % faster on 1080p RGB on this
-//! Sapphire-Rapids-class Xeon; reported slow on AMD).
+//! ([`super::isa::fast_gathers`]: gathers 14 % faster on 1080p RGB on a
+//! Sapphire-Rapids-class Xeon; 7 % slower than loads at 4K on a Zen 5 EPYC).
 //! `vpermb` lays the taps out as `(left, right)` 16-bit pairs, one output
 //! sample per 32-bit lane, for `vpmaddwd`; `vpmovdb` packs the results. Rows
 //! prefetch the source lines 64 columns ahead.

@@ -1,17 +1,21 @@
-//! The warp engine: PyTorch's `affine_grid` + `grid_sample`, without the grid.
+//! The warp engine: PyTorch's `affine_grid` + `grid_sample`, and their
+//! projective and thin-plate-spline counterparts, without the grid.
 //!
-//! [`warp_into`] samples a source image through a theta (see [`crate::affine`])
-//! into a destination image of any size. Output rows are independent and run in
-//! parallel on rayon's global pool; no H×W×2 grid is built: the sampling
-//! coordinates of a row start at `(u0, v0)` and advance by a constant step per
-//! column ([`grid`]). The per-pixel maths lives in [`scalar`], which is the
-//! specification every faster kernel must match.
+//! [`warp_into`] samples a source image through a [`Transform`] (see
+//! [`crate::transform`]) into a destination image of any size. Where to
+//! sample and how to interpolate are separate: a grid generator per family
+//! ([`grid`]) gives the sampling points of each row tile, and the samplers
+//! take points. Output rows are independent and run in parallel on rayon's
+//! global pool; no H×W×2 grid is built. The per-pixel maths lives in
+//! [`scalar`], which is the specification every faster kernel must match.
 //!
 //! Bilinear sampling of `u8` images with 1, 3 or 4 channels (the hot case) can
 //! also run on SIMD kernels ([`Isa`]): the fixed-point scheme of `fixed.rs`,
 //! implemented in `avx2.rs` and `avx512.rs` (x86-64 only), within one grey
-//! level of the spec. [`warp_into`] uses [`Isa::detect`]; [`warp_into_with`]
-//! takes the ISA explicitly, e.g. to test every kernel.
+//! level of the spec. They take a buffer of points, or make the points of an
+//! affine or projective row in registers with the grid generator's own
+//! operations. [`warp_into`] uses [`Isa::detect`]; [`warp_into_with`] takes
+//! the ISA explicitly, e.g. to test every kernel.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
