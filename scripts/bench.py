@@ -45,6 +45,13 @@ Sections (--only takes a comma-separated subset):
            cv2.warpAffine, Pillow encode at quality 90, 2 worker processes)
            and vs stn's JPEG codec floor (codec_roundtrip).
 
+  families the transform families (issue 10): projective and thin-plate-spline
+           warps at 4K vs cv2.warpPerspective and stn's affine warp, and
+           10,000 TPS text crops through `stn warp --thetas` vs PyTorch's TPS
+           GridGenerator + grid_sample (with --torch); the code and its
+           documentation are in scripts/bench_families.py, which also runs
+           alone.
+
 --quick runs fewer repetitions over fewer images: a smoke test, not numbers
 to quote. --skip-build uses the binaries already in target/release.
 """
@@ -88,12 +95,13 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repetitions and images (smoke run)")
     p.add_argument("--torch", action="store_true", help="also install and time PyTorch (about 3 GB)")
-    p.add_argument("--only", default="sampler,e2e4k,folder,memory,photo,jpegfolder",
+    p.add_argument("--only", default="sampler,e2e4k,folder,memory,photo,jpegfolder,families",
                    help="comma-separated sections to run (default: all)")
     p.add_argument("--skip-build", action="store_true", help="use the binaries already built")
     args = p.parse_args()
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = set(args.only) - {"sampler", "e2e4k", "folder", "memory", "photo", "jpegfolder"}
+    unknown = set(args.only) - {"sampler", "e2e4k", "folder", "memory", "photo", "jpegfolder",
+                                "families"}
     if unknown:
         p.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     return args
@@ -1151,7 +1159,8 @@ def render(info, results, elapsed):
              "\"others\" = CPU time of other processes on the machine during a section", ""]
     for name, fn in (("sampler", report_sampler), ("e2e4k", report_e2e4k),
                      ("folder", report_folder), ("memory", report_memory),
-                     ("photo", report_photo), ("jpegfolder", report_jpegfolder)):
+                     ("photo", report_photo), ("jpegfolder", report_jpegfolder),
+                     ("families", report_families)):
         if name in results:
             section = fn(results[name])
             section.insert(1, f"\nOther processes used {info['others'][name] * 100:.0f} % of the "
@@ -1161,6 +1170,29 @@ def render(info, results, elapsed):
     if t:
         lines += ["## Targets", "", table(["target", "measured", "verdict"], t), ""]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- families
+
+def bench_families(cfg, with_torch):
+    """Section families: scripts/bench_families.py's measurements (issue 10)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_families as fam
+
+    c = {"criterion_args": cfg["criterion_args"], "cv2_runs": 5 if cfg["criterion_args"] else 20,
+         "crops": 1000 if cfg["criterion_args"] else fam.CROPS,
+         "rounds": 2 if cfg["criterion_args"] else 5}
+    return {"sampler": fam.sampler(c), "crops": fam.crops(c, with_torch)}
+
+
+def report_families(res):
+    """bench_families.py's tables and targets, under this report's header."""
+    import bench_families as fam
+
+    info = {"date": "this run", "cpu": "as above", "cpus": os.cpu_count(), "load": os.getloadavg()}
+    text = fam.report(info, res["sampler"], res["crops"])
+    body = text[text.index("## 3840"):].replace("\n## ", "\n### ").replace("## 3840", "### 3840", 1)
+    return ["## g. Transform families (issue 10)", "", body]
 
 
 # ---------------------------------------------------------------- main
@@ -1193,7 +1225,8 @@ def main():
     info["others"] = {}
     sections = {"sampler": lambda: bench_sampler(cfg, args.torch), "e2e4k": lambda: bench_e2e4k(cfg),
                 "folder": lambda: bench_folder(cfg), "memory": lambda: bench_memory(cfg),
-                "photo": lambda: bench_photo(cfg), "jpegfolder": lambda: bench_jpegfolder(cfg)}
+                "photo": lambda: bench_photo(cfg), "jpegfolder": lambda: bench_jpegfolder(cfg),
+                "families": lambda: bench_families(cfg, args.torch)}
     for name, run in sections.items():
         if name in args.only:
             with MachineShare() as share:
