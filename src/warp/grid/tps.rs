@@ -122,10 +122,7 @@ impl TpsGrid {
         };
         let [wx, wy] = tps.weights().clone();
         let (sx, sy) = (to_px.0[0].abs(), to_px.0[4].abs());
-        let mut factor = 1.0;
-        if tps.eps() > 0.0 {
-            factor = 2.0;
-        }
+        let factor = if tps.eps() > 0.0 { 2.0 } else { 1.0 };
         let bound = wx
             .iter()
             .zip(&wy)
@@ -182,12 +179,13 @@ impl TpsGrid {
         let mut values = vec![0.0; w * h * k];
         let [sx, _, ox, _, _, _] = self.base.0;
         for (i, rows) in values.chunks_mut(k * w).enumerate() {
-            let (_, dy2) = self.row(i);
+            let y = self.row_y(i);
             for (kk, out) in rows.chunks_mut(w).enumerate() {
+                let dy2 = (y - self.cy[kk]) * (y - self.cy[kk]);
                 for (j, out) in out.iter_mut().enumerate() {
                     // The x of `eval_points`: (block start + lane) is j exactly.
                     let dx = (sx * j as f64 + ox) - self.cx[kk];
-                    *out = radial(dx * dx + dy2[kk], dx, self.eps).0;
+                    *out = radial(dx * dx + dy2, dx, self.eps).0;
                 }
             }
         }
@@ -244,29 +242,30 @@ impl TpsGrid {
         }
     }
 
-    /// The row's constants: `y` and `(y − cy_k)²`.
+    /// The normalised `y` of output row `i`. (The terms' `(y − cy_k)²` are
+    /// recomputed where used: two operations beside a logarithm, and no
+    /// allocation per row tile.)
     #[inline(always)]
-    fn row(&self, i: usize) -> (f64, Vec<f64>) {
-        let y = self.base.0[4] * i as f64 + self.base.0[5];
-        (y, self.cy.iter().map(|c| (y - c) * (y - c)).collect())
+    fn row_y(&self, i: usize) -> f64 {
+        self.base.0[4] * i as f64 + self.base.0[5]
     }
 
     /// `f` at `(x, y)` exactly, and with `deriv` its x-derivative:
     /// `(fx, fy, ∂fx/∂x, ∂fy/∂x)`, in normalised coordinates.
     #[inline(always)]
-    fn eval(&self, x: f64, y: f64, dy2: &[f64], deriv: bool) -> [f64; 4] {
+    fn eval(&self, x: f64, y: f64, deriv: bool) -> [f64; 4] {
         let mut acc = [[0.0f64; LANES]; 4];
         let eps = self.eps;
-        for (((cx, dy2), wx), wy) in self
+        for (((cx, cy), wx), wy) in self
             .cx
             .chunks_exact(LANES)
-            .zip(dy2.chunks_exact(LANES))
+            .zip(self.cy.chunks_exact(LANES))
             .zip(self.wx.chunks_exact(LANES))
             .zip(self.wy.chunks_exact(LANES))
         {
             for l in 0..LANES {
-                let dx = x - cx[l];
-                let r2 = dx * dx + dy2[l];
+                let (dx, dy) = (x - cx[l], y - cy[l]);
+                let r2 = dx * dx + dy * dy;
                 let (u, du) = radial(r2, dx, eps);
                 acc[0][l] += wx[l] * u;
                 acc[1][l] += wy[l] * u;
@@ -287,16 +286,16 @@ impl TpsGrid {
     }
 
     /// Whether the Hermite interpolant on the normalised x-interval
-    /// `[x0, x1]` of the row with `dy2` is within [`TOLERANCE`].
+    /// `[x0, x1]` of the row `y` is within [`TOLERANCE`].
     #[inline(always)]
-    fn interpolable(&self, x0: f64, x1: f64, dy2: &[f64]) -> bool {
+    fn interpolable(&self, x0: f64, x1: f64, y: f64) -> bool {
         let (lo, hi) = (x0.min(x1), x0.max(x1));
         let len = hi - lo;
         let near = 1000.0 * self.eps;
         let mut sum = 0.0;
-        for ((cx, dy2), b) in self.cx.iter().zip(dy2).zip(&self.bound) {
+        for ((cx, cy), b) in self.cx.iter().zip(&self.cy).zip(&self.bound) {
             let gap = (lo - cx).max(cx - hi).max(0.0);
-            let rho2 = gap * gap + dy2;
+            let rho2 = gap * gap + (y - cy) * (y - cy);
             if *b == 0.0 {
                 continue;
             }
@@ -313,17 +312,18 @@ impl TpsGrid {
     /// per lane, the K terms summed in order after the affine part (the
     /// order of [`Tps::apply`]).
     #[inline(always)]
-    fn eval_points(&self, xs: &[f64; LANES], y: f64, dy2: &[f64]) -> [[f64; LANES]; 2] {
+    fn eval_points(&self, xs: &[f64; LANES], y: f64) -> [[f64; LANES]; 2] {
         let [ax, ay] = self.a;
         let mut fx: [f64; LANES] = std::array::from_fn(|l| ax[0] + ax[1] * xs[l] + ax[2] * y);
         let mut fy: [f64; LANES] = std::array::from_fn(|l| ay[0] + ay[1] * xs[l] + ay[2] * y);
         let k = self.k;
-        for (((cx, dy2), wx), wy) in self.cx[..k]
+        for (((cx, cy), wx), wy) in self.cx[..k]
             .iter()
-            .zip(&dy2[..k])
+            .zip(&self.cy[..k])
             .zip(&self.wx[..k])
             .zip(&self.wy[..k])
         {
+            let dy2 = (y - cy) * (y - cy);
             for l in 0..LANES {
                 let dx = xs[l] - cx;
                 let (u, _) = radial(dx * dx + dy2, dx, self.eps);
@@ -336,13 +336,13 @@ impl TpsGrid {
 
     /// Fills the points of columns `j0 .. j0 + u.len()` exactly.
     #[inline(always)]
-    fn exact(&self, j0: usize, y: f64, dy2: &[f64], u: &mut [f64], v: &mut [f64]) {
+    fn exact(&self, j0: usize, y: f64, u: &mut [f64], v: &mut [f64]) {
         let [sx, _, ox, _, _, _] = self.base.0;
         let [px, _, qx, _, py, qy] = self.to_px.0;
         for (c, (u, v)) in u.chunks_mut(LANES).zip(v.chunks_mut(LANES)).enumerate() {
             let j = j0 + c * LANES;
             let xs: [f64; LANES] = std::array::from_fn(|l| sx * (j as f64 + lanes::RAMP[l]) + ox);
-            let [fx, fy] = self.eval_points(&xs, y, dy2);
+            let [fx, fy] = self.eval_points(&xs, y);
             for (l, (u, v)) in u.iter_mut().zip(v.iter_mut()).enumerate() {
                 (*u, *v) = (px * fx[l] + qx, py * fy[l] + qy);
             }
@@ -358,7 +358,6 @@ impl TpsGrid {
         &self,
         j0: usize,
         y: f64,
-        dy2: &[f64],
         left: [f64; 4],
         right: [f64; 4],
         u: &mut [f64],
@@ -374,13 +373,13 @@ impl TpsGrid {
             let (s, n, left, right) = stack[top];
             let (us, vs) = (&mut u[s..s + n], &mut v[s..s + n]);
             let (x0, x1) = (sx * (j0 + s) as f64 + ox, sx * (j0 + s + n) as f64 + ox);
-            if n >= MIN_SEGMENT && self.interpolable(x0, x1, dy2) {
+            if n >= MIN_SEGMENT && self.interpolable(x0, x1, y) {
                 self.hermite(x1 - x0, left, right, us, vs);
             } else if n < 2 * MIN_SEGMENT || top + 2 > stack.len() {
-                self.exact(j0 + s, y, dy2, us, vs);
+                self.exact(j0 + s, y, us, vs);
             } else {
                 let h = n / 2;
-                let mid = self.eval(sx * (j0 + s + h) as f64 + ox, y, dy2, true);
+                let mid = self.eval(sx * (j0 + s + h) as f64 + ox, y, true);
                 stack[top] = (s + h, n - h, mid, right);
                 stack[top + 1] = (s, h, left, mid);
                 top += 2;
@@ -420,15 +419,15 @@ impl TpsGrid {
         if let Some(table) = &self.table {
             return self.exact_from_table(table, i, j0, u, v);
         }
-        let (y, dy2) = self.row(i);
+        let y = self.row_y(i);
         let [sx, _, ox, _, _, _] = self.base.0;
         let mut start = 0;
-        let mut left = self.eval(sx * j0 as f64 + ox, y, &dy2, true);
+        let mut left = self.eval(sx * j0 as f64 + ox, y, true);
         while start < u.len() {
             let n = SEGMENT.min(u.len() - start);
-            let right = self.eval(sx * (j0 + start + n) as f64 + ox, y, &dy2, true);
+            let right = self.eval(sx * (j0 + start + n) as f64 + ox, y, true);
             let (us, vs) = (&mut u[start..start + n], &mut v[start..start + n]);
-            self.segments(j0 + start, y, &dy2, left, right, us, vs);
+            self.segments(j0 + start, y, left, right, us, vs);
             left = right;
             start += n;
         }
@@ -596,8 +595,8 @@ mod tests {
                         let m = 64.min(n - j0);
                         g.fill(i, j0, &mut u[j0..j0 + m], &mut v[j0..j0 + m]);
                     }
-                    let (y, dy2) = g.row(i);
-                    g.exact(0, y, &dy2, &mut eu, &mut ev);
+                    let y = g.row_y(i);
+                    g.exact(0, y, &mut eu, &mut ev);
                     for k in 0..n {
                         worst = worst.max((u[k] - eu[k]).abs()).max((v[k] - ev[k]).abs());
                         interpolated += usize::from(u[k] != eu[k]);
@@ -636,12 +635,12 @@ mod tests {
             let mut plain = g.clone();
             plain.table = None;
             for i in [0, 5, 31] {
-                let (y, dy2) = plain.row(i);
+                let y = plain.row_y(i);
                 let (mut u, mut v) = (vec![0.0; 100], vec![0.0; 100]);
                 let (mut eu, mut ev) = (vec![0.0; 100], vec![0.0; 100]);
                 g.fill(i, 0, &mut u[..64], &mut v[..64]);
                 g.fill(i, 64, &mut u[64..], &mut v[64..]);
-                plain.exact(0, y, &dy2, &mut eu, &mut ev);
+                plain.exact(0, y, &mut eu, &mut ev);
                 assert_eq!(u, eu);
                 assert_eq!(v, ev);
             }
