@@ -243,22 +243,31 @@ static RGBA_BOTTOM: [u8; 32] = colour_pairs(4, 8 + bottom_shift(4));
 /// How far ahead along a row [`prefetch`] looks, in output pixels (see avx512.rs).
 const AHEAD: f64 = 64.0;
 
-/// The byte offset in the source between the blocks of output pixels `k`
-/// and `k + AHEAD` of a run of points, estimated from its first and last
-/// points (0 if the run is too short or the step too large to be useful).
-fn ahead(src: &Plane<'_>, u: &[f64], v: &[f64], c: usize) -> isize {
-    let n = u.len();
-    if n < 2 {
-        return 0;
-    }
-    let steps = (n - 1) as f64;
-    let rows = (AHEAD * (v[n - 1] - v[0]) / steps).round();
-    let cols = (AHEAD * (u[n - 1] - u[0]) / steps).round();
+/// The byte offset in the source between the blocks of output columns `j`
+/// and `j + AHEAD`, for points moving `(du, dv)` per column (0 if the step is
+/// too large to be useful, or not finite).
+fn ahead(src: &Plane<'_>, du: f64, dv: f64, c: usize) -> isize {
+    let (rows, cols) = ((AHEAD * dv).round(), (AHEAD * du).round());
     if rows.abs() < 1e6 && cols.abs() < 1e6 {
         rows as isize * src.stride() as isize + cols as isize * c as isize
     } else {
         0
     }
+}
+
+/// [`ahead`] for a run of `n` points, its step estimated from the first and
+/// the last (0 for fewer than 2).
+fn ahead_of_run(src: &Plane<'_>, first: (f64, f64), last: (f64, f64), n: usize, c: usize) -> isize {
+    if n < 2 {
+        return 0;
+    }
+    let steps = (n - 1) as f64;
+    ahead(
+        src,
+        (last.0 - first.0) / steps,
+        (last.1 - first.1) / steps,
+        c,
+    )
 }
 
 /// Prefetches the source lines that the pixels [`AHEAD`] columns on will
@@ -490,13 +499,7 @@ fn fill<const C: usize>(
 /// - `C` equals the channel count `src` was checked with (1, 3 or 4).
 #[target_feature(enable = "avx2,sse4.1")]
 pub unsafe fn bilinear_row<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
-    // The source offset AHEAD columns on, as for a run of points.
-    let (rows, cols) = ((AHEAD * row.dv).round(), (AHEAD * row.du).round());
-    let ahead = if rows.abs() < 1e6 && cols.abs() < 1e6 {
-        rows as isize * src.stride() as isize + cols as isize * C as isize
-    } else {
-        0
-    };
+    let ahead = ahead(src, row.du, row.dv, C);
     let mut j = j0;
     fill::<C>(src, out, ahead, || {
         let p = row_points(row, j);
@@ -520,22 +523,10 @@ pub unsafe fn bilinear_proj<const C: usize>(
     j0: usize,
     out: &mut [u8],
 ) {
+    // From the run's first and last points (0 if either is behind the camera).
     let n = out.len() / C;
-    // The source offset AHEAD columns on, from the run's first and last
-    // points (0 if either is behind the camera).
-    let ahead = if n >= 2 {
-        let (a, b) = (row.at(j0 as f64), row.at((j0 + n - 1) as f64));
-        let s = (n - 1) as f64;
-        let rows = (AHEAD * (b.1 - a.1) / s).round();
-        let cols = (AHEAD * (b.0 - a.0) / s).round();
-        if rows.abs() < 1e6 && cols.abs() < 1e6 {
-            rows as isize * src.stride() as isize + cols as isize * C as isize
-        } else {
-            0
-        }
-    } else {
-        0
-    };
+    let (first, last) = (row.at(j0 as f64), row.at((j0 + n.max(1) - 1) as f64));
+    let ahead = ahead_of_run(src, first, last, n, C);
     let mut j = j0;
     fill::<C>(src, out, ahead, || {
         let p = proj_points(row, j);
@@ -560,7 +551,12 @@ pub unsafe fn bilinear_proj<const C: usize>(
 #[target_feature(enable = "avx2,sse4.1")]
 pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
     assert!(v.len() == u.len() && out.len() == u.len() * C);
-    let ahead = ahead(src, u, v, C);
+    let n = u.len();
+    let ahead = if n > 0 {
+        ahead_of_run(src, (u[0], v[0]), (u[n - 1], v[n - 1]), n, C)
+    } else {
+        0
+    };
     let whole = u.len() / STEP * STEP;
     let mut j = 0;
     fill::<C>(src, out, ahead, || {
