@@ -264,22 +264,10 @@ fn read_tps_file(path: &std::path::Path) -> Result<Tps, Error> {
         path: path.to_path_buf(),
         source,
     })?;
-    let line = format!("{{\"path\":\"-\",\"tps\":{}}}", text.trim());
-    match crate::thetas::parse(&line, path).pop() {
-        Some(Ok(crate::thetas::ThetaLine {
-            transform: crate::transform::Transform::Tps(t),
-            ..
-        })) => Ok(t),
-        Some(Err(crate::error::Error::ThetasLine { reason, .. })) => Err(Error::BadMatrix {
-            origin: format!("--tps {}", path.display()),
-            reason,
-        }),
-        _ => Err(Error::BadMatrix {
-            origin: format!("--tps {}", path.display()),
-            reason: "expected one JSON object {\"target\": [[x, y], …], \"source\": [[x, y], …]}"
-                .into(),
-        }),
-    }
+    crate::thetas::parse_tps(&text).map_err(|reason| Error::BadMatrix {
+        origin: format!("--tps {}", path.display()),
+        reason,
+    })
 }
 
 fn apply_task(args: WarpArgs) -> Result<ApplyTask, Error> {

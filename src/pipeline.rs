@@ -345,10 +345,9 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
     };
     let images = jobs.len();
     // A shard owns inputs (by their mirrored path), with all their parts.
-    let own_images = own_jobs(&jobs, task.shard);
-    let own = own_images
-        .iter()
-        .flat_map(|&i| i * parts..(i + 1) * parts)
+    let own = own_jobs(&jobs, task.shard)
+        .into_iter()
+        .flat_map(|i| i * parts..(i + 1) * parts)
         .collect();
     let plan = plan_owning(part_jobs(jobs, parts), &task.out, own)?;
     create_dir(&task.out.dir)?;
@@ -361,12 +360,10 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
         ..task.sampling.options
     };
     let out_size = task.sampling.size.or(contract.output_size);
-    // Outputs to write; the inputs with at least one of them.
-    let (mut report, _) = start(report, &plan);
-    let todo: Vec<usize> = own_images
-        .into_iter()
-        .filter(|&i| (0..parts).any(|k| !plan.skip[i * parts + k]))
-        .collect();
+    // Outputs to write (in order); the inputs with at least one of them.
+    let (mut report, outputs) = start(report, &plan);
+    let mut todo: Vec<usize> = outputs.into_iter().map(|o| o / parts).collect();
+    todo.dedup();
     // The decoder reads input i through job i·M.
     let first: Vec<Job> = (0..images).map(|i| plan.jobs[i * parts].clone()).collect();
     // Outputs are committed (fsync + rename) in the background; an output

@@ -213,34 +213,8 @@ fn read_theta(v: &Value) -> Result<Affine, String> {
             brief(v)
         )
     };
-    let Value::Array(items) = v else {
-        return Err(shape_error());
-    };
-    let entries: Vec<&Value> = match items.as_slice() {
-        [Value::Array(r0), Value::Array(r1)] if r0.len() == 3 && r1.len() == 3 => {
-            r0.iter().chain(r1).collect()
-        }
-        flat if flat.len() == 6 => flat.iter().collect(),
-        flat if flat.iter().all(Value::is_number) => {
-            return Err(format!("\"theta\" must have 6 numbers, got {}", flat.len()))
-        }
-        _ => return Err(shape_error()),
-    };
-    let mut m = [0.0; 6];
-    for (i, (slot, entry)) in m.iter_mut().zip(entries).enumerate() {
-        let x = entry.as_f64().ok_or_else(|| {
-            format!(
-                "\"theta\" entry {} is not a number: {}",
-                i + 1,
-                brief(entry)
-            )
-        })?;
-        if !x.is_finite() {
-            return Err(format!("\"theta\" entry {} is not finite", i + 1));
-        }
-        *slot = x;
-    }
-    Ok(Affine(m))
+    let count_error = |n| format!("\"theta\" must have 6 numbers, got {n}");
+    read_matrix::<6>(v, "theta", 2, shape_error, count_error).map(Affine)
 }
 
 /// Nine numbers or a 3×3 array, all finite, usable as a transform.
@@ -251,36 +225,65 @@ fn read_homography(v: &Value) -> Result<Homography, String> {
             brief(v)
         )
     };
+    let h = Homography(read_matrix::<9>(v, "homography", 3, shape_error, |_| {
+        shape_error()
+    })?);
+    h.check_usable("\"homography\"")
+        .map_err(|e| e.to_string())?;
+    Ok(h)
+}
+
+/// `N` finite numbers under `key`, flat or as `rows` rows of `N / rows`;
+/// `shape_error` describes a value of another shape, `count_error` a flat
+/// list of numbers of another length.
+fn read_matrix<const N: usize>(
+    v: &Value,
+    key: &str,
+    rows: usize,
+    shape_error: impl Fn() -> String,
+    count_error: impl Fn(usize) -> String,
+) -> Result<[f64; N], String> {
     let Value::Array(items) = v else {
         return Err(shape_error());
     };
-    let entries: Vec<&Value> = match items.as_slice() {
-        [Value::Array(r0), Value::Array(r1), Value::Array(r2)]
-            if r0.len() == 3 && r1.len() == 3 && r2.len() == 3 =>
-        {
-            r0.iter().chain(r1).chain(r2).collect()
-        }
-        flat if flat.len() == 9 => flat.iter().collect(),
-        _ => return Err(shape_error()),
+    let nested = items.len() == rows
+        && items
+            .iter()
+            .all(|r| r.as_array().is_some_and(|r| r.len() == N / rows));
+    let entries: Vec<&Value> = if nested {
+        items
+            .iter()
+            .flat_map(|r| r.as_array().into_iter().flatten())
+            .collect()
+    } else if items.len() == N {
+        items.iter().collect()
+    } else if items.iter().all(Value::is_number) {
+        return Err(count_error(items.len()));
+    } else {
+        return Err(shape_error());
     };
-    let mut m = [0.0; 9];
+    let mut m = [0.0; N];
     for (i, (slot, entry)) in m.iter_mut().zip(entries).enumerate() {
         let x = entry.as_f64().ok_or_else(|| {
             format!(
-                "\"homography\" entry {} is not a number: {}",
+                "\"{key}\" entry {} is not a number: {}",
                 i + 1,
                 brief(entry)
             )
         })?;
         if !x.is_finite() {
-            return Err(format!("\"homography\" entry {} is not finite", i + 1));
+            return Err(format!("\"{key}\" entry {} is not finite", i + 1));
         }
         *slot = x;
     }
-    let h = Homography(m);
-    h.check_usable("\"homography\"")
-        .map_err(|e| e.to_string())?;
-    Ok(h)
+    Ok(m)
+}
+
+/// A thin-plate spline given as JSON text (`stn warp --tps FILE`), in the
+/// form of a line's `"tps"`; the error is the reason, as for a line.
+pub fn parse_tps(text: &str) -> Result<Tps, String> {
+    let v: Value = serde_json::from_str(text).map_err(json_reason)?;
+    read_tps(&v)
 }
 
 /// `{"target": [[x, y], …], "source": [[x, y], …], "eps"?, "grid"?}`.
