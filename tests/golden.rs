@@ -264,30 +264,14 @@ fn binary_matches_pytorch() {
             Some(m) => format!("--matrix={}", join(&m)),
             None => format!("--theta={}", join(&case.theta)),
         };
-        let size = format!("{}x{}", case.out_width, case.out_height);
-        let mut args = vec![
-            "warp",
+        let img = warp_case(
+            &env,
             &matrix,
-            "--size",
-            &size,
-            "--interp",
-            &case.interp,
-            "--padding",
-            &case.padding,
-            &src,
-            "-o",
-            &out,
-        ];
-        if case.align_corners {
-            args.push("--align-corners");
-        }
-        env.assert_ok(&args);
-        let img = util::load(&env.path(&out));
-        assert_eq!(
-            img.color(),
-            to_image(input).color(),
-            "{}: layout kept",
-            case.name
+            input,
+            (case.out_width, case.out_height),
+            (&case.interp, &case.padding, case.align_corners),
+            (&src, &out),
+            &case.name,
         );
         if let Err(e) = judge(case, &samples(&img)) {
             failures.push(e);
@@ -299,6 +283,41 @@ fn binary_matches_pytorch() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Runs `stn warp FLAG --size … --interp … --padding … [--align-corners]
+/// SRC -o OUT` and returns the output, checking that it keeps the input's
+/// depth and layout.
+pub fn warp_case(
+    env: &Env,
+    flag: &str,
+    input: &Input,
+    (w, h): (usize, usize),
+    (interp, padding, align_corners): (&str, &str, bool),
+    (src, out): (&str, &str),
+    name: &str,
+) -> DynamicImage {
+    let size = format!("{w}x{h}");
+    let mut args = vec![
+        "warp",
+        flag,
+        "--size",
+        &size,
+        "--interp",
+        interp,
+        "--padding",
+        padding,
+        src,
+        "-o",
+        out,
+    ];
+    if align_corners {
+        args.push("--align-corners");
+    }
+    env.assert_ok(&args);
+    let img = util::load(&env.path(out));
+    assert_eq!(img.color(), to_image(input).color(), "{name}: layout kept");
+    img
 }
 
 pub fn join(v: &[f64]) -> String {

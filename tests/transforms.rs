@@ -11,7 +11,7 @@ use serde::Deserialize;
 use stn::warp::Isa;
 use stn::{Homography, ImageMut, ImageRef, Size, Tps, Transform, WarpOptions};
 
-use crate::golden::{join, samples, to_image, Input};
+use crate::golden::{join, samples, to_image, warp_case, Input};
 use crate::util::{self, Env};
 
 #[derive(Deserialize)]
@@ -259,30 +259,14 @@ fn binary_matches_pytorch() {
             }
             other => panic!("{other}"),
         };
-        let size = format!("{}x{}", case.out_width, case.out_height);
-        let mut args = vec![
-            "warp",
+        let img = warp_case(
+            &env,
             &flag,
-            "--size",
-            &size,
-            "--interp",
-            &case.interp,
-            "--padding",
-            &case.padding,
-            &src,
-            "-o",
-            &out,
-        ];
-        if case.align_corners {
-            args.push("--align-corners");
-        }
-        env.assert_ok(&args);
-        let img = util::load(&env.path(&out));
-        assert_eq!(
-            img.color(),
-            to_image(input).color(),
-            "{}: layout kept",
-            case.name
+            input,
+            (case.out_width, case.out_height),
+            (&case.interp, &case.padding, case.align_corners),
+            (&src, &out),
+            &case.name,
         );
         if let Err(e) = case.judge(&samples(&img)) {
             failures.push(e);
