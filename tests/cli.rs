@@ -448,3 +448,16 @@ fn unknown_model_names_are_refused_with_the_builtin_names() {
     }
     assert!(!env.path("out").exists());
 }
+
+/// The README's `stn model list` example is the binary's output.
+#[test]
+fn readme_shows_the_model_list() {
+    let readme = std::fs::read_to_string(util::repo().join("README.md")).unwrap();
+    let start = readme
+        .find("$ stn model list\n")
+        .expect("README has a `$ stn model list` example")
+        + "$ stn model list\n".len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    let out = Env::new().assert_ok(&["model", "list"]);
+    assert_eq!(shown, String::from_utf8(out.stdout).unwrap());
+}
