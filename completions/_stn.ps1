@@ -31,7 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             [CompletionResult]::new('warp', 'warp', [CompletionResultType]::ParameterValue, 'Apply an affine, projective or thin-plate-spline transform to an image')
             [CompletionResult]::new('rectify', 'rectify', [CompletionResultType]::ParameterValue, 'Rectify images: predict a theta per image with a localisation net, then warp')
             [CompletionResult]::new('predict', 'predict', [CompletionResultType]::ParameterValue, 'Predict thetas without warping: one JSON line per image on standard output')
-            [CompletionResult]::new('model', 'model', [CompletionResultType]::ParameterValue, 'Inspect localisation models')
+            [CompletionResult]::new('model', 'model', [CompletionResultType]::ParameterValue, 'List the built-in localisation models, or inspect one or an ONNX file')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -70,7 +70,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format [default: the input''s]')
             [CompletionResult]::new('--png-compression', '--png-compression', [CompletionResultType]::ParameterName, 'PNG compression: fast (default, larger files) to best (smallest, slowest)')
             [CompletionResult]::new('--quality', '--quality', [CompletionResultType]::ParameterName, 'JPEG quality, 1-100, on libjpeg''s scale (as OpenCV and Pillow)')
-            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'An ONNX localisation net [default: the embedded MNIST RTS model]')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'The localisation net: a built-in model (mnist, doc-page) or an ONNX file [default: mnist]')
             [CompletionResult]::new('--batch', '--batch', [CompletionResultType]::ParameterName, 'Images per inference batch')
             [CompletionResult]::new('--input-size', '--input-size', [CompletionResultType]::ParameterName, 'Model input size [default: from the model]')
             [CompletionResult]::new('--mean', '--mean', [CompletionResultType]::ParameterName, 'Per-channel mean subtracted after scaling pixels to [0, 1] [default: from the model, else 0]')
@@ -95,7 +95,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
         }
         'stn;predict' {
             [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Take only shard I of N (I = 0 … N−1): the files whose relative path hashes to I mod N. The N runs 0/N … (N−1)/N together do one run''s work')
-            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'An ONNX localisation net [default: the embedded MNIST RTS model]')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'The localisation net: a built-in model (mnist, doc-page) or an ONNX file [default: mnist]')
             [CompletionResult]::new('--batch', '--batch', [CompletionResultType]::ParameterName, 'Images per inference batch')
             [CompletionResult]::new('--input-size', '--input-size', [CompletionResultType]::ParameterName, 'Model input size [default: from the model]')
             [CompletionResult]::new('--mean', '--mean', [CompletionResultType]::ParameterName, 'Per-channel mean subtracted after scaling pixels to [0, 1] [default: from the model, else 0]')
@@ -117,22 +117,36 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             [CompletionResult]::new('--max-pixels', '--max-pixels', [CompletionResultType]::ParameterName, 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the built-in models: name, input and output sizes, transform family, purpose')
             [CompletionResult]::new('info', 'info', [CompletionResultType]::ParameterValue, 'Print a model''s inputs, outputs, metadata and the contract stn reads from it')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
+        'stn;model;list' {
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
+            [CompletionResult]::new('--max-pixels', '--max-pixels', [CompletionResultType]::ParameterName, 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'stn;model;info' {
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'The localisation net: a built-in model (mnist, doc-page) or an ONNX file [default: mnist]')
             [CompletionResult]::new('--ort-lib', '--ort-lib', [CompletionResultType]::ParameterName, 'The ONNX Runtime shared library (libonnxruntime.so.*) [default: search ORT_DYLIB_PATH, beside the executable, the user cache, the build location]')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads [default: one per core]')
             [CompletionResult]::new('--max-pixels', '--max-pixels', [CompletionResultType]::ParameterName, 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'stn;model;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the built-in models: name, input and output sizes, transform family, purpose')
             [CompletionResult]::new('info', 'info', [CompletionResultType]::ParameterValue, 'Print a model''s inputs, outputs, metadata and the contract stn reads from it')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'stn;model;help;list' {
             break
         }
         'stn;model;help;info' {
@@ -153,7 +167,7 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             [CompletionResult]::new('warp', 'warp', [CompletionResultType]::ParameterValue, 'Apply an affine, projective or thin-plate-spline transform to an image')
             [CompletionResult]::new('rectify', 'rectify', [CompletionResultType]::ParameterValue, 'Rectify images: predict a theta per image with a localisation net, then warp')
             [CompletionResult]::new('predict', 'predict', [CompletionResultType]::ParameterValue, 'Predict thetas without warping: one JSON line per image on standard output')
-            [CompletionResult]::new('model', 'model', [CompletionResultType]::ParameterValue, 'Inspect localisation models')
+            [CompletionResult]::new('model', 'model', [CompletionResultType]::ParameterValue, 'List the built-in localisation models, or inspect one or an ONNX file')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -168,7 +182,11 @@ Register-ArgumentCompleter -Native -CommandName 'stn' -ScriptBlock {
             break
         }
         'stn;help;model' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the built-in models: name, input and output sizes, transform family, purpose')
             [CompletionResult]::new('info', 'info', [CompletionResultType]::ParameterValue, 'Print a model''s inputs, outputs, metadata and the contract stn reads from it')
+            break
+        }
+        'stn;help;model;list' {
             break
         }
         'stn;help;model;info' {

@@ -55,17 +55,26 @@ _stn() {
             stn__subcmd__help__subcmd__model,info)
                 cmd="stn__subcmd__help__subcmd__model__subcmd__info"
                 ;;
+            stn__subcmd__help__subcmd__model,list)
+                cmd="stn__subcmd__help__subcmd__model__subcmd__list"
+                ;;
             stn__subcmd__model,help)
                 cmd="stn__subcmd__model__subcmd__help"
                 ;;
             stn__subcmd__model,info)
                 cmd="stn__subcmd__model__subcmd__info"
                 ;;
+            stn__subcmd__model,list)
+                cmd="stn__subcmd__model__subcmd__list"
+                ;;
             stn__subcmd__model__subcmd__help,help)
                 cmd="stn__subcmd__model__subcmd__help__subcmd__help"
                 ;;
             stn__subcmd__model__subcmd__help,info)
                 cmd="stn__subcmd__model__subcmd__help__subcmd__info"
+                ;;
+            stn__subcmd__model__subcmd__help,list)
+                cmd="stn__subcmd__model__subcmd__help__subcmd__list"
                 ;;
             *)
                 ;;
@@ -168,7 +177,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__help__subcmd__model)
-            opts="info"
+            opts="list info"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -182,6 +191,20 @@ _stn() {
             return 0
             ;;
         stn__subcmd__help__subcmd__model__subcmd__info)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stn__subcmd__help__subcmd__model__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -238,7 +261,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__model)
-            opts="-j -h --jobs --max-pixels --help info help"
+            opts="-j -h --jobs --max-pixels --help list info help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -264,7 +287,7 @@ _stn() {
             return 0
             ;;
         stn__subcmd__model__subcmd__help)
-            opts="info help"
+            opts="list info help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -305,17 +328,61 @@ _stn() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        stn__subcmd__model__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         stn__subcmd__model__subcmd__info)
-            opts="-j -h --ort-lib --jobs --max-pixels --help"
+            opts="-j -h --model --ort-lib --jobs --max-pixels --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ort-lib)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pixels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stn__subcmd__model__subcmd__list)
+            opts="-j -h --jobs --max-pixels --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --jobs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

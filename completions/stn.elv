@@ -28,7 +28,7 @@ set edit:completion:arg-completer[stn] = {|@words|
             cand warp 'Apply an affine, projective or thin-plate-spline transform to an image'
             cand rectify 'Rectify images: predict a theta per image with a localisation net, then warp'
             cand predict 'Predict thetas without warping: one JSON line per image on standard output'
-            cand model 'Inspect localisation models'
+            cand model 'List the built-in localisation models, or inspect one or an ONNX file'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -65,7 +65,7 @@ set edit:completion:arg-completer[stn] = {|@words|
             cand --format 'Output format [default: the input''s]'
             cand --png-compression 'PNG compression: fast (default, larger files) to best (smallest, slowest)'
             cand --quality 'JPEG quality, 1-100, on libjpeg''s scale (as OpenCV and Pillow)'
-            cand --model 'An ONNX localisation net [default: the embedded MNIST RTS model]'
+            cand --model 'The localisation net: a built-in model (mnist, doc-page) or an ONNX file [default: mnist]'
             cand --batch 'Images per inference batch'
             cand --input-size 'Model input size [default: from the model]'
             cand --mean 'Per-channel mean subtracted after scaling pixels to [0, 1] [default: from the model, else 0]'
@@ -89,7 +89,7 @@ set edit:completion:arg-completer[stn] = {|@words|
         }
         &'stn;predict'= {
             cand --shard 'Take only shard I of N (I = 0 … N−1): the files whose relative path hashes to I mod N. The N runs 0/N … (N−1)/N together do one run''s work'
-            cand --model 'An ONNX localisation net [default: the embedded MNIST RTS model]'
+            cand --model 'The localisation net: a built-in model (mnist, doc-page) or an ONNX file [default: mnist]'
             cand --batch 'Images per inference batch'
             cand --input-size 'Model input size [default: from the model]'
             cand --mean 'Per-channel mean subtracted after scaling pixels to [0, 1] [default: from the model, else 0]'
@@ -110,20 +110,32 @@ set edit:completion:arg-completer[stn] = {|@words|
             cand --max-pixels 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs'
             cand -h 'Print help'
             cand --help 'Print help'
+            cand list 'List the built-in models: name, input and output sizes, transform family, purpose'
             cand info 'Print a model''s inputs, outputs, metadata and the contract stn reads from it'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
+        &'stn;model;list'= {
+            cand -j 'Worker threads [default: one per core]'
+            cand --jobs 'Worker threads [default: one per core]'
+            cand --max-pixels 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'stn;model;info'= {
+            cand --model 'The localisation net: a built-in model (mnist, doc-page) or an ONNX file [default: mnist]'
             cand --ort-lib 'The ONNX Runtime shared library (libonnxruntime.so.*) [default: search ORT_DYLIB_PATH, beside the executable, the user cache, the build location]'
             cand -j 'Worker threads [default: one per core]'
             cand --jobs 'Worker threads [default: one per core]'
             cand --max-pixels 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'stn;model;help'= {
+            cand list 'List the built-in models: name, input and output sizes, transform family, purpose'
             cand info 'Print a model''s inputs, outputs, metadata and the contract stn reads from it'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'stn;model;help;list'= {
         }
         &'stn;model;help;info'= {
         }
@@ -140,7 +152,7 @@ set edit:completion:arg-completer[stn] = {|@words|
             cand warp 'Apply an affine, projective or thin-plate-spline transform to an image'
             cand rectify 'Rectify images: predict a theta per image with a localisation net, then warp'
             cand predict 'Predict thetas without warping: one JSON line per image on standard output'
-            cand model 'Inspect localisation models'
+            cand model 'List the built-in localisation models, or inspect one or an ONNX file'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -151,7 +163,10 @@ set edit:completion:arg-completer[stn] = {|@words|
         &'stn;help;predict'= {
         }
         &'stn;help;model'= {
+            cand list 'List the built-in models: name, input and output sizes, transform family, purpose'
             cand info 'Print a model''s inputs, outputs, metadata and the contract stn reads from it'
+        }
+        &'stn;help;model;list'= {
         }
         &'stn;help;model;info'= {
         }

@@ -31,7 +31,7 @@ complete -c stn -n "__fish_stn_needs_command" -s V -l version -d 'Print version'
 complete -c stn -n "__fish_stn_needs_command" -f -a "warp" -d 'Apply an affine, projective or thin-plate-spline transform to an image'
 complete -c stn -n "__fish_stn_needs_command" -f -a "rectify" -d 'Rectify images: predict a theta per image with a localisation net, then warp'
 complete -c stn -n "__fish_stn_needs_command" -f -a "predict" -d 'Predict thetas without warping: one JSON line per image on standard output'
-complete -c stn -n "__fish_stn_needs_command" -f -a "model" -d 'Inspect localisation models'
+complete -c stn -n "__fish_stn_needs_command" -f -a "model" -d 'List the built-in localisation models, or inspect one or an ONNX file'
 complete -c stn -n "__fish_stn_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c stn -n "__fish_stn_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c stn -n "__fish_stn_using_subcommand warp" -l theta -d 'PyTorch theta, six numbers a,b,c,d,e,f (row-major 2×3; output → input, normalised coordinates)' -r
@@ -80,7 +80,7 @@ complete -c stn -n "__fish_stn_using_subcommand rectify" -l png-compression -d '
 default\t'zlib\'s default level'
 best\t'Smallest files'"
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l quality -d 'JPEG quality, 1-100, on libjpeg\'s scale (as OpenCV and Pillow)' -r
-complete -c stn -n "__fish_stn_using_subcommand rectify" -l model -d 'An ONNX localisation net [default: the embedded MNIST RTS model]' -r -F
+complete -c stn -n "__fish_stn_using_subcommand rectify" -l model -d 'The localisation net: a built-in model (mnist, doc-page) or an ONNX file [default: mnist]' -r -F
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l batch -d 'Images per inference batch' -r
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l input-size -d 'Model input size [default: from the model]' -r
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l mean -d 'Per-channel mean subtracted after scaling pixels to [0, 1] [default: from the model, else 0]' -r
@@ -103,7 +103,7 @@ complete -c stn -n "__fish_stn_using_subcommand rectify" -l skip-existing -d 'Le
 complete -c stn -n "__fish_stn_using_subcommand rectify" -l align-corners -d 'Normalised ±1 are the centres of the corner pixels, not their outer edges'
 complete -c stn -n "__fish_stn_using_subcommand rectify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c stn -n "__fish_stn_using_subcommand predict" -l shard -d 'Take only shard I of N (I = 0 … N−1): the files whose relative path hashes to I mod N. The N runs 0/N … (N−1)/N together do one run\'s work' -r
-complete -c stn -n "__fish_stn_using_subcommand predict" -l model -d 'An ONNX localisation net [default: the embedded MNIST RTS model]' -r -F
+complete -c stn -n "__fish_stn_using_subcommand predict" -l model -d 'The localisation net: a built-in model (mnist, doc-page) or an ONNX file [default: mnist]' -r -F
 complete -c stn -n "__fish_stn_using_subcommand predict" -l batch -d 'Images per inference batch' -r
 complete -c stn -n "__fish_stn_using_subcommand predict" -l input-size -d 'Model input size [default: from the model]' -r
 complete -c stn -n "__fish_stn_using_subcommand predict" -l mean -d 'Per-channel mean subtracted after scaling pixels to [0, 1] [default: from the model, else 0]' -r
@@ -114,15 +114,21 @@ complete -c stn -n "__fish_stn_using_subcommand predict" -s j -l jobs -d 'Worker
 complete -c stn -n "__fish_stn_using_subcommand predict" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
 complete -c stn -n "__fish_stn_using_subcommand predict" -s q -l quiet -d 'No progress bar'
 complete -c stn -n "__fish_stn_using_subcommand predict" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from info help" -s j -l jobs -d 'Worker threads [default: one per core]' -r
-complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from info help" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
-complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from info help" -s h -l help -d 'Print help'
-complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from info help" -f -a "info" -d 'Print a model\'s inputs, outputs, metadata and the contract stn reads from it'
-complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from info help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from list info help" -s j -l jobs -d 'Worker threads [default: one per core]' -r
+complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from list info help" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
+complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from list info help" -s h -l help -d 'Print help'
+complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from list info help" -f -a "list" -d 'List the built-in models: name, input and output sizes, transform family, purpose'
+complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from list info help" -f -a "info" -d 'Print a model\'s inputs, outputs, metadata and the contract stn reads from it'
+complete -c stn -n "__fish_stn_using_subcommand model; and not __fish_seen_subcommand_from list info help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from list" -s j -l jobs -d 'Worker threads [default: one per core]' -r
+complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from list" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
+complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from info" -l model -d 'The localisation net: a built-in model (mnist, doc-page) or an ONNX file [default: mnist]' -r -F
 complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from info" -l ort-lib -d 'The ONNX Runtime shared library (libonnxruntime.so.*) [default: search ORT_DYLIB_PATH, beside the executable, the user cache, the build location]' -r -F
 complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from info" -s j -l jobs -d 'Worker threads [default: one per core]' -r
 complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from info" -l max-pixels -d 'Refuse images (decoded or requested) of more pixels than this: a guard against decompression bombs' -r
-complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from info" -s h -l help -d 'Print help'
+complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from info" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the built-in models: name, input and output sizes, transform family, purpose'
 complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "info" -d 'Print a model\'s inputs, outputs, metadata and the contract stn reads from it'
 complete -c stn -n "__fish_stn_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c stn -n "__fish_stn_using_subcommand completions" -s j -l jobs -d 'Worker threads [default: one per core]' -r
@@ -131,7 +137,8 @@ complete -c stn -n "__fish_stn_using_subcommand completions" -s h -l help -d 'Pr
 complete -c stn -n "__fish_stn_using_subcommand help; and not __fish_seen_subcommand_from warp rectify predict model completions help" -f -a "warp" -d 'Apply an affine, projective or thin-plate-spline transform to an image'
 complete -c stn -n "__fish_stn_using_subcommand help; and not __fish_seen_subcommand_from warp rectify predict model completions help" -f -a "rectify" -d 'Rectify images: predict a theta per image with a localisation net, then warp'
 complete -c stn -n "__fish_stn_using_subcommand help; and not __fish_seen_subcommand_from warp rectify predict model completions help" -f -a "predict" -d 'Predict thetas without warping: one JSON line per image on standard output'
-complete -c stn -n "__fish_stn_using_subcommand help; and not __fish_seen_subcommand_from warp rectify predict model completions help" -f -a "model" -d 'Inspect localisation models'
+complete -c stn -n "__fish_stn_using_subcommand help; and not __fish_seen_subcommand_from warp rectify predict model completions help" -f -a "model" -d 'List the built-in localisation models, or inspect one or an ONNX file'
 complete -c stn -n "__fish_stn_using_subcommand help; and not __fish_seen_subcommand_from warp rectify predict model completions help" -f -a "completions" -d 'Print a shell completion script'
 complete -c stn -n "__fish_stn_using_subcommand help; and not __fish_seen_subcommand_from warp rectify predict model completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c stn -n "__fish_stn_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "list" -d 'List the built-in models: name, input and output sizes, transform family, purpose'
 complete -c stn -n "__fish_stn_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "info" -d 'Print a model\'s inputs, outputs, metadata and the contract stn reads from it'

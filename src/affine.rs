@@ -35,7 +35,7 @@ pub struct Size {
 
 impl Size {
     /// A size of `width` × `height` pixels.
-    pub fn new(width: u32, height: u32) -> Self {
+    pub const fn new(width: u32, height: u32) -> Self {
         Size { width, height }
     }
 }

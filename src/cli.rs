@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::affine::Size;
+use crate::net::Builtin;
 
 /// Rectify images with Spatial Transformer Networks, and apply affine warps
 /// with PyTorch's exact `affine_grid` + `grid_sample` semantics.
@@ -49,9 +50,11 @@ pub enum Command {
     /// Inputs are files, directories (recursive), glob patterns, or `-` for a
     /// list of paths on standard input. Outputs mirror the inputs' relative
     /// paths under the output directory. Existing outputs are refused unless
-    /// --overwrite or --skip-existing.
+    /// --overwrite or --skip-existing. The model is a built-in one (`stn model
+    /// list`; MNIST digits by default) or an ONNX file: --model.
     #[command(after_help = "Examples:\n  \
         stn rectify models/samples -o rectified\n  \
+        stn rectify --model doc-page photos/ -o pages\n  \
         stn rectify 'scans/**/*.png' -o out --size 512x512 --thetas thetas.jsonl\n  \
         find . -name '*.jpg' | stn rectify - -o out --skip-existing")]
     Rectify(RectifyArgs),
@@ -62,7 +65,7 @@ pub enum Command {
     /// edit it and apply it with `stn warp --thetas FILE -o DIR`.
     Predict(PredictArgs),
 
-    /// Inspect localisation models.
+    /// List the built-in localisation models, or inspect one or an ONNX file.
     #[command(subcommand)]
     Model(ModelCommand),
 
@@ -77,16 +80,69 @@ pub enum Command {
 /// `stn model …`
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
+    /// List the built-in models: name, input and output sizes, transform family, purpose.
+    ///
+    /// One line per model, the default marked `(default)`. Reads nothing from
+    /// disk and needs no ONNX Runtime.
+    List,
+
     /// Print a model's inputs, outputs, metadata and the contract stn reads from it.
+    #[command(after_help = "Examples:\n  \
+        stn model info\n  \
+        stn model info doc-page\n  \
+        stn model info --model ./my-net.onnx")]
     Info {
-        /// An ONNX model [default: the embedded model].
-        #[arg(value_name = "PATH")]
+        /// The model, as --model.
+        #[arg(
+            value_name = "NAME|PATH",
+            conflicts_with = "model",
+            help = model_positional_help()
+        )]
         path: Option<PathBuf>,
+
+        /// The model.
+        #[arg(
+            long,
+            value_name = "NAME|PATH",
+            help = model_help(),
+            long_help = model_long_help()
+        )]
+        model: Option<PathBuf>,
 
         /// ONNX Runtime options.
         #[command(flatten)]
         runtime: RuntimeArgs,
     },
+}
+
+/// `--model`'s short help, naming the built-in models from their table.
+fn model_help() -> String {
+    format!(
+        "The localisation net: a built-in model ({}) or an ONNX file [default: {}]",
+        Builtin::names(),
+        Builtin::default_model().name
+    )
+}
+
+/// `--model`'s long help: [`model_help`] and the rule between names and paths.
+fn model_long_help() -> String {
+    format!(
+        "{}\n\nA value equal to a built-in model's name is that model, even when a file \
+         of that name exists; any other value is a path (so a file called {} is given as \
+         ./{}). `stn model list` describes the built-in models.",
+        model_help(),
+        Builtin::default_model().name,
+        Builtin::default_model().name,
+    )
+}
+
+/// The positional model of `stn model info`.
+fn model_positional_help() -> String {
+    format!(
+        "A built-in model ({}) or an ONNX file, as --model [default: {}]",
+        Builtin::names(),
+        Builtin::default_model().name
+    )
 }
 
 /// Where the model and ONNX Runtime come from.
@@ -101,8 +157,13 @@ pub struct RuntimeArgs {
 /// The model and how to feed it.
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// An ONNX localisation net [default: the embedded MNIST RTS model].
-    #[arg(long, value_name = "PATH")]
+    /// The localisation net: a built-in model's name or an ONNX file.
+    #[arg(
+        long,
+        value_name = "NAME|PATH",
+        help = model_help(),
+        long_help = model_long_help()
+    )]
     pub model: Option<PathBuf>,
 
     /// Images per inference batch.

@@ -1,11 +1,13 @@
 //! The subcommands' bodies, built from the core modules.
 
 use std::fs;
+use std::io::Write;
 
 use crate::affine::{Affine, Size};
 use crate::codec;
 use crate::config::{MatrixSource, WarpTask};
 use crate::error::{Error, Exit};
+use crate::net::{Builtin, BUILTINS};
 use crate::transform::{Homography, Transform};
 use crate::warp;
 
@@ -65,4 +67,51 @@ fn refuse_overwriting_input(task: &WarpTask) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// `stn model list`: one line per built-in model, from the table alone (no
+/// ONNX Runtime): the name, `(default)` for the default, and its
+/// [`Builtin::describe`], in columns.
+pub fn model_list(out: &mut dyn Write) -> Result<Exit, Error> {
+    let width = BUILTINS.iter().map(|b| b.name.len()).max().unwrap_or(0);
+    let default = Builtin::default_model().name;
+    let mut text = String::new();
+    for b in BUILTINS {
+        let mark = if b.name == default { "(default)" } else { "" };
+        text.push_str(&format!("{:width$}  {mark:9}  {}\n", b.name, b.describe()));
+    }
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| Error::Write {
+            path: "-".into(),
+            source,
+        })?;
+    Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_list_has_a_line_per_builtin_in_columns() {
+        let mut out = Vec::new();
+        assert_eq!(model_list(&mut out).unwrap(), Exit::Success);
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), BUILTINS.len());
+        for (line, b) in lines.iter().zip(BUILTINS) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(words[0], b.name, "{line}");
+            assert!(line.ends_with(&b.describe()), "{line}");
+        }
+        assert_eq!(
+            lines[0],
+            format!("mnist     (default)  {}", BUILTINS[0].describe())
+        );
+        assert!(
+            lines[1].starts_with("doc-page             256x256 grey -> 1240x1754, projective: ")
+        );
+        assert_eq!(text.matches("(default)").count(), 1);
+    }
 }

@@ -43,6 +43,8 @@ pub enum Task {
     Predict(PredictTask),
     /// Describe a model.
     ModelInfo(NetConfig),
+    /// List the built-in models.
+    ModelList,
     /// Print a shell completion script.
     Completions(clap_complete::Shell),
 }
@@ -191,8 +193,13 @@ impl TryFrom<Cli> for Config {
             Command::Warp(args) => Task::Warp(warp_task(args)?),
             Command::Rectify(args) => Task::Rectify(rectify_task(args)?),
             Command::Predict(args) => Task::Predict(predict_task(args)?),
-            Command::Model(ModelCommand::Info { path, runtime }) => Task::ModelInfo(NetConfig {
-                source: path.map_or(ModelSource::Embedded, ModelSource::File),
+            Command::Model(ModelCommand::List) => Task::ModelList,
+            Command::Model(ModelCommand::Info {
+                path,
+                model,
+                runtime,
+            }) => Task::ModelInfo(NetConfig {
+                source: model_source(path.or(model))?,
                 ort_lib: runtime.ort_lib,
                 overrides: Overrides::default(),
                 batch: 1,
@@ -341,7 +348,7 @@ fn net_config(args: ModelArgs) -> Result<NetConfig, Error> {
         .transpose()
     };
     Ok(NetConfig {
-        source: args.model.map_or(ModelSource::Embedded, ModelSource::File),
+        source: model_source(args.model)?,
         ort_lib: args.runtime.ort_lib,
         overrides: Overrides {
             input_size: args.input_size,
@@ -350,6 +357,12 @@ fn net_config(args: ModelArgs) -> Result<NetConfig, Error> {
         },
         batch: args.batch.get(),
     })
+}
+
+/// `--model VALUE` (or `stn model info VALUE`): a built-in name, else an
+/// existing file; absent, the default built-in model.
+fn model_source(value: Option<PathBuf>) -> Result<ModelSource, Error> {
+    value.map_or(Ok(ModelSource::default()), |v| ModelSource::resolve(&v))
 }
 
 fn output_config(args: &OutputArgs) -> Result<OutputConfig, Error> {
@@ -544,6 +557,61 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("--shard applies to a batch"));
+    }
+
+    /// The model a command line resolves to: a built-in name, or a file.
+    fn model_of(args: &[&str]) -> Result<String, Error> {
+        let net = match config(args)?.task {
+            Task::Rectify(r) => r.net,
+            Task::Predict(p) => p.net,
+            Task::ModelInfo(n) => n,
+            other => panic!("{other:?}"),
+        };
+        Ok(match net.source {
+            ModelSource::Builtin(b) => b.name.to_string(),
+            ModelSource::File(p) => p.display().to_string(),
+        })
+    }
+
+    #[test]
+    fn models_are_chosen_by_name_or_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("net.onnx");
+        std::fs::write(&file, b"").unwrap();
+        let file = file.to_str().unwrap();
+        for (args, model) in [
+            (&["stn", "rectify", "in", "-o", "o"][..], "mnist"),
+            (
+                &["stn", "rectify", "--model", "doc-page", "in", "-o", "o"],
+                "doc-page",
+            ),
+            (&["stn", "predict", "--model=mnist", "in"], "mnist"),
+            (&["stn", "predict", "--model", file, "in"], file),
+            (&["stn", "model", "info"], "mnist"),
+            (&["stn", "model", "info", "doc-page"], "doc-page"),
+            (&["stn", "model", "info", "--model", "doc-page"], "doc-page"),
+            (&["stn", "model", "info", file], file),
+        ] {
+            assert_eq!(model_of(args).unwrap(), model, "{args:?}");
+        }
+        for args in [
+            &["stn", "rectify", "--model", "nosuch", "in", "-o", "o"][..],
+            &["stn", "predict", "--model", "nosuch", "in"],
+            &["stn", "model", "info", "nosuch"],
+            &["stn", "model", "info", "--model=nosuch"],
+        ] {
+            let e = model_of(args).unwrap_err();
+            assert!(matches!(e, Error::Model { .. }), "{e:?}");
+            assert!(e.to_string().starts_with("model nosuch: "), "{e}");
+        }
+        // One model at a time.
+        assert!(
+            Cli::try_parse_from(["stn", "model", "info", "mnist", "--model", "doc-page"]).is_err()
+        );
+        assert!(matches!(
+            config(&["stn", "model", "list"]).unwrap().task,
+            Task::ModelList
+        ));
     }
 
     #[test]

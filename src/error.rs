@@ -119,7 +119,7 @@ pub enum Error {
     },
     /// A model could not be loaded or does not fit stn's contract.
     Model {
-        /// The model file (`<embedded>` for the built-in model).
+        /// The model file (`<built-in NAME (FILE)>` for a built-in model).
         path: PathBuf,
         /// What is wrong.
         reason: String,

@@ -44,6 +44,7 @@ pub fn run(config: &Config) -> Result<Exit, Error> {
         config::Task::Rectify(task) => pipeline::rectify(task, config.max_pixels),
         config::Task::Predict(task) => pipeline::predict(task, config.max_pixels),
         config::Task::ModelInfo(net) => pipeline::model_info(net),
+        config::Task::ModelList => commands::model_list(&mut std::io::stdout()),
         config::Task::Completions(shell) => {
             completions::generate(*shell, &mut std::io::stdout()).map_err(|source| {
                 Error::Write {

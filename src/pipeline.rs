@@ -22,7 +22,7 @@ use crate::config::{ApplyTask, Existing, OutputConfig, PredictTask, RectifyTask}
 use crate::error::{Error, Exit};
 use crate::inputs::{self, Job};
 use crate::interrupt;
-use crate::net::{preprocess, LocNet, ModelSource};
+use crate::net::{preprocess, LocNet};
 use crate::overlay;
 use crate::report::Report;
 use crate::shard::Shard;
@@ -614,11 +614,7 @@ pub fn model_info(cfg: &crate::config::NetConfig) -> Result<Exit, Error> {
     let d = net.declared();
     let c = net.contract();
     let mut out = String::new();
-    let name = match &cfg.source {
-        ModelSource::Embedded => cfg.source.display_path().display().to_string(),
-        ModelSource::File(p) => p.display().to_string(),
-    };
-    out.push_str(&format!("model: {name}\n"));
+    out.push_str(&format!("model: {}\n", cfg.source.display_path().display()));
     for (kind, list) in [("input", &d.inputs), ("output", &d.outputs)] {
         for (n, ty, shape) in list {
             let dims: Vec<String> = shape

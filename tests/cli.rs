@@ -410,3 +410,54 @@ fn bad_transforms_exit_2_and_write_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--size"));
     assert!(!env.path("out.png").exists());
 }
+
+/// `stn model list` reads only the built-in table: in the
+/// `--no-default-features` run this binary has no ONNX Runtime at all.
+#[test]
+fn model_list_names_the_builtin_models_without_onnx_runtime() {
+    let env = Env::new();
+    let out = env.assert_ok(&["model", "list"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with("mnist     (default)  42x42 grey -> 28x28, affine: "),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("doc-page             256x256 grey -> 1240x1754, projective: "),
+        "{text}"
+    );
+}
+
+#[test]
+fn unknown_model_names_are_refused_with_the_builtin_names() {
+    let env = Env::new();
+    for args in [
+        &["rectify", "in.png", "-o", "out", "--model", "nosuch"][..],
+        &["predict", "--model=nosuch", "in.png"],
+        &["model", "info", "nosuch"],
+        &["model", "info", "--model", "nosuch"],
+    ] {
+        env.assert_fails_with(
+            args,
+            2,
+            "model nosuch: not a built-in model (mnist, doc-page; see `stn model list`), \
+             and cannot read it as a file: ",
+        );
+    }
+    assert!(!env.path("out").exists());
+}
+
+/// The README's `stn model list` example is the binary's output.
+#[test]
+fn readme_shows_the_model_list() {
+    let readme = std::fs::read_to_string(util::repo().join("README.md")).unwrap();
+    let start = readme
+        .find("$ stn model list\n")
+        .expect("README has a `$ stn model list` example")
+        + "$ stn model list\n".len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    let out = Env::new().assert_ok(&["model", "list"]);
+    assert_eq!(shown, String::from_utf8(out.stdout).unwrap());
+}

@@ -245,3 +245,122 @@ fn overlay_draws_the_region() {
         "a red outline"
     );
 }
+
+/// What `stn model list` states of each built-in model (from its table) is
+/// what the embedded file declares.
+#[test]
+fn builtin_models_declare_what_the_list_says() {
+    let env = Env::new();
+    for b in stn::net::BUILTINS {
+        let out = env.assert_ok(&["model", "info", b.name]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        for needle in [
+            format!("model: <built-in {} ({})>\n", b.name, b.file),
+            format!(
+                "contract: input {} x{} channel(s),",
+                b.input_size, b.channels
+            ),
+            format!("output size {},", b.output_size),
+            format!("transform: family {},", b.family),
+        ] {
+            assert!(text.contains(&needle), "{}: {needle:?} in {text}", b.name);
+        }
+    }
+}
+
+#[test]
+fn model_info_doc_page_is_projective_to_a4() {
+    let env = Env::new();
+    for args in [
+        &["model", "info", "doc-page"][..],
+        &["model", "info", "--model", "doc-page"],
+    ] {
+        let text = String::from_utf8(env.assert_ok(args).stdout).unwrap();
+        assert!(
+            text.starts_with("model: <built-in doc-page (models/doc-page.onnx)>\n"),
+            "{text}"
+        );
+        assert!(text.contains("output: homography f32 [?,3,3]"), "{text}");
+        assert!(text.contains("output size 1240x1754,"), "{text}");
+        assert!(
+            text.contains(
+                "transform: family projective, 9 values; 1 part per image; padding border"
+            ),
+            "{text}"
+        );
+    }
+}
+
+/// The doc-page model's weights may change (only its contract is fixed), so
+/// this checks the outputs' size and format, not their pixels.
+#[test]
+fn rectify_with_doc_page_writes_a4_pages() {
+    let env = Env::new();
+    fs::create_dir_all(env.path("in")).unwrap();
+    let photo = image::RgbImage::from_fn(90, 64, |x, y| {
+        let page = (20..70).contains(&x) && (8..58).contains(&y);
+        let v = if page { 230 } else { 40 };
+        image::Rgb([v, v.saturating_sub((x % 7) as u8), v / 2 + (y as u8)])
+    });
+    photo.save(env.path("in/photo.png")).unwrap();
+    photo.save(env.path("in/photo.jpg")).unwrap();
+    env.assert_ok(&["rectify", "--model", "doc-page", "in", "-o", "out", "-q"]);
+    for (name, format) in [
+        ("photo.png", image::ImageFormat::Png),
+        ("photo.jpg", image::ImageFormat::Jpeg),
+    ] {
+        let bytes = fs::read(env.path("out").join(name)).unwrap();
+        assert_eq!(image::guess_format(&bytes).unwrap(), format, "{name}");
+        let img = util::load(&env.path("out").join(name));
+        assert_eq!((img.width(), img.height()), (1240, 1754), "{name}");
+        assert_eq!(img.color(), image::ColorType::Rgb8, "{name}");
+    }
+    env.assert_ok(&[
+        "rectify",
+        "--model",
+        "doc-page",
+        "--size",
+        "620x877",
+        "in/photo.png",
+        "-o",
+        "small",
+        "-q",
+    ]);
+    let img = util::load(&env.path("small/photo.png"));
+    assert_eq!((img.width(), img.height()), (620, 877));
+}
+
+#[test]
+fn model_mnist_is_the_default_byte_for_byte() {
+    let env = Env::new();
+    copy_samples(&env);
+    env.assert_ok(&["rectify", "in", "-o", "default", "-q"]);
+    env.assert_ok(&["rectify", "in", "-o", "named", "--model", "mnist", "-q"]);
+    let mut n = 0;
+    for e in fs::read_dir(env.path("default")).unwrap() {
+        let name = e.unwrap().file_name();
+        let a = fs::read(env.path("default").join(&name)).unwrap();
+        let b = fs::read(env.path("named").join(&name)).unwrap();
+        assert_eq!(a, b, "{name:?}");
+        n += 1;
+    }
+    assert_eq!(n, 20);
+}
+
+/// A value equal to a built-in name is that model even if a file of that
+/// name exists; `./NAME` is the file.
+#[test]
+fn builtin_name_wins_over_a_file_of_that_name() {
+    let env = Env::new();
+    fs::write(env.path("mnist"), b"not a model").unwrap();
+    let text = String::from_utf8(env.assert_ok(&["model", "info", "mnist"]).stdout).unwrap();
+    assert!(
+        text.starts_with("model: <built-in mnist (models/stn-mnist-rts.onnx)>\n"),
+        "{text}"
+    );
+    env.assert_fails_with(
+        &["model", "info", "./mnist"],
+        2,
+        "model ./mnist: not a loadable ONNX model",
+    );
+}

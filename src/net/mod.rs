@@ -1,5 +1,6 @@
-//! Localisation nets: loading a model, reading its preprocessing contract, and
-//! predicting one theta per image on whole batches.
+//! Localisation nets: the built-in models ([`BUILTINS`]) and how `--model`
+//! picks one or a file ([`ModelSource::resolve`]), loading a model, reading its
+//! preprocessing contract, and predicting one theta per image on whole batches.
 //!
 //! Only `net/onnx.rs` touches `ort`; with the `onnx` feature off, `net/disabled.rs`
 //! provides the same API and explains that the build lacks it. The contract a
@@ -24,26 +25,131 @@ pub use disabled::LocNet;
 #[cfg(feature = "onnx")]
 pub use onnx::LocNet;
 
-/// The model shipped inside the binary: an affine localisation net for
-/// RTS-distorted MNIST digits (see `models/README.md`).
-pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/stn-mnist-rts.onnx");
+/// A model shipped inside the binary, chosen by name with `--model NAME`.
+///
+/// Its facts (sizes, channels, family) are stated here as well as in the file,
+/// so that `stn model list` needs no ONNX Runtime; a test checks them against
+/// what the file declares.
+#[derive(Debug)]
+pub struct Builtin {
+    /// The name `--model` takes.
+    pub name: &'static str,
+    /// The file the bytes were embedded from, relative to the repository.
+    pub file: &'static str,
+    /// The ONNX model.
+    pub bytes: &'static [u8],
+    /// The model's input size (`stn.input_size`).
+    pub input_size: Size,
+    /// 1 (grey) or 3 (RGB).
+    pub channels: usize,
+    /// The rectified output size (`stn.output_size`).
+    pub output_size: Size,
+    /// The transform family (`stn.transform`).
+    pub family: &'static str,
+    /// What it does, one line.
+    pub summary: &'static str,
+}
+
+/// The built-in models; the first is the default. Adding a model is adding
+/// an entry here (and a row to the README's "Built-in models").
+pub static BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "mnist",
+        file: "models/stn-mnist-rts.onnx",
+        bytes: include_bytes!("../../models/stn-mnist-rts.onnx"),
+        input_size: Size::new(42, 42),
+        channels: 1,
+        output_size: Size::new(28, 28),
+        family: "affine",
+        summary: "RTS-distorted MNIST digits (white on black) -> upright, centred digits \
+                  (models/README.md)",
+    },
+    Builtin {
+        name: "doc-page",
+        file: "models/doc-page.onnx",
+        bytes: include_bytes!("../../models/doc-page.onnx"),
+        input_size: Size::new(256, 256),
+        channels: 1,
+        output_size: Size::new(1240, 1754),
+        family: "projective",
+        summary: "photo of a printed page -> flat upright A4 page at 150 dpi \
+                  (models/doc-page/README.md)",
+    },
+];
+
+impl Builtin {
+    /// The default model: the first of [`BUILTINS`].
+    pub fn default_model() -> &'static Builtin {
+        &BUILTINS[0]
+    }
+
+    /// The built-in model called exactly `name`.
+    pub fn find(name: &str) -> Option<&'static Builtin> {
+        BUILTINS.iter().find(|b| b.name == name)
+    }
+
+    /// The names, comma-separated, for messages and help.
+    pub fn names() -> String {
+        BUILTINS
+            .iter()
+            .map(|b| b.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `42x42 grey -> 28x28, affine: <summary>`, the description `stn model list` prints.
+    pub fn describe(&self) -> String {
+        let colour = if self.channels == 1 { "grey" } else { "RGB" };
+        format!(
+            "{} {colour} -> {}, {}: {}",
+            self.input_size, self.output_size, self.family, self.summary
+        )
+    }
+}
 
 /// Where a model comes from.
 #[derive(Clone, Debug)]
 pub enum ModelSource {
-    /// The embedded default model.
-    Embedded,
+    /// A model shipped inside the binary.
+    Builtin(&'static Builtin),
     /// An ONNX file.
     File(PathBuf),
 }
 
 impl ModelSource {
-    /// The path shown in messages.
+    /// The model `--model VALUE` means: a built-in model if `value` is one's
+    /// name, else the file at `value`, which must exist (so a file called like
+    /// a built-in model is reached as `./NAME`).
+    pub fn resolve(value: &Path) -> Result<ModelSource, Error> {
+        if let Some(b) = value.to_str().and_then(Builtin::find) {
+            return Ok(ModelSource::Builtin(b));
+        }
+        match std::fs::metadata(value) {
+            Ok(_) => Ok(ModelSource::File(value.to_path_buf())),
+            Err(e) => Err(Error::Model {
+                path: value.to_path_buf(),
+                reason: format!(
+                    "not a built-in model ({}; see `stn model list`), and cannot read it as a file: {e}",
+                    Builtin::names()
+                ),
+            }),
+        }
+    }
+
+    /// The path shown in messages: the file, or
+    /// `<built-in doc-page (models/doc-page.onnx)>`.
     pub fn display_path(&self) -> PathBuf {
         match self {
-            ModelSource::Embedded => PathBuf::from("<embedded stn-mnist-rts.onnx>"),
+            ModelSource::Builtin(b) => PathBuf::from(format!("<built-in {} ({})>", b.name, b.file)),
             ModelSource::File(p) => p.clone(),
         }
+    }
+}
+
+impl Default for ModelSource {
+    /// The default built-in model.
+    fn default() -> ModelSource {
+        ModelSource::Builtin(Builtin::default_model())
     }
 }
 
@@ -523,6 +629,75 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn builtin_names_are_distinct_and_not_paths() {
+        let mut seen = std::collections::HashSet::new();
+        for b in BUILTINS {
+            assert!(seen.insert(b.name), "{} twice", b.name);
+            assert!(
+                !b.name.is_empty() && !b.name.contains(['/', '\\', '.']),
+                "{:?} could be read as a path",
+                b.name
+            );
+            assert!(b.channels == 1 || b.channels == 3, "{}", b.name);
+        }
+        assert_eq!(Builtin::default_model().name, "mnist");
+        assert_eq!(Builtin::names(), "mnist, doc-page");
+    }
+
+    #[test]
+    fn builtin_bytes_are_the_named_file() {
+        for b in BUILTINS {
+            let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(b.file);
+            let on_disk = std::fs::read(&file).unwrap();
+            assert!(on_disk == b.bytes, "{}: {} differs", b.name, b.file);
+        }
+    }
+
+    #[test]
+    fn a_name_is_a_builtin_anything_else_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mnist");
+        std::fs::write(&file, b"not a model").unwrap();
+        match ModelSource::resolve(Path::new("doc-page")).unwrap() {
+            ModelSource::Builtin(b) => assert_eq!(b.name, "doc-page"),
+            other => panic!("{other:?}"),
+        }
+        match ModelSource::resolve(&file).unwrap() {
+            ModelSource::File(p) => assert_eq!(p, file),
+            other => panic!("{other:?}"),
+        }
+        // Names are exact: no case folding, no extension.
+        for missing in ["Doc-Page", "mnist.onnx", "./doc-page"] {
+            let e = ModelSource::resolve(Path::new(missing)).unwrap_err();
+            assert!(matches!(e, Error::Model { .. }), "{e:?}");
+            assert!(
+                e.to_string().starts_with(&format!(
+                    "model {missing}: not a built-in model (mnist, doc-page; see `stn model \
+                     list`), and cannot read it as a file: "
+                )),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn builtins_are_shown_with_their_file() {
+        let s = ModelSource::resolve(Path::new("doc-page")).unwrap();
+        assert_eq!(
+            s.display_path(),
+            Path::new("<built-in doc-page (models/doc-page.onnx)>")
+        );
+        assert_eq!(
+            ModelSource::default().display_path(),
+            Path::new("<built-in mnist (models/stn-mnist-rts.onnx)>")
+        );
+        assert!(Builtin::find("doc-page")
+            .unwrap()
+            .describe()
+            .starts_with("256x256 grey -> 1240x1754, projective: "));
     }
 
     #[test]

@@ -91,7 +91,7 @@ impl LocNet {
         let path = source.display_path();
         let bytes;
         let model: &[u8] = match source {
-            ModelSource::Embedded => super::EMBEDDED_MODEL,
+            ModelSource::Builtin(b) => b.bytes,
             ModelSource::File(p) => {
                 bytes = std::fs::read(p).map_err(|e| Error::Model {
                     path: p.clone(),
