@@ -1,9 +1,9 @@
-//! AVX2 bilinear kernels for `u8` images with 1, 3 or 4 channels: the
+//! AVX2 bilinear kernels for `u8` images with 1 to 4 channels: the
 //! fixed-point scheme of [`super::fixed`], 8 output pixels per step.
 //!
 //! Gray keeps one output pixel per 32-bit lane and gathers its taps. Colour
 //! keeps one pixel per 128-bit lane (four 32-bit channel lanes, the fourth
-//! unused for RGB), because `vpshufb` cannot move bytes between 128-bit
+//! unused for RGB, the third and fourth for grey+alpha), because `vpshufb` cannot move bytes between 128-bit
 //! lanes: each pixel's two 8-byte rows are loaded into its own lane.
 
 use core::arch::x86_64::*;
@@ -235,6 +235,8 @@ const fn bottom_shift(channels: usize) -> usize {
     8 - 2 * channels
 }
 
+static GA_TOP: [u8; 32] = colour_pairs(2, 0);
+static GA_BOTTOM: [u8; 32] = colour_pairs(2, 8 + bottom_shift(2));
 static RGB_TOP: [u8; 32] = colour_pairs(3, 0);
 static RGB_BOTTOM: [u8; 32] = colour_pairs(3, 8 + bottom_shift(3));
 static RGBA_TOP: [u8; 32] = colour_pairs(4, 0);
@@ -362,19 +364,19 @@ fn colour_pair(
     )
 }
 
-/// Writes 8 colour output pixels of `C` = 3 or 4 channels, sampled at `p`.
+/// Writes 8 colour output pixels of `C` = 2 to 4 channels, sampled at `p`.
 ///
 /// # Safety
 /// - the CPU supports AVX2 and SSE4.1;
-/// - `C` is `src`'s channel count, 3 or 4;
+/// - `C` is `src`'s channel count, 2 to 4;
 /// - `dst` is valid for writes of `8·C` bytes.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
 unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
-    let (top_ctl, bottom_ctl) = if C == 3 {
-        (table(&RGB_TOP), table(&RGB_BOTTOM))
-    } else {
-        (table(&RGBA_TOP), table(&RGBA_BOTTOM))
+    let (top_ctl, bottom_ctl) = match C {
+        2 => (table(&GA_TOP), table(&GA_BOTTOM)),
+        3 => (table(&RGB_TOP), table(&RGB_BOTTOM)),
+        _ => (table(&RGBA_TOP), table(&RGBA_BOTTOM)),
     };
     let t = taps(src, p, C);
     let base = src.data().as_ptr();
@@ -421,6 +423,18 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8,
     if C == 4 {
         // SAFETY: the caller guarantees 8·4 = 32 writable bytes at `dst`.
         unsafe { _mm256_storeu_si256(dst.cast(), pixels) };
+    } else if C == 2 {
+        // Keep bytes 0 and 1 of every 4: 8 bytes per 128-bit lane, then 16 contiguous.
+        let ga = _mm256_shuffle_epi8(
+            pixels,
+            _mm256_setr_epi8(
+                0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9, 12, 13,
+                -1, -1, -1, -1, -1, -1, -1, -1,
+            ),
+        );
+        let ga = _mm256_permute4x64_epi64::<0b1000>(ga);
+        // SAFETY: the caller guarantees 8·2 = 16 writable bytes at `dst`.
+        unsafe { _mm_storeu_si128(dst.cast(), _mm256_castsi256_si128(ga)) };
     } else {
         // Drop every fourth byte: 12 bytes per 128-bit lane, then 24 contiguous.
         let rgb = _mm256_shuffle_epi8(
@@ -443,7 +457,7 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8,
 ///
 /// # Safety
 /// - the CPU supports AVX2 and SSE4.1;
-/// - `C` is `src`'s channel count, 1, 3 or 4;
+/// - `C` is `src`'s channel count, 1 to 4;
 /// - `dst` is valid for writes of `8·C` bytes.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
@@ -496,7 +510,7 @@ fn fill<const C: usize>(
 ///
 /// # Safety
 /// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// - `C` equals the channel count `src` was checked with (1 to 4).
 #[target_feature(enable = "avx2,sse4.1")]
 pub unsafe fn bilinear_row<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
     let ahead = ahead(src, row.du, row.dv, C);
@@ -515,7 +529,7 @@ pub unsafe fn bilinear_row<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize
 ///
 /// # Safety
 /// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// - `C` equals the channel count `src` was checked with (1 to 4).
 #[target_feature(enable = "avx2,sse4.1")]
 pub unsafe fn bilinear_proj<const C: usize>(
     src: &Plane<'_>,
@@ -537,14 +551,14 @@ pub unsafe fn bilinear_proj<const C: usize>(
 
 /// Samples the points `(u[k], v[k])` (input pixel coordinates; NaN reads
 /// as outside) into the pixels of `out` (`u.len()·C` bytes) with the
-/// fixed-point bilinear scheme, `C` = `src`'s channel count (1, 3 or 4).
+/// fixed-point bilinear scheme, `C` = `src`'s channel count (1 to 4).
 ///
 /// With zero padding any points may be given; with other paddings only
 /// points whose four taps are all inside the image.
 ///
 /// # Safety
 /// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// - `C` equals the channel count `src` was checked with (1 to 4).
 ///
 /// # Panics
 /// If `v.len()` or `out.len() / C` differ from `u.len()`.
@@ -584,7 +598,7 @@ pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, u: &[f64], v: &[f64], ou
 ///
 /// # Safety
 /// - the CPU supports AVX2 and SSE4.1 (`Isa::Avx2.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// - `C` equals the channel count `src` was checked with (1 to 4).
 #[target_feature(enable = "avx2,sse4.1")]
 pub unsafe fn bilinear_image<const C: usize>(
     src: &Plane<'_>,

@@ -1,5 +1,5 @@
-//! AVX-512 (F, BW, VL, VBMI) bilinear kernels for `u8` images with 1, 3 or 4
-//! channels: the fixed-point scheme of [`super::fixed`], 16 output pixels per
+//! AVX-512 (F, BW, VL, VBMI) bilinear kernels for `u8` images with 1 to 4
+//! channels (grey, grey+alpha, RGB, RGBA): the fixed-point scheme of [`super::fixed`], 16 output pixels per
 //! step.
 //!
 //! Per step: the 16 sampling points in `f64` — loaded from a point buffer
@@ -296,6 +296,9 @@ const fn bottom_shift(channels: usize) -> usize {
     8 - 2 * channels
 }
 
+static GA_TOP: [[u8; 64]; 4] = colour_pairs(2, 0);
+static GA_BOTTOM: [[u8; 64]; 4] = colour_pairs(2, 8 + bottom_shift(2));
+static GA_PIXELS: [[u8; 64]; 4] = colour_pixels(2);
 static RGB_TOP: [[u8; 64]; 4] = colour_pairs(3, 0);
 static RGB_BOTTOM: [[u8; 64]; 4] = colour_pairs(3, 8 + bottom_shift(3));
 static RGB_PIXELS: [[u8; 64]; 4] = colour_pixels(3);
@@ -398,7 +401,7 @@ unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
 /// Fetched with four 64-bit gathers, each filling one register.
 ///
 /// # Safety
-/// The CPU supports AVX-512 F, BW, VL and VBMI; `C` is `src`'s channel count, 3 or 4.
+/// The CPU supports AVX-512 F, BW, VL and VBMI; `C` is `src`'s channel count, 2 to 4.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
 unsafe fn fetch_gather<const C: usize>(src: &Plane<'_>, t: &Taps, ahead: isize) -> [__m512i; 4] {
@@ -483,11 +486,11 @@ unsafe fn fetch_load<const C: usize>(src: &Plane<'_>, t: &Taps, ahead: isize) ->
     [quad(0), quad(4), quad(8), quad(12)]
 }
 
-/// Writes 16 colour output pixels of `C` = 3 or 4 channels, sampled at `p`.
+/// Writes 16 colour output pixels of `C` = 2 to 4 channels, sampled at `p`.
 ///
 /// # Safety
 /// - the CPU supports AVX-512 F, BW, VL and VBMI;
-/// - `C` is `src`'s channel count, 3 or 4;
+/// - `C` is `src`'s channel count, 2 to 4;
 /// - `dst` is valid for writes of `16·C` bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
@@ -497,10 +500,10 @@ unsafe fn step_colour<const C: usize, const GATHER: bool>(
     dst: *mut u8,
     ahead: isize,
 ) {
-    let (tops, bottoms, pixels) = if C == 3 {
-        (&RGB_TOP, &RGB_BOTTOM, &RGB_PIXELS)
-    } else {
-        (&RGBA_TOP, &RGBA_BOTTOM, &RGBA_PIXELS)
+    let (tops, bottoms, pixels) = match C {
+        2 => (&GA_TOP, &GA_BOTTOM, &GA_PIXELS),
+        3 => (&RGB_TOP, &RGB_BOTTOM, &RGB_PIXELS),
+        _ => (&RGBA_TOP, &RGBA_BOTTOM, &RGBA_PIXELS),
     };
     let t = taps(src, p, C);
     let regs = if GATHER {
@@ -533,7 +536,7 @@ unsafe fn step_colour<const C: usize, const GATHER: bool>(
 ///
 /// # Safety
 /// - the CPU supports AVX-512 F, BW, VL and VBMI;
-/// - `C` is `src`'s channel count, 1, 3 or 4;
+/// - `C` is `src`'s channel count, 1 to 4;
 /// - `dst` is valid for writes of `16·C` bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
@@ -591,7 +594,7 @@ fn fill<const C: usize, const GATHER: bool>(
 ///
 /// # Safety
 /// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// - `C` equals the channel count `src` was checked with (1 to 4).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
 pub unsafe fn bilinear_row<const C: usize, const GATHER: bool>(
     src: &Plane<'_>,
@@ -615,7 +618,7 @@ pub unsafe fn bilinear_row<const C: usize, const GATHER: bool>(
 ///
 /// # Safety
 /// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// - `C` equals the channel count `src` was checked with (1 to 4).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
 pub unsafe fn bilinear_proj<const C: usize, const GATHER: bool>(
     src: &Plane<'_>,
@@ -637,14 +640,14 @@ pub unsafe fn bilinear_proj<const C: usize, const GATHER: bool>(
 
 /// Samples the points `(u[k], v[k])` (input pixel coordinates; NaN reads
 /// as outside) into the pixels of `out` (`u.len()·C` bytes) with the
-/// fixed-point bilinear scheme, `C` = `src`'s channel count (1, 3 or 4).
+/// fixed-point bilinear scheme, `C` = `src`'s channel count (1 to 4).
 ///
 /// With zero padding any points may be given; with other paddings only
 /// points whose four taps are all inside the image.
 ///
 /// # Safety
 /// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// - `C` equals the channel count `src` was checked with (1 to 4).
 ///
 /// # Panics
 /// If `v.len()` or `out.len() / C` differ from `u.len()`.
@@ -690,7 +693,7 @@ pub unsafe fn bilinear<const C: usize, const GATHER: bool>(
 /// # Safety
 /// - the CPU supports AVX-512 F, BW, VL and VBMI
 ///   (`Isa::Avx512.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// - `C` equals the channel count `src` was checked with (1 to 4).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
 pub unsafe fn bilinear_image<const C: usize, const GATHER: bool>(
     src: &Plane<'_>,

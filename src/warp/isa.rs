@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 ///
 /// Every family computes the same warp: [`Isa::Scalar`] is the specification
 /// (`scalar.rs`), the others are optimisations of the hottest cases (bilinear,
-/// `u8`, 1, 3 or 4 channels) that stay within one grey level of it; all other
+/// `u8`, 1 to 4 channels) that stay within one grey level of it; all other
 /// cases fall back to the scalar code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Isa {

@@ -9,7 +9,7 @@
 //! global pool; no H×W×2 grid is built. The per-pixel maths lives in
 //! [`scalar`], which is the specification every faster kernel must match.
 //!
-//! Bilinear sampling of `u8` images with 1, 3 or 4 channels (the hot case) can
+//! Bilinear sampling of `u8` images with 1 to 4 channels (the hot case) can
 //! also run on SIMD kernels ([`Isa`]): the fixed-point scheme of `fixed.rs`,
 //! implemented in `avx2.rs` and `avx512.rs` (x86-64 only), within one grey
 //! level of the spec. They take a buffer of points, or make the points of an
@@ -199,7 +199,7 @@ pub fn warp_into<T: Sample>(
     warp_into_with(src, dst, transform, opts, Isa::detect());
 }
 
-/// [`warp_into`] with the kernels of `isa`: bilinear `u8` warps with 1, 3 or 4
+/// [`warp_into`] with the kernels of `isa`: bilinear `u8` warps with 1 to 4
 /// channels run on that ISA's SIMD kernels (within one grey level of the scalar
 /// spec), everything else on the scalar spec. [`Isa::Scalar`] forces the spec.
 ///
@@ -321,10 +321,13 @@ impl SimdBilinear {
             let (run, row, proj, image): (PointsFn, RowFn, ProjFn, ImageFn) = match (isa, channels)
             {
                 (Isa::Avx2, 1) => kernels!(avx2, 1),
+                (Isa::Avx2, 2) => kernels!(avx2, 2),
                 (Isa::Avx2, 3) => kernels!(avx2, 3),
                 (Isa::Avx2, 4) => kernels!(avx2, 4),
                 // Gray always gathers; colour as `fast_gathers` says.
                 (Isa::Avx512, 1) => kernels!(avx512, 1, true),
+                (Isa::Avx512, 2) if isa::fast_gathers() => kernels!(avx512, 2, true),
+                (Isa::Avx512, 2) => kernels!(avx512, 2, false),
                 (Isa::Avx512, 3) if isa::fast_gathers() => kernels!(avx512, 3, true),
                 (Isa::Avx512, 3) => kernels!(avx512, 3, false),
                 (Isa::Avx512, 4) if isa::fast_gathers() => kernels!(avx512, 4, true),
