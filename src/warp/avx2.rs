@@ -472,98 +472,189 @@ unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead:
     }
 }
 
+
+/// Writes 8 nearest-neighbour output pixels, sampled at `p` with zero
+/// padding (exactly the scalar spec's `Nearest`: `nearbyint`, ties to even),
+/// to `dst`.
+///
+/// Each pixel's `C` bytes are fetched with one 32-bit gather: at its offset,
+/// or up to 3 bytes earlier for the last pixels of the image (so that the 4
+/// bytes end inside it), then shifted down. Lanes outside the image are not
+/// fetched and give 0.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1;
+/// - `C` is `src`'s channel count, 1 to 4;
+/// - `dst` is valid for writes of `8·C` bytes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+unsafe fn step_nearest<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
+    // vcvtpd2dq rounds with MXCSR's mode: to nearest, ties to even (Rust never
+    // changes it), exactly the spec's `nearbyint`; NaN and values beyond i32
+    // become i32::MIN: outside.
+    let round = |p: [__m256d; 2]| _mm256_set_m128i(_mm256_cvtpd_epi32(p[1]), _mm256_cvtpd_epi32(p[0]));
+    let (x, y) = (round(p.u), round(p.v));
+    let zero = _mm256_setzero_si256();
+    let within = |q, size: usize| {
+        _mm256_andnot_si256(
+            _mm256_cmpgt_epi32(zero, q),
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(size as i32), q),
+        )
+    };
+    let inside = _mm256_and_si256(within(x, src.width()), within(y, src.height()));
+    let off = _mm256_and_si256(
+        inside,
+        _mm256_add_epi32(
+            _mm256_mullo_epi32(y, _mm256_set1_epi32(src.stride() as i32)),
+            _mm256_mullo_epi32(x, _mm256_set1_epi32(C as i32)),
+        ),
+    );
+    if ahead != 0 {
+        let mut offs = [0i32; STEP];
+        // SAFETY: writes exactly the 32 bytes of `offs`.
+        unsafe { _mm256_storeu_si256(offs.as_mut_ptr().cast(), off) };
+        prefetch(src, &offs, ahead);
+    }
+    let len = src.data().len();
+    // Plane: W, H ≥ 2, so len ≥ 4; len < i32::MAX, and every offset is ≥ 0.
+    let safe = _mm256_min_epi32(off, _mm256_set1_epi32(len as i32 - 4));
+    let shift = _mm256_slli_epi32::<3>(_mm256_sub_epi32(off, safe));
+    // SAFETY: only lanes inside the image are fetched; there `off` is
+    // y·W·C + x·C ≤ len − C (x < W, y < H), and `safe` = min(off, len − 4) ≥ 0,
+    // so the 4 bytes at `safe` lie inside the data, and the pixel's C bytes
+    // are bytes `off − safe .. off − safe + C` of them.
+    let px = unsafe {
+        _mm256_mask_i32gather_epi32::<1>(zero, src.data().as_ptr().cast(), safe, inside)
+    };
+    let px = _mm256_srlv_epi32(px, shift);
+    // SAFETY (all stores): the caller guarantees 8·C writable bytes.
+    unsafe {
+        match C {
+            1 => {
+                let b = _mm256_shuffle_epi8(
+                    px,
+                    _mm256_setr_epi8(
+                        0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12,
+                        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                    ),
+                );
+                let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+                _mm_storel_epi64(dst.cast(), _mm256_castsi256_si128(b));
+            }
+            2 => {
+                let b = _mm256_shuffle_epi8(
+                    px,
+                    _mm256_setr_epi8(
+                        0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9,
+                        12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
+                    ),
+                );
+                let b = _mm256_permute4x64_epi64::<0b1000>(b);
+                _mm_storeu_si128(dst.cast(), _mm256_castsi256_si128(b));
+            }
+            3 => {
+                let b = _mm256_shuffle_epi8(
+                    px,
+                    _mm256_setr_epi8(
+                        0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, 0, 1, 2, 4, 5, 6, 8,
+                        9, 10, 12, 13, 14, -1, -1, -1, -1,
+                    ),
+                );
+                let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7));
+                _mm_storeu_si128(dst.cast(), _mm256_castsi256_si128(b));
+                _mm_storel_epi64(dst.add(16).cast(), _mm256_extracti128_si256::<1>(b));
+            }
+            _ => _mm256_storeu_si256(dst.cast(), px),
+        }
+    }
+}
+
 /// Fills `out` (a multiple of 8·C bytes long, plus a partial last step) by
-/// `step`ping through the points `next()` yields.
+/// calling `step(points, dst, ahead)` on the points `next()` yields, with a
+/// `dst` valid for writes of 8·C bytes (the steps' contract).
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
 fn fill<const C: usize>(
-    src: &Plane<'_>,
     out: &mut [u8],
     ahead: isize,
     mut next: impl FnMut() -> Points,
+    step: impl Fn(&Points, *mut u8, isize),
 ) {
     let mut chunks = out.chunks_exact_mut(STEP * C);
     for chunk in &mut chunks {
-        // SAFETY: `fill` is only reached from the `unsafe fn`s below, whose
-        // callers vouch for the CPU and C; `chunk` has 8·C bytes.
-        unsafe { step::<C>(src, &next(), chunk.as_mut_ptr(), ahead) };
+        // `chunk` has 8·C bytes.
+        step(&next(), chunk.as_mut_ptr(), ahead);
     }
     let rest = chunks.into_remainder();
     if !rest.is_empty() {
         // The last partial step: compute 8 pixels (the extra lanes read
         // clamped, in-bounds blocks), keep the ones asked for.
         let mut buf = [0u8; STEP * 4];
-        // SAFETY: as above; `buf` has 8·4 ≥ 8·C bytes.
-        unsafe { step::<C>(src, &next(), buf.as_mut_ptr(), 0) };
+        // `buf` has 16·4 ≥ 8·C bytes.
+        step(&next(), buf.as_mut_ptr(), 0);
         let n = rest.len();
         rest.copy_from_slice(&buf[..n]);
     }
 }
 
-/// Samples output columns `j0 .. j0 + out.len() / C` of the affine `row`
-/// (its points `u0 + j·du`, `v0 + j·dv` made in registers, exactly
-/// [`Row::at`]) with the fixed-point bilinear scheme: [`bilinear`] without
-/// a point buffer, for the affine family.
-///
-/// With zero padding any columns may be given; with other paddings only
-/// columns whose four taps are all inside the image.
-///
-/// # Safety
-/// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1 to 4).
+/// Runs `step` over output columns `j0 .. j0 + out.len() / C` of the affine
+/// `row`, its points made in registers (exactly [`Row::at`]).
+#[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-pub unsafe fn bilinear_row<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
+fn run_row<const C: usize>(
+    src: &Plane<'_>,
+    row: &Row,
+    j0: usize,
+    out: &mut [u8],
+    step: impl Fn(&Points, *mut u8, isize),
+) {
     let ahead = ahead(src, row.du, row.dv, C);
     let mut j = j0;
-    fill::<C>(src, out, ahead, || {
+    let next = || {
         let p = row_points(row, j);
         j += STEP;
         p
-    });
+    };
+    fill::<C>(out, ahead, next, step);
 }
 
-/// Samples output columns `j0 .. j0 + out.len() / C` of the projective
-/// `row` (its points made in registers, exactly [`ProjRow::at`]) with the
-/// fixed-point bilinear scheme and zero padding: [`bilinear`] without a
-/// point buffer, for the projective family.
-///
-/// # Safety
-/// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1 to 4).
+/// Runs `step` over output columns `j0 .. j0 + out.len() / C` of the
+/// projective `row`, its points made in registers (exactly [`ProjRow::at`]).
+#[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-pub unsafe fn bilinear_proj<const C: usize>(
+fn run_proj<const C: usize>(
     src: &Plane<'_>,
     row: &ProjRow,
     j0: usize,
     out: &mut [u8],
+    step: impl Fn(&Points, *mut u8, isize),
 ) {
     // From the run's first and last points (0 if either is behind the camera).
     let n = out.len() / C;
     let (first, last) = (row.at(j0 as f64), row.at((j0 + n.max(1) - 1) as f64));
     let ahead = ahead_of_run(src, first, last, n, C);
     let mut j = j0;
-    fill::<C>(src, out, ahead, || {
+    let next = || {
         let p = proj_points(row, j);
         j += STEP;
         p
-    });
+    };
+    fill::<C>(out, ahead, next, step);
 }
 
-/// Samples the points `(u[k], v[k])` (input pixel coordinates; NaN reads
-/// as outside) into the pixels of `out` (`u.len()·C` bytes) with the
-/// fixed-point bilinear scheme, `C` = `src`'s channel count (1 to 4).
-///
-/// With zero padding any points may be given; with other paddings only
-/// points whose four taps are all inside the image.
-///
-/// # Safety
-/// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1 to 4).
+/// Runs `step` over the points `(u[k], v[k])`, into the pixels of `out`.
 ///
 /// # Panics
 /// If `v.len()` or `out.len() / C` differ from `u.len()`.
+#[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
+fn run_points<const C: usize>(
+    src: &Plane<'_>,
+    u: &[f64],
+    v: &[f64],
+    out: &mut [u8],
+    step: impl Fn(&Points, *mut u8, isize),
+) {
     assert!(v.len() == u.len() && out.len() == u.len() * C);
     let n = u.len();
     let ahead = if n > 0 {
@@ -573,7 +664,7 @@ pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, u: &[f64], v: &[f64], ou
     };
     let whole = u.len() / STEP * STEP;
     let mut j = 0;
-    fill::<C>(src, out, ahead, || {
+    let next = || {
         let p = if j < whole {
             // SAFETY: j + STEP ≤ whole ≤ len.
             unsafe { load_points(u, v, j) }
@@ -588,23 +679,21 @@ pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, u: &[f64], v: &[f64], ou
         };
         j += STEP;
         p
-    });
+    };
+    fill::<C>(out, ahead, next, step);
 }
 
-/// Samples a whole `width`-pixel-wide output image `out` through the
-/// sampling map `map` (output pixel → input pixel) with zero padding, as
-/// [`bilinear`] on each row, but stepping through the image's pixels in one
-/// run: no per-row overhead and no partial steps at row ends, for small images.
-///
-/// # Safety
-/// - the CPU supports AVX2 and SSE4.1 (`Isa::Avx2.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1 to 4).
+/// Runs `step` over a whole `width`-pixel-wide output image `out` through
+/// the sampling map `map` (output pixel → input pixel), stepping through the
+/// image's pixels in one run: no per-row overhead and no partial steps at
+/// row ends, for small images.
+#[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-pub unsafe fn bilinear_image<const C: usize>(
-    src: &Plane<'_>,
+fn run_image<const C: usize>(
     map: &[f64; 6],
     width: usize,
     out: &mut [u8],
+    step: impl Fn(&Points, *mut u8, isize),
 ) {
     let ramp = _mm256_setr_pd(0.0, 1.0, 2.0, 3.0);
     let n = _mm256_set1_pd(width as f64);
@@ -626,11 +715,112 @@ pub unsafe fn bilinear_image<const C: usize>(
         }
     };
     wrap(&mut x, &mut y);
-    let step = _mm256_set1_pd(STEP as f64);
-    fill::<C>(src, out, 0, || {
+    let stride = _mm256_set1_pd(STEP as f64);
+    let next = || {
         let p = map_points(map, x, y);
-        x = [_mm256_add_pd(x[0], step), _mm256_add_pd(x[1], step)];
+        x = [_mm256_add_pd(x[0], stride), _mm256_add_pd(x[1], stride)];
         wrap(&mut x, &mut y);
         p
-    });
+    };
+    fill::<C>(out, 0, next, step);
 }
+
+/// Defines the four entry points of one kernel (`$step::<C, …>` per 8
+/// pixels): a point buffer, an affine row, a projective row, a small image.
+macro_rules! entry_points {
+    (
+        $what:literal, $step:ident, [$($cg:tt)*], [$($ca:tt)*],
+        $points:ident, $row:ident, $proj:ident, $image:ident
+    ) => {
+        #[doc = concat!("Samples the points `(u[k], v[k])` (input pixel coordinates; NaN reads")]
+        #[doc = concat!("as outside) into the pixels of `out` (`u.len()·C` bytes) with ", $what, ".")]
+        ///
+        /// With zero padding any points may be given; with other paddings only
+        /// points whose taps are all inside the image.
+        ///
+        /// # Safety
+        /// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
+        /// - `C` equals the channel count `src` was checked with (1 to 4).
+        ///
+        /// # Panics
+        /// If `v.len()` or `out.len() / C` differ from `u.len()`.
+        #[target_feature(enable = "avx2,sse4.1")]
+        pub unsafe fn $points<$($cg)*>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
+            // SAFETY: the caller vouches for the CPU and C; `fill` passes
+            // pointers valid for 8·C bytes.
+            run_points::<C>(src, u, v, out, |p, dst, ahead| unsafe {
+                $step::<$($ca)*>(src, p, dst, ahead)
+            });
+        }
+
+        #[doc = concat!("Samples output columns `j0 .. j0 + out.len() / C` of the affine `row` with ", $what, ",")]
+        /// its points `u0 + j·du`, `v0 + j·dv` made in registers (exactly
+        /// [`Row::at`]): the point-buffer kernel without a buffer.
+        ///
+        /// With zero padding any columns may be given; with other paddings only
+        /// columns whose taps are all inside the image.
+        ///
+        /// # Safety
+        /// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
+        /// - `C` equals the channel count `src` was checked with (1 to 4).
+        #[target_feature(enable = "avx2,sse4.1")]
+        pub unsafe fn $row<$($cg)*>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
+            // SAFETY: as in the point-buffer kernel.
+            run_row::<C>(src, row, j0, out, |p, dst, ahead| unsafe {
+                $step::<$($ca)*>(src, p, dst, ahead)
+            });
+        }
+
+        #[doc = concat!("Samples output columns `j0 .. j0 + out.len() / C` of the projective `row` with ", $what, "")]
+        /// and zero padding, its points made in registers (exactly
+        /// [`ProjRow::at`]).
+        ///
+        /// # Safety
+        /// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
+        /// - `C` equals the channel count `src` was checked with (1 to 4).
+        #[target_feature(enable = "avx2,sse4.1")]
+        pub unsafe fn $proj<$($cg)*>(src: &Plane<'_>, row: &ProjRow, j0: usize, out: &mut [u8]) {
+            // SAFETY: as in the point-buffer kernel.
+            run_proj::<C>(src, row, j0, out, |p, dst, ahead| unsafe {
+                $step::<$($ca)*>(src, p, dst, ahead)
+            });
+        }
+
+        #[doc = concat!("Samples a whole `width`-pixel-wide output image `out` with ", $what, " and zero")]
+        /// padding through the sampling map `map` (output pixel → input
+        /// pixel), as the point-buffer kernel on each row, in one run.
+        ///
+        /// # Safety
+        /// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
+        /// - `C` equals the channel count `src` was checked with (1 to 4).
+        #[target_feature(enable = "avx2,sse4.1")]
+        pub unsafe fn $image<$($cg)*>(src: &Plane<'_>, map: &[f64; 6], width: usize, out: &mut [u8]) {
+            // SAFETY: as in the point-buffer kernel.
+            run_image::<C>(map, width, out, |p, dst, ahead| unsafe {
+                $step::<$($ca)*>(src, p, dst, ahead)
+            });
+        }
+    };
+}
+
+entry_points!(
+    "the fixed-point bilinear scheme",
+    step,
+    [const C: usize],
+    [C],
+    bilinear,
+    bilinear_row,
+    bilinear_proj,
+    bilinear_image
+);
+
+entry_points!(
+    "nearest-neighbour sampling (exactly the scalar spec)",
+    step_nearest,
+    [const C: usize],
+    [C],
+    nearest,
+    nearest_row,
+    nearest_proj,
+    nearest_image
+);
