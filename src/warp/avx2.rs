@@ -527,6 +527,18 @@ unsafe fn step_nearest<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8
         _mm256_mask_i32gather_epi32::<1>(zero, src.data().as_ptr().cast(), safe, inside)
     };
     let px = _mm256_srlv_epi32(px, shift);
+    // SAFETY: the caller guarantees 8·C writable bytes.
+    unsafe { store_pixels::<C>(px, dst) }
+}
+
+/// Stores 8 pixels, each in the low `C` bytes of its 32-bit lane of `px`
+/// (the other bytes are ignored), as `8·C` contiguous bytes.
+///
+/// # Safety
+/// The CPU supports AVX2; `dst` is valid for writes of `8·C` bytes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+unsafe fn store_pixels<const C: usize>(px: __m256i, dst: *mut u8) {
     // SAFETY (all stores): the caller guarantees 8·C writable bytes.
     unsafe {
         match C {
@@ -567,6 +579,118 @@ unsafe fn step_nearest<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8
             _ => _mm256_storeu_si256(dst.cast(), px),
         }
     }
+}
+
+/// The four cubic convolution weights (A = −0.75) of 8 fractional offsets
+/// `t`, with exactly the operations of the scalar spec's `cubic_weights`
+/// (no fused multiply-add), so the weights are the spec's bit for bit.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn cubic_weights(t: __m256) -> [__m256; 4] {
+    #[allow(clippy::redundant_closure)] // target-feature fns are not FnMut
+    let k = |v| _mm256_set1_ps(v);
+    const A: f32 = -0.75;
+    // ((A + 2)·x − (A + 3))·x·x + 1, for |x| ≤ 1.
+    let near = |x| {
+        let a = _mm256_sub_ps(_mm256_mul_ps(k(A + 2.0), x), k(A + 3.0));
+        _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(a, x), x), k(1.0))
+    };
+    // ((A·x − 5A)·x + 8A)·x − 4A, for 1 < |x| < 2.
+    let far = |x| {
+        let a = _mm256_sub_ps(_mm256_mul_ps(k(A), x), k(5.0 * A));
+        let a = _mm256_add_ps(_mm256_mul_ps(a, x), k(8.0 * A));
+        _mm256_sub_ps(_mm256_mul_ps(a, x), k(4.0 * A))
+    };
+    let one = k(1.0);
+    [
+        far(_mm256_add_ps(t, one)),
+        near(t),
+        near(_mm256_sub_ps(one, t)),
+        far(_mm256_sub_ps(k(2.0), t)),
+    ]
+}
+
+/// Floors and fractions of 8 coordinates (two halves of 4), as the scalar
+/// spec computes them: `floor(p)` in `i32` (NaN and values beyond i32 give
+/// i32::MIN, far outside) and `(p − floor(p)) as f32`.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn floor_fraction(p: [__m256d; 2]) -> (__m256i, __m256) {
+    let (f0, f1) = (_mm256_floor_pd(p[0]), _mm256_floor_pd(p[1]));
+    let i = _mm256_set_m128i(_mm256_cvttpd_epi32(f1), _mm256_cvttpd_epi32(f0));
+    let t = |p, f| _mm256_cvtpd_ps(_mm256_sub_pd(p, f));
+    (i, _mm256_set_m128(t(p[1], f1), t(p[0], f0)))
+}
+
+/// Writes 8 bicubic output pixels (A = −0.75), sampled at `p` with zero
+/// padding applied to each of the 16 taps, to `dst`: the scalar spec's
+/// `Bicubic` operation for operation in `f32` (same weights, same order of
+/// products and sums, same clamping and rounding), so its bytes exactly.
+///
+/// Each tap is fetched with one 32-bit gather per 8 pixels, as in
+/// [`step_nearest`]; taps outside the image are not fetched and read 0.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1;
+/// - `C` is `src`'s channel count, 1 to 4;
+/// - `dst` is valid for writes of `8·C` bytes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+unsafe fn step_bicubic<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, _ahead: isize) {
+    let (x0, tx) = floor_fraction(p.u);
+    let (y0, ty) = floor_fraction(p.v);
+    let (wx, wy) = (cubic_weights(tx), cubic_weights(ty));
+    let zero = _mm256_setzero_si256();
+    let within = |q, size: usize| {
+        _mm256_andnot_si256(
+            _mm256_cmpgt_epi32(zero, q),
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(size as i32), q),
+        )
+    };
+    let base = src.data().as_ptr();
+    let last = _mm256_set1_epi32(src.data().len() as i32 - 4);
+    let byte = _mm256_set1_epi32(0xff);
+    let mut acc = [_mm256_setzero_ps(); 4];
+    for (r, wr) in wy.iter().enumerate() {
+        // Wrapping adds: i32::MIN ± 1 stay outside (negative or ≥ 2³¹ as unsigned).
+        let y = _mm256_add_epi32(y0, _mm256_set1_epi32(r as i32 - 1));
+        let row_in = within(y, src.height());
+        let row_off = _mm256_mullo_epi32(y, _mm256_set1_epi32(src.stride() as i32));
+        let mut line = [_mm256_setzero_ps(); 4];
+        for (k, wk) in wx.iter().enumerate() {
+            let x = _mm256_add_epi32(x0, _mm256_set1_epi32(k as i32 - 1));
+            let inside = _mm256_and_si256(row_in, within(x, src.width()));
+            let off = _mm256_and_si256(
+                inside,
+                _mm256_add_epi32(row_off, _mm256_mullo_epi32(x, _mm256_set1_epi32(C as i32))),
+            );
+            let safe = _mm256_min_epi32(off, last);
+            // SAFETY: only taps inside the image are fetched; there `off` ≤
+            // len − C and `safe` = min(off, len − 4) ≥ 0 (Plane: len ≥ 4), so
+            // the 4 bytes at `safe` lie inside the data.
+            let px = unsafe { _mm256_mask_i32gather_epi32::<1>(zero, base.cast(), safe, inside) };
+            let px = _mm256_srlv_epi32(px, _mm256_slli_epi32::<3>(_mm256_sub_epi32(off, safe)));
+            for (c, l) in line.iter_mut().enumerate().take(C) {
+                let v = _mm256_and_si256(_mm256_srl_epi32(px, _mm_cvtsi32_si128(8 * c as i32)), byte);
+                let term = _mm256_mul_ps(*wk, _mm256_cvtepi32_ps(v));
+                // The spec's `w0·p0 + w1·p1 + w2·p2 + w3·p3`, left to right.
+                *l = if k == 0 { term } else { _mm256_add_ps(*l, term) };
+            }
+        }
+        for c in 0..C {
+            acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(*wr, line[c]));
+        }
+    }
+    // clamp(0, 255) (NaN, from a NaN point, becomes 0: `max` returns its
+    // second operand then), then round half to even (MXCSR's mode).
+    let mut px = zero;
+    for (c, a) in acc.iter().enumerate().take(C) {
+        let v = _mm256_min_ps(_mm256_max_ps(*a, _mm256_setzero_ps()), _mm256_set1_ps(255.0));
+        let v = _mm256_cvtps_epi32(v);
+        px = _mm256_or_si256(px, _mm256_sll_epi32(v, _mm_cvtsi32_si128(8 * c as i32)));
+    }
+    // SAFETY: the caller guarantees 8·C writable bytes.
+    unsafe { store_pixels::<C>(px, dst) }
 }
 
 /// Fills `out` (a multiple of 8·C bytes long, plus a partial last step) by
@@ -812,6 +936,17 @@ entry_points!(
     bilinear_row,
     bilinear_proj,
     bilinear_image
+);
+
+entry_points!(
+    "bicubic convolution (exactly the scalar spec)",
+    step_bicubic,
+    [const C: usize],
+    [C],
+    bicubic,
+    bicubic_row,
+    bicubic_proj,
+    bicubic_image
 );
 
 entry_points!(

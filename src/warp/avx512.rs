@@ -622,7 +622,20 @@ unsafe fn step_nearest<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8
         )
     };
     let px = _mm512_srlv_epi32(px, shift);
-    // SAFETY (all four stores): the caller guarantees 16·C writable bytes.
+    // SAFETY: the caller guarantees 16·C writable bytes.
+    unsafe { store_pixels::<C>(px, dst) }
+}
+
+/// Stores 16 pixels, each in the low `C` bytes of its 32-bit lane of `px`
+/// (the other bytes are ignored), as `16·C` contiguous bytes.
+///
+/// # Safety
+/// The CPU supports AVX-512 F, BW, VL and VBMI; `dst` is valid for writes
+/// of `16·C` bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+unsafe fn store_pixels<const C: usize>(px: __m512i, dst: *mut u8) {
+    // SAFETY (all stores): the caller guarantees 16·C writable bytes.
     unsafe {
         match C {
             1 => _mm_storeu_si128(dst.cast(), _mm512_cvtepi32_epi8(px)),
@@ -637,6 +650,121 @@ unsafe fn step_nearest<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8
             _ => _mm512_storeu_si512(dst.cast(), px),
         }
     }
+}
+
+/// The four cubic convolution weights (A = −0.75) of 16 fractional offsets
+/// `t`, with exactly the operations of the scalar spec's `cubic_weights`
+/// (no fused multiply-add), so the weights are the spec's bit for bit.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn cubic_weights(t: __m512) -> [__m512; 4] {
+    #[allow(clippy::redundant_closure)] // target-feature fns are not FnMut
+    let k = |v| _mm512_set1_ps(v);
+    const A: f32 = -0.75;
+    // ((A + 2)·x − (A + 3))·x·x + 1, for |x| ≤ 1.
+    let near = |x| {
+        let a = _mm512_sub_ps(_mm512_mul_ps(k(A + 2.0), x), k(A + 3.0));
+        _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(a, x), x), k(1.0))
+    };
+    // ((A·x − 5A)·x + 8A)·x − 4A, for 1 < |x| < 2.
+    let far = |x| {
+        let a = _mm512_sub_ps(_mm512_mul_ps(k(A), x), k(5.0 * A));
+        let a = _mm512_add_ps(_mm512_mul_ps(a, x), k(8.0 * A));
+        _mm512_sub_ps(_mm512_mul_ps(a, x), k(4.0 * A))
+    };
+    let one = k(1.0);
+    [
+        far(_mm512_add_ps(t, one)),
+        near(t),
+        near(_mm512_sub_ps(one, t)),
+        far(_mm512_sub_ps(k(2.0), t)),
+    ]
+}
+
+/// Floors and fractions of 16 coordinates (two halves of 8), as the scalar
+/// spec computes them: `floor(p)` in `i32` (NaN and values beyond i32 give
+/// i32::MIN, far outside) and `(p − floor(p)) as f32`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn floor_fraction(p: [__m512d; 2]) -> (__m512i, __m512) {
+    let fl = |p| _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(p);
+    let (f0, f1) = (fl(p[0]), fl(p[1]));
+    let i = join(_mm512_cvttpd_epi32(f0), _mm512_cvttpd_epi32(f1));
+    let t = |p, f| _mm512_cvtpd_ps(_mm512_sub_pd(p, f));
+    let (lo, hi) = (t(p[0], f0), t(p[1], f1));
+    let t = _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+        _mm512_castps_pd(_mm512_castps256_ps512(lo)),
+        _mm256_castps_pd(hi),
+    ));
+    (i, t)
+}
+
+/// Writes 16 bicubic output pixels (A = −0.75), sampled at `p` with zero
+/// padding applied to each of the 16 taps, to `dst`: the scalar spec's
+/// `Bicubic` operation for operation in `f32` (same weights, same order of
+/// products and sums, same clamping and rounding), so its bytes exactly.
+///
+/// Each tap is fetched with one 32-bit gather per 16 pixels, as in
+/// [`step_nearest`]; taps outside the image are not fetched and read 0.
+///
+/// # Safety
+/// - the CPU supports AVX-512 F, BW, VL and VBMI;
+/// - `C` is `src`'s channel count, 1 to 4;
+/// - `dst` is valid for writes of `16·C` bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+unsafe fn step_bicubic<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, _ahead: isize) {
+    let (x0, tx) = floor_fraction(p.u);
+    let (y0, ty) = floor_fraction(p.v);
+    let (wx, wy) = (cubic_weights(tx), cubic_weights(ty));
+    let (w, h) = (src.width() as i32, src.height() as i32);
+    let base = src.data().as_ptr();
+    let last = _mm512_set1_epi32(src.data().len() as i32 - 4);
+    let byte = _mm512_set1_epi32(0xff);
+    let mut acc = [_mm512_setzero_ps(); 4];
+    for (r, wr) in wy.iter().enumerate() {
+        // Wrapping adds: i32::MIN ± 1 stay outside (negative or ≥ 2³¹ unsigned).
+        let y = _mm512_add_epi32(y0, _mm512_set1_epi32(r as i32 - 1));
+        let row_in = _mm512_cmplt_epu32_mask(y, _mm512_set1_epi32(h));
+        let row_off = _mm512_mullo_epi32(y, _mm512_set1_epi32(src.stride() as i32));
+        let mut line = [_mm512_setzero_ps(); 4];
+        for (k, wk) in wx.iter().enumerate() {
+            let x = _mm512_add_epi32(x0, _mm512_set1_epi32(k as i32 - 1));
+            let inside = row_in & _mm512_cmplt_epu32_mask(x, _mm512_set1_epi32(w));
+            let off = _mm512_maskz_add_epi32(
+                inside,
+                row_off,
+                _mm512_mullo_epi32(x, _mm512_set1_epi32(C as i32)),
+            );
+            let safe = _mm512_min_epu32(off, last);
+            // SAFETY: only taps inside the image are fetched; there `off` ≤
+            // len − C and `safe` = min(off, len − 4) ≥ 0 (Plane: len ≥ 4), so
+            // the 4 bytes at `safe` lie inside the data.
+            let px = unsafe {
+                _mm512_mask_i32gather_epi32::<1>(_mm512_setzero_si512(), inside, safe, base.cast())
+            };
+            let px = _mm512_srlv_epi32(px, _mm512_slli_epi32::<3>(_mm512_sub_epi32(off, safe)));
+            for (c, l) in line.iter_mut().enumerate().take(C) {
+                let v = _mm512_and_si512(_mm512_srl_epi32(px, _mm_cvtsi32_si128(8 * c as i32)), byte);
+                let term = _mm512_mul_ps(*wk, _mm512_cvtepi32_ps(v));
+                // The spec's `w0·p0 + w1·p1 + w2·p2 + w3·p3`, left to right.
+                *l = if k == 0 { term } else { _mm512_add_ps(*l, term) };
+            }
+        }
+        for c in 0..C {
+            acc[c] = _mm512_add_ps(acc[c], _mm512_mul_ps(*wr, line[c]));
+        }
+    }
+    // clamp(0, 255) (NaN, from a NaN point, becomes 0: `max` returns its
+    // second operand then), then round half to even (MXCSR's mode).
+    let mut bytes = _mm512_setzero_si512();
+    for (c, a) in acc.iter().enumerate().take(C) {
+        let v = _mm512_min_ps(_mm512_max_ps(*a, _mm512_setzero_ps()), _mm512_set1_ps(255.0));
+        let v = _mm512_cvtps_epi32(v);
+        bytes = _mm512_or_si512(bytes, _mm512_sll_epi32(v, _mm_cvtsi32_si128(8 * c as i32)));
+    }
+    // SAFETY: the caller guarantees 16·C writable bytes.
+    unsafe { store_pixels::<C>(bytes, dst) }
 }
 
 /// Fills `out` (a multiple of 16·C bytes long, plus a partial last step) by
@@ -882,6 +1010,17 @@ entry_points!(
     bilinear_row,
     bilinear_proj,
     bilinear_image
+);
+
+entry_points!(
+    "bicubic convolution (exactly the scalar spec)",
+    step_bicubic,
+    [const C: usize],
+    [C],
+    bicubic,
+    bicubic_row,
+    bicubic_proj,
+    bicubic_image
 );
 
 entry_points!(

@@ -257,7 +257,7 @@ fn dispatch<T: Sample, const C: usize>(
     match opts.interp {
         Interp::Bilinear => simd_or_spec::<T, C, scalar::Bilinear>(src, dst, grid, opts, isa),
         Interp::Nearest => simd_or_spec::<T, C, scalar::Nearest>(src, dst, grid, opts, isa),
-        Interp::Bicubic => rows::<T, C, scalar::Bicubic>(src, dst, grid, opts),
+        Interp::Bicubic => simd_or_spec::<T, C, scalar::Bicubic>(src, dst, grid, opts, isa),
     }
 }
 
@@ -305,8 +305,8 @@ type ProjFn = unsafe fn(&fixed::Plane<'_>, &grid::ProjRow, usize, &mut [u8]);
 type ImageFn = unsafe fn(&fixed::Plane<'_>, &[f64; 6], usize, &mut [u8]);
 
 /// A SIMD `u8` kernel the CPU supports, for one interpolation and channel
-/// count: fixed-point bilinear (within one level of the spec) or nearest
-/// (exactly the spec). Each applies zero padding itself; with border or
+/// count: fixed-point bilinear (within one level of the spec), nearest or
+/// bicubic (exactly the spec). Each applies zero padding itself; with border or
 /// reflection padding it only gets points whose taps are all inside.
 #[derive(Clone, Copy)]
 struct Simd {
@@ -344,12 +344,17 @@ impl Simd {
                     set!($m::{bilinear, bilinear_row, bilinear_proj, bilinear_image}[$($p)*])
                 };
             }
+            macro_rules! bicubic {
+                ($m:ident, $($p:tt)*) => {
+                    set!($m::{bicubic, bicubic_row, bicubic_proj, bicubic_image}[$($p)*])
+                };
+            }
             macro_rules! nearest {
                 ($m:ident, $($p:tt)*) => {
                     set!($m::{nearest, nearest_row, nearest_proj, nearest_image}[$($p)*])
                 };
             }
-            use Interp::{Bilinear, Nearest};
+            use Interp::{Bicubic, Bilinear, Nearest};
             // Bilinear gray always gathers; colour as `fast_gathers` says.
             let gather = isa::fast_gathers();
             let (run, row, proj, image) = match (interp, isa, channels) {
@@ -372,6 +377,14 @@ impl Simd {
                 (Nearest, Isa::Avx512, 2) => nearest!(avx512, 2),
                 (Nearest, Isa::Avx512, 3) => nearest!(avx512, 3),
                 (Nearest, Isa::Avx512, 4) => nearest!(avx512, 4),
+                (Bicubic, Isa::Avx2, 1) => bicubic!(avx2, 1),
+                (Bicubic, Isa::Avx2, 2) => bicubic!(avx2, 2),
+                (Bicubic, Isa::Avx2, 3) => bicubic!(avx2, 3),
+                (Bicubic, Isa::Avx2, 4) => bicubic!(avx2, 4),
+                (Bicubic, Isa::Avx512, 1) => bicubic!(avx512, 1),
+                (Bicubic, Isa::Avx512, 2) => bicubic!(avx512, 2),
+                (Bicubic, Isa::Avx512, 3) => bicubic!(avx512, 3),
+                (Bicubic, Isa::Avx512, 4) => bicubic!(avx512, 4),
                 _ => return None,
             };
             Some(Simd {

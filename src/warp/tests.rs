@@ -1,14 +1,17 @@
-//! The SIMD nearest-neighbour kernels against the scalar spec, byte for byte.
+//! The SIMD nearest-neighbour and bicubic kernels against the scalar spec,
+//! byte for byte.
 //!
-//! `scalar::Nearest` is the specification (`nearbyint`, ties to even, zero
-//! padding per point); every SIMD entry point (point buffers, affine rows,
-//! projective rows, whole small images) must give exactly its bytes, on
-//! rows that cross the image in every direction, at exact rounding ties,
-//! and far outside it (NaN, infinities, beyond `i32`).
+//! `scalar::Nearest` (`nearbyint`, ties to even, zero padding per point) and
+//! `scalar::Bicubic` (A = −0.75, zero padding per tap, `f32` weights and
+//! sums) are the specification; every SIMD entry point (point buffers,
+//! affine rows, projective rows, whole small images) must give exactly their
+//! bytes, on rows that cross the image in every direction, at exact rounding
+//! ties and integer coordinates, and far outside it (NaN, infinities, beyond
+//! `i32`).
 
 use super::fixed::Plane;
 use super::grid::{ProjRow, Row};
-use super::scalar::{Kernel, Nearest, Src};
+use super::scalar::{Bicubic, Kernel, Nearest, Src};
 use super::{Isa, WarpOptions};
 use crate::affine::Affine;
 use crate::transform::Homography;
@@ -48,8 +51,17 @@ impl Rng {
     }
 }
 
+/// The kernels under test.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Nearest,
+    Bicubic,
+}
+
+const KINDS: [Kind; 2] = [Kind::Nearest, Kind::Bicubic];
+
 /// The spec's bytes for the points `(u[k], v[k])`, zero padding.
-fn spec(src: &Plane<'_>, u: &[f64], v: &[f64]) -> Vec<u8> {
+fn spec(kind: Kind, src: &Plane<'_>, u: &[f64], v: &[f64]) -> Vec<u8> {
     let c = src.channels();
     let s = Src {
         data: src.data(),
@@ -59,17 +71,21 @@ fn spec(src: &Plane<'_>, u: &[f64], v: &[f64]) -> Vec<u8> {
     let opts = WarpOptions::default();
     let mut out = vec![0u8; u.len() * c];
     for ((u, v), px) in u.iter().zip(v).zip(out.chunks_exact_mut(c)) {
-        match c {
-            1 => Nearest::slow::<u8, 1>(&s, *u, *v, &opts, px),
-            2 => Nearest::slow::<u8, 2>(&s, *u, *v, &opts, px),
-            3 => Nearest::slow::<u8, 3>(&s, *u, *v, &opts, px),
-            _ => Nearest::slow::<u8, 4>(&s, *u, *v, &opts, px),
+        match (kind, c) {
+            (Kind::Nearest, 1) => Nearest::slow::<u8, 1>(&s, *u, *v, &opts, px),
+            (Kind::Nearest, 2) => Nearest::slow::<u8, 2>(&s, *u, *v, &opts, px),
+            (Kind::Nearest, 3) => Nearest::slow::<u8, 3>(&s, *u, *v, &opts, px),
+            (Kind::Nearest, _) => Nearest::slow::<u8, 4>(&s, *u, *v, &opts, px),
+            (Kind::Bicubic, 1) => Bicubic::slow::<u8, 1>(&s, *u, *v, &opts, px),
+            (Kind::Bicubic, 2) => Bicubic::slow::<u8, 2>(&s, *u, *v, &opts, px),
+            (Kind::Bicubic, 3) => Bicubic::slow::<u8, 3>(&s, *u, *v, &opts, px),
+            (Kind::Bicubic, _) => Bicubic::slow::<u8, 4>(&s, *u, *v, &opts, px),
         }
     }
     out
 }
 
-/// The four entry points of `isa`'s nearest kernel for `c` channels.
+/// The four entry points of a kernel.
 enum Call<'a> {
     Points(&'a [f64], &'a [f64]),
     Row(&'a Row, usize),
@@ -77,22 +93,26 @@ enum Call<'a> {
     Image(&'a [f64; 6], usize),
 }
 
-/// Runs `isa`'s nearest kernel (`None` if it has none, e.g. the scalar ISA).
+/// Runs `isa`'s `kind` kernel (`None` if it has none, e.g. the scalar ISA).
 #[allow(unused_variables)]
-fn simd(isa: Isa, src: &Plane<'_>, call: Call<'_>, out: &mut [u8]) -> Option<()> {
+fn simd(kind: Kind, isa: Isa, src: &Plane<'_>, call: Call<'_>, out: &mut [u8]) -> Option<()> {
     #[cfg(target_arch = "x86_64")]
     {
         use super::{avx2, avx512};
         macro_rules! go {
             ($m:ident, $c:literal) => {
-                // SAFETY: `isa` is supported (from Isa::supported()); C is
-                // the plane's channel count.
+                // SAFETY: `isa` is supported (asserted); C is the plane's
+                // channel count.
                 unsafe {
-                    match call {
-                        Call::Points(u, v) => $m::nearest::<$c>(src, u, v, out),
-                        Call::Row(r, j0) => $m::nearest_row::<$c>(src, r, j0, out),
-                        Call::Proj(r, j0) => $m::nearest_proj::<$c>(src, r, j0, out),
-                        Call::Image(m, w) => $m::nearest_image::<$c>(src, m, w, out),
+                    match (kind, call) {
+                        (Kind::Nearest, Call::Points(u, v)) => $m::nearest::<$c>(src, u, v, out),
+                        (Kind::Nearest, Call::Row(r, j0)) => $m::nearest_row::<$c>(src, r, j0, out),
+                        (Kind::Nearest, Call::Proj(r, j0)) => $m::nearest_proj::<$c>(src, r, j0, out),
+                        (Kind::Nearest, Call::Image(m, w)) => $m::nearest_image::<$c>(src, m, w, out),
+                        (Kind::Bicubic, Call::Points(u, v)) => $m::bicubic::<$c>(src, u, v, out),
+                        (Kind::Bicubic, Call::Row(r, j0)) => $m::bicubic_row::<$c>(src, r, j0, out),
+                        (Kind::Bicubic, Call::Proj(r, j0)) => $m::bicubic_proj::<$c>(src, r, j0, out),
+                        (Kind::Bicubic, Call::Image(m, w)) => $m::bicubic_image::<$c>(src, m, w, out),
                     }
                 }
             };
@@ -121,9 +141,10 @@ fn plane_data(rng: &mut Rng, c: usize) -> (Vec<u8>, usize, usize) {
 }
 
 #[test]
-fn simd_nearest_equals_the_spec_on_rows_and_points() {
+fn simd_kernels_equal_the_spec_on_rows_and_points() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    for case in 0..4000 {
+    for case in 0..8000 {
+        let kind = KINDS[case / 4 % 2];
         let c = 1 + case % 4;
         let (data, w, h) = plane_data(&mut rng, c);
         let src = Plane::new(&data, w, h, c).unwrap();
@@ -147,26 +168,27 @@ fn simd_nearest_equals_the_spec_on_rows_and_points() {
                 }
             }
         }
-        let want = spec(&src, &u, &v);
+        let want = spec(kind, &src, &u, &v);
         for isa in Isa::supported() {
             let mut got = vec![0u8; n * c];
-            if simd(isa, &src, Call::Points(&u, &v), &mut got).is_none() {
+            if simd(kind, isa, &src, Call::Points(&u, &v), &mut got).is_none() {
                 continue;
             }
-            assert_eq!(got, want, "{isa} points C={c} {w}x{h} {row:?} j0={j0}");
+            assert_eq!(got, want, "{isa} {kind:?} points C={c} {w}x{h} {row:?} j0={j0}");
             if !jittered {
                 let mut got = vec![0u8; n * c];
-                simd(isa, &src, Call::Row(&row, j0), &mut got);
-                assert_eq!(got, want, "{isa} row C={c} {w}x{h} {row:?} j0={j0}");
+                simd(kind, isa, &src, Call::Row(&row, j0), &mut got);
+                assert_eq!(got, want, "{isa} {kind:?} row C={c} {w}x{h} {row:?} j0={j0}");
             }
         }
     }
 }
 
 #[test]
-fn simd_nearest_equals_the_spec_on_projective_rows() {
+fn simd_kernels_equal_the_spec_on_projective_rows() {
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);
-    for case in 0..2000 {
+    for case in 0..4000 {
+        let kind = KINDS[case / 4 % 2];
         let c = 1 + case % 4;
         let (data, w, h) = plane_data(&mut rng, c);
         let src = Plane::new(&data, w, h, c).unwrap();
@@ -180,25 +202,27 @@ fn simd_nearest_equals_the_spec_on_projective_rows() {
         let row = ProjRow::new(&g, rng.below(40));
         let (j0, n) = (rng.below(50), rng.below(70));
         let (u, v): (Vec<f64>, Vec<f64>) = (j0..j0 + n).map(|j| row.at(j as f64)).unzip();
-        let want = spec(&src, &u, &v);
+        let want = spec(kind, &src, &u, &v);
         for isa in Isa::supported() {
             let mut got = vec![0u8; n * c];
-            if simd(isa, &src, Call::Proj(&row, j0), &mut got).is_some() {
-                assert_eq!(got, want, "{isa} proj C={c} {w}x{h} j0={j0}");
+            if simd(kind, isa, &src, Call::Proj(&row, j0), &mut got).is_some() {
+                assert_eq!(got, want, "{isa} {kind:?} proj C={c} {w}x{h} j0={j0}");
             }
         }
     }
 }
 
 #[test]
-fn simd_nearest_images_equal_the_spec() {
+fn simd_kernel_images_equal_the_spec() {
     let mut rng = Rng(7);
-    for case in 0..1000 {
+    for case in 0..2000 {
+        let kind = KINDS[case / 4 % 2];
         let c = 1 + case % 4;
         let (data, w, h) = plane_data(&mut rng, c);
         let src = Plane::new(&data, w, h, c).unwrap();
         let (ow, oh) = (1 + rng.below(40), 1 + rng.below(20));
-        // Half the maps are scales by ½-multiples plus ½-offsets: ties everywhere.
+        // Half the maps are scales by ½-multiples plus ½-offsets: ties (nearest)
+        // and integer coordinates (bicubic) everywhere.
         let map = if case % 2 == 0 {
             let s = [0.5, 1.0, 1.5, 2.0, -0.5][rng.below(5)];
             Affine([s, 0.0, rng.coord(w), 0.0, s, rng.coord(h)])
@@ -211,12 +235,12 @@ fn simd_nearest_images_equal_the_spec() {
         for i in 0..oh {
             let row = Row::new(&map, i);
             let (u, v): (Vec<f64>, Vec<f64>) = (0..ow).map(|j| row.at(j)).unzip();
-            want.extend(spec(&src, &u, &v));
+            want.extend(spec(kind, &src, &u, &v));
         }
         for isa in Isa::supported() {
             let mut got = vec![0u8; ow * oh * c];
-            if simd(isa, &src, Call::Image(&map.0, ow), &mut got).is_some() {
-                assert_eq!(got, want, "{isa} image C={c} {w}x{h} -> {ow}x{oh} {map:?}");
+            if simd(kind, isa, &src, Call::Image(&map.0, ow), &mut got).is_some() {
+                assert_eq!(got, want, "{isa} {kind:?} image C={c} {w}x{h} -> {ow}x{oh} {map:?}");
             }
         }
     }
