@@ -472,7 +472,6 @@ unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead:
     }
 }
 
-
 /// Writes 8 nearest-neighbour output pixels, sampled at `p` with zero
 /// padding (exactly the scalar spec's `Nearest`: `nearbyint`, ties to even),
 /// to `dst`.
@@ -492,7 +491,8 @@ unsafe fn step_nearest<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8
     // vcvtpd2dq rounds with MXCSR's mode: to nearest, ties to even (Rust never
     // changes it), exactly the spec's `nearbyint`; NaN and values beyond i32
     // become i32::MIN: outside.
-    let round = |p: [__m256d; 2]| _mm256_set_m128i(_mm256_cvtpd_epi32(p[1]), _mm256_cvtpd_epi32(p[0]));
+    let round =
+        |p: [__m256d; 2]| _mm256_set_m128i(_mm256_cvtpd_epi32(p[1]), _mm256_cvtpd_epi32(p[0]));
     let (x, y) = (round(p.u), round(p.v));
     let zero = _mm256_setzero_si256();
     let within = |q, size: usize| {
@@ -523,9 +523,8 @@ unsafe fn step_nearest<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8
     // y·W·C + x·C ≤ len − C (x < W, y < H), and `safe` = min(off, len − 4) ≥ 0,
     // so the 4 bytes at `safe` lie inside the data, and the pixel's C bytes
     // are bytes `off − safe .. off − safe + C` of them.
-    let px = unsafe {
-        _mm256_mask_i32gather_epi32::<1>(zero, src.data().as_ptr().cast(), safe, inside)
-    };
+    let px =
+        unsafe { _mm256_mask_i32gather_epi32::<1>(zero, src.data().as_ptr().cast(), safe, inside) };
     let px = _mm256_srlv_epi32(px, shift);
     // SAFETY: the caller guarantees 8·C writable bytes.
     unsafe { store_pixels::<C>(px, dst) }
@@ -568,8 +567,8 @@ unsafe fn store_pixels<const C: usize>(px: __m256i, dst: *mut u8) {
                 let b = _mm256_shuffle_epi8(
                     px,
                     _mm256_setr_epi8(
-                        0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, 0, 1, 2, 4, 5, 6, 8,
-                        9, 10, 12, 13, 14, -1, -1, -1, -1,
+                        0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, 0, 1, 2, 4, 5, 6,
+                        8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
                     ),
                 );
                 let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7));
@@ -671,10 +670,15 @@ unsafe fn step_bicubic<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8
             let px = unsafe { _mm256_mask_i32gather_epi32::<1>(zero, base.cast(), safe, inside) };
             let px = _mm256_srlv_epi32(px, _mm256_slli_epi32::<3>(_mm256_sub_epi32(off, safe)));
             for (c, l) in line.iter_mut().enumerate().take(C) {
-                let v = _mm256_and_si256(_mm256_srl_epi32(px, _mm_cvtsi32_si128(8 * c as i32)), byte);
+                let v =
+                    _mm256_and_si256(_mm256_srl_epi32(px, _mm_cvtsi32_si128(8 * c as i32)), byte);
                 let term = _mm256_mul_ps(*wk, _mm256_cvtepi32_ps(v));
                 // The spec's `w0·p0 + w1·p1 + w2·p2 + w3·p3`, left to right.
-                *l = if k == 0 { term } else { _mm256_add_ps(*l, term) };
+                *l = if k == 0 {
+                    term
+                } else {
+                    _mm256_add_ps(*l, term)
+                };
             }
         }
         for c in 0..C {
@@ -685,7 +689,10 @@ unsafe fn step_bicubic<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8
     // second operand then), then round half to even (MXCSR's mode).
     let mut px = zero;
     for (c, a) in acc.iter().enumerate().take(C) {
-        let v = _mm256_min_ps(_mm256_max_ps(*a, _mm256_setzero_ps()), _mm256_set1_ps(255.0));
+        let v = _mm256_min_ps(
+            _mm256_max_ps(*a, _mm256_setzero_ps()),
+            _mm256_set1_ps(255.0),
+        );
         let v = _mm256_cvtps_epi32(v);
         px = _mm256_or_si256(px, _mm256_sll_epi32(v, _mm_cvtsi32_si128(8 * c as i32)));
     }

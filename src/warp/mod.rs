@@ -272,8 +272,7 @@ fn simd_or_spec<T: Sample, const C: usize, K: scalar::Kernel>(
 ) {
     let plane =
         T::as_u8(src.data).and_then(|data| fixed::Plane::new(data, src.width, src.height, C));
-    if let Some((plane, simd)) =
-        plane.and_then(|p| Simd::new(opts.interp, isa, &p).map(|k| (p, k)))
+    if let Some((plane, simd)) = plane.and_then(|p| Simd::new(opts.interp, isa, &p).map(|k| (p, k)))
     {
         let out = T::as_u8_mut(&mut *dst.data).expect("T is u8");
         let dst = ImageMut {
