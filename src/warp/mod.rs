@@ -30,6 +30,8 @@ pub mod scalar;
 
 pub use isa::Isa;
 
+use std::mem::MaybeUninit;
+
 use image::{DynamicImage, ImageBuffer, Pixel};
 use rayon::prelude::*;
 
@@ -89,7 +91,7 @@ pub trait Sample: Copy + Default + Send + Sync + 'static {
     }
     /// The samples as bytes if `Self` is `u8`.
     #[doc(hidden)]
-    fn as_u8_mut(_data: &mut [Self]) -> Option<&mut [u8]> {
+    fn as_u8_uninit(_data: &mut [MaybeUninit<Self>]) -> Option<&mut [MaybeUninit<u8>]> {
         None
     }
 }
@@ -117,7 +119,7 @@ impl Sample for u8 {
         Some(data)
     }
     #[inline(always)]
-    fn as_u8_mut(data: &mut [u8]) -> Option<&mut [u8]> {
+    fn as_u8_uninit(data: &mut [MaybeUninit<u8>]) -> Option<&mut [MaybeUninit<u8>]> {
         Some(data)
     }
 }
@@ -208,7 +210,8 @@ pub fn warp_into<T: Sample>(
 
 /// [`warp_into`] with the kernels of `isa`: bilinear and nearest `u8` warps
 /// run on that ISA's SIMD kernels (bilinear within one grey level of the
-/// scalar spec, nearest exactly it), everything else on the scalar spec. [`Isa::Scalar`] forces the spec.
+/// scalar spec, nearest and bicubic exactly it), everything else on the
+/// scalar spec. [`Isa::Scalar`] forces the spec.
 ///
 /// # Panics
 /// As [`warp_into`], and if `isa` is not supported by this CPU
@@ -220,16 +223,76 @@ pub fn warp_into_with<T: Sample>(
     opts: &WarpOptions,
     isa: Isa,
 ) {
-    assert!(isa.is_supported(), "kernel {isa} is not supported here");
     assert_eq!(src.channels, dst.channels, "channel counts differ");
+    let out = Out {
+        data: uninit_view(dst.data),
+        width: dst.width,
+        height: dst.height,
+        initialised: true,
+    };
+    warp_out(src, out, transform, opts, isa);
+}
+
+/// The destination of the row engine: `width × height` pixels of the
+/// source's channel count, either initialised (a caller's `&mut [T]`) or a
+/// fresh, uninitialised buffer ([`warp_buffer`]). A fresh buffer is zeroed
+/// band by band ([`Out::band`]), each band just before its kernels
+/// overwrite it, while it is in cache, instead of in a separate pass over
+/// the whole output beforehand (which cost a full extra write of the image
+/// to memory); the bytes written are the same.
+struct Out<'a, T> {
+    data: &'a mut [MaybeUninit<T>],
+    width: usize,
+    height: usize,
+    /// Whether every element of `data` is initialised.
+    initialised: bool,
+}
+
+/// `data` as possibly uninitialised samples.
+fn uninit_view<T>(data: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout. The engine only writes
+    // initialised values through the view (`Out::band` and the kernels), so
+    // `data` stays initialised when the borrow ends.
+    unsafe { &mut *(data as *mut [T] as *mut [MaybeUninit<T>]) }
+}
+
+impl<T: Sample> Out<'_, T> {
+    /// `part` (a part of `self.data`) as initialised samples, zeroing it
+    /// first if the output is a fresh buffer.
+    fn band<'b>(initialised: bool, part: &'b mut [MaybeUninit<T>]) -> &'b mut [T] {
+        if !initialised {
+            for x in part.iter_mut() {
+                x.write(T::default());
+            }
+        }
+        // SAFETY: every element of `part` is initialised: either the whole
+        // output was (a caller's `&mut [T]`), or it was written just above.
+        // `MaybeUninit<T>` has `T`'s layout.
+        unsafe { &mut *(part as *mut [MaybeUninit<T>] as *mut [T]) }
+    }
+}
+
+/// [`warp_into_with`] into an [`Out`], which it initialises completely
+/// (every sample written, by the kernels or with zeros), whatever the
+/// transform, options and sizes.
+fn warp_out<T: Sample>(
+    src: ImageRef<'_, T>,
+    dst: Out<'_, T>,
+    transform: &Transform,
+    opts: &WarpOptions,
+    isa: Isa,
+) {
+    assert!(isa.is_supported(), "kernel {isa} is not supported here");
     assert!((1..=4).contains(&src.channels), "1 to 4 channels");
     assert_eq!(src.data.len(), src.width * src.height * src.channels);
-    assert_eq!(dst.data.len(), dst.width * dst.height * dst.channels);
+    assert_eq!(dst.data.len(), dst.width * dst.height * src.channels);
     if dst.data.is_empty() {
         return;
     }
     if src.data.is_empty() {
-        dst.data.fill(T::default());
+        for x in dst.data.iter_mut() {
+            x.write(T::default());
+        }
         return;
     }
     let grid = grid::build(
@@ -249,7 +312,7 @@ pub fn warp_into_with<T: Sample>(
 
 fn dispatch<T: Sample, const C: usize>(
     src: ImageRef<'_, T>,
-    dst: ImageMut<'_, T>,
+    dst: Out<'_, T>,
     grid: &dyn Grid,
     opts: &WarpOptions,
     isa: Isa,
@@ -265,7 +328,7 @@ fn dispatch<T: Sample, const C: usize>(
 /// counterpart, for the slow path, is `K`) if there is one, else the spec.
 fn simd_or_spec<T: Sample, const C: usize, K: scalar::Kernel>(
     src: ImageRef<'_, T>,
-    dst: ImageMut<'_, T>,
+    dst: Out<'_, T>,
     grid: &dyn Grid,
     opts: &WarpOptions,
     isa: Isa,
@@ -274,12 +337,12 @@ fn simd_or_spec<T: Sample, const C: usize, K: scalar::Kernel>(
         T::as_u8(src.data).and_then(|data| fixed::Plane::new(data, src.width, src.height, C));
     if let Some((plane, simd)) = plane.and_then(|p| Simd::new(opts.interp, isa, &p).map(|k| (p, k)))
     {
-        let out = T::as_u8_mut(&mut *dst.data).expect("T is u8");
-        let dst = ImageMut {
+        let out = T::as_u8_uninit(&mut *dst.data).expect("T is u8");
+        let dst = Out {
             data: out,
             width: dst.width,
             height: dst.height,
-            channels: C,
+            initialised: dst.initialised,
         };
         let src = ImageRef {
             data: plane.data(),
@@ -451,7 +514,7 @@ const SIMD_SPAN_MIN: usize = 128;
 /// the rest being the spec's slow path.
 fn simd_rows<const C: usize, K: scalar::Kernel>(
     src: ImageRef<'_, u8>,
-    dst: ImageMut<'_, u8>,
+    dst: Out<'_, u8>,
     grid: &dyn Grid,
     opts: &WarpOptions,
     plane: &fixed::Plane<'_>,
@@ -467,7 +530,7 @@ fn simd_rows<const C: usize, K: scalar::Kernel>(
         Some(map)
             if zeros && dst.width < SIMD_SPAN_MIN && dst.width * dst.height <= SIMD_IMAGE_MAX =>
         {
-            simd.image(plane, map, dst.width, dst.data)
+            simd.image(plane, map, dst.width, Out::band(dst.initialised, dst.data))
         }
         _ => {
             let tile_cols = match opts.interp {
@@ -482,7 +545,7 @@ fn simd_rows<const C: usize, K: scalar::Kernel>(
 /// Runs every output row, in parallel when the output is large enough.
 fn rows<T: Sample, const C: usize, K: scalar::Kernel>(
     src: ImageRef<'_, T>,
-    dst: ImageMut<'_, T>,
+    dst: Out<'_, T>,
     grid: &dyn Grid,
     opts: &WarpOptions,
 ) {
@@ -539,7 +602,7 @@ struct Plan {
 /// padding's reach), the spec's slow path the rest.
 fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
     src: ImageRef<'_, T>,
-    dst: ImageMut<'_, T>,
+    dst: Out<'_, T>,
     grid: &dyn Grid,
     opts: &WarpOptions,
     fast_pads_zeros: bool,
@@ -585,7 +648,9 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
         }
         Some(Plan { ra, a, b, rb })
     };
-    let band = |(k, rows): (usize, &mut [T])| {
+    let initialised = dst.initialised;
+    let band = |(k, rows): (usize, &mut [MaybeUninit<T>])| {
+        let rows = Out::band(initialised, rows);
         let first = k * BAND_ROWS;
         let mut plans = [None; BAND_ROWS];
         for (r, p) in plans.iter_mut().take(rows.len() / row_len).enumerate() {
@@ -744,7 +809,10 @@ impl<T: Sample, P: Fn(&[f64], &[f64], &mut [T]), R: Fn(&grid::Row, usize, &mut [
     }
 }
 
-/// Allocates a zeroed sample buffer, failing cleanly instead of aborting when too large.
+/// An empty buffer with room for `len` samples, failing cleanly instead of
+/// aborting when too large. It is not zeroed: [`warp_out`] initialises
+/// every sample (zeroing each band in cache just before the kernels
+/// overwrite it), so a zero-fill here would be a wasted pass over the image.
 fn alloc<T: Sample>(len: usize) -> Result<Vec<T>, Error> {
     let mut v = Vec::new();
     v.try_reserve_exact(len).map_err(|_| {
@@ -752,7 +820,6 @@ fn alloc<T: Sample>(len: usize) -> Result<Vec<T>, Error> {
             "output image needs {len} samples, more memory than is available"
         ))
     })?;
-    v.resize(len, T::default());
     Ok(v)
 }
 
@@ -774,22 +841,27 @@ where
         .and_then(|n| n.checked_mul(channels))
         .ok_or_else(|| Error::Usage(format!("output size {out} is too large")))?;
     let mut data = alloc::<P::Subpixel>(len)?;
-    warp_into(
+    warp_out(
         ImageRef {
             data: img.as_raw(),
             width: img.width() as usize,
             height: img.height() as usize,
             channels,
         },
-        ImageMut {
-            data: &mut data,
+        Out {
+            data: &mut data.spare_capacity_mut()[..len],
             width: w,
             height: h,
-            channels,
+            initialised: false,
         },
         transform,
         opts,
+        Isa::detect(),
     );
+    // SAFETY: `alloc` reserved room for `len` samples, and `warp_out`
+    // initialised all `len` of them (its contract: every sample is written,
+    // by a kernel or with zeros, including for empty inputs).
+    unsafe { data.set_len(len) };
     Ok(ImageBuffer::from_raw(out.width, out.height, data).expect("buffer sized above"))
 }
 
