@@ -763,10 +763,13 @@ unsafe fn step_bicubic<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8
                 // above for every lane), and `first ≥ 0` (xs, ys ≥ 0).
                 unsafe { _mm_loadu_si128(base.add(offs[p] as usize + r * stride as usize).cast()) }
             };
+            // Four 16-byte loads into the four 128-bit lanes (each insert
+            // takes its load as a memory operand).
             let quad = |p: usize| {
-                let a = _mm256_set_m128i(load(p + 1), load(p));
-                let b = _mm256_set_m128i(load(p + 3), load(p + 2));
-                _mm512_inserti64x4::<1>(_mm512_castsi256_si512(a), b)
+                let q = _mm512_castsi128_si512(load(p));
+                let q = _mm512_inserti32x4::<1>(q, load(p + 1));
+                let q = _mm512_inserti32x4::<2>(q, load(p + 2));
+                _mm512_inserti32x4::<3>(q, load(p + 3))
             };
             let regs = [quad(0), quad(4), quad(8), quad(12)];
             let mut line = [_mm512_setzero_ps(); 4];
