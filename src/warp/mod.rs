@@ -259,7 +259,7 @@ fn uninit_view<T>(data: &mut [T]) -> &mut [MaybeUninit<T>] {
 impl<T: Sample> Out<'_, T> {
     /// `part` (a part of `self.data`) as initialised samples, zeroing it
     /// first if the output is a fresh buffer.
-    fn band<'b>(initialised: bool, part: &'b mut [MaybeUninit<T>]) -> &'b mut [T] {
+    fn band(initialised: bool, part: &mut [MaybeUninit<T>]) -> &mut [T] {
         if !initialised {
             for x in part.iter_mut() {
                 x.write(T::default());
