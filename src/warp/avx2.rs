@@ -1,10 +1,14 @@
-//! AVX2 bilinear kernels for `u8` images with 1 to 4 channels: the
-//! fixed-point scheme of [`super::fixed`], 8 output pixels per step.
+//! AVX2 kernels for `u8` images with 1 to 4 channels, 8 output pixels per
+//! step: bilinear with the fixed-point scheme of [`super::fixed`]; nearest
+//! ([`step_nearest`]) and bicubic ([`step_bicubic`]) exactly as the scalar
+//! spec, their taps fetched with 32-bit gathers. The three share the drivers
+//! that make or load the points (as in `avx512.rs`).
 //!
-//! Gray keeps one output pixel per 32-bit lane and gathers its taps. Colour
-//! keeps one pixel per 128-bit lane (four 32-bit channel lanes, the fourth
-//! unused for RGB, the third and fourth for grey+alpha), because `vpshufb` cannot move bytes between 128-bit
-//! lanes: each pixel's two 8-byte rows are loaded into its own lane.
+//! Bilinear gray keeps one output pixel per 32-bit lane and gathers its
+//! taps. Colour keeps one pixel per 128-bit lane (four 32-bit channel lanes,
+//! the fourth unused for RGB, the third and fourth for grey+alpha), because
+//! `vpshufb` cannot move bytes between 128-bit lanes: each pixel's two
+//! 8-byte rows are loaded into its own lane.
 
 use core::arch::x86_64::*;
 

@@ -1,8 +1,11 @@
-//! AVX-512 (F, BW, VL, VBMI) bilinear kernels for `u8` images with 1 to 4
-//! channels (grey, grey+alpha, RGB, RGBA): the fixed-point scheme of [`super::fixed`], 16 output pixels per
-//! step.
+//! AVX-512 (F, BW, VL, VBMI) kernels for `u8` images with 1 to 4 channels
+//! (grey, grey+alpha, RGB, RGBA), 16 output pixels per step: bilinear with
+//! the fixed-point scheme of [`super::fixed`]; nearest ([`step_nearest`]) and
+//! bicubic ([`step_bicubic`]) exactly as the scalar spec. All three share the
+//! drivers (`run_points`, `run_row`, `run_proj`, `run_image`) that make or
+//! load the points, and each has the four entry points those drivers serve.
 //!
-//! Per step: the 16 sampling points in `f64` — loaded from a point buffer
+//! Bilinear, per step: the 16 sampling points in `f64` — loaded from a point buffer
 //! ([`bilinear`]), or made in registers for an affine row (`u0 + j·du`,
 //! exactly [`Row::at`]: [`bilinear_row`]) or a projective row (exactly
 //! [`ProjRow::at`]: [`bilinear_proj`]) — quantised to 1/2048 pixel in `i32`

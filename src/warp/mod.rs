@@ -9,13 +9,14 @@
 //! global pool; no H×W×2 grid is built. The per-pixel maths lives in
 //! [`scalar`], which is the specification every faster kernel must match.
 //!
-//! Bilinear and nearest sampling of `u8` images with 1 to 4 channels (the
-//! hot cases) can also run on SIMD kernels ([`Isa`], `avx2.rs` and
-//! `avx512.rs`, x86-64 only): bilinear with the fixed-point scheme of
-//! `fixed.rs`, within one grey level of the spec; nearest exactly as the spec.
-//! They take a buffer of points, or make the points of an affine or
-//! projective row in registers with the grid generator's own operations. [`warp_into`] uses [`Isa::detect`]; [`warp_into_with`] takes
-//! the ISA explicitly, e.g. to test every kernel.
+//! Sampling of `u8` images with 1 to 4 channels (the hot cases) can also run
+//! on SIMD kernels ([`Isa`], `avx2.rs` and `avx512.rs`, x86-64 only):
+//! bilinear with the fixed-point scheme of `fixed.rs`, within one grey level
+//! of the spec; nearest and bicubic exactly as the spec. They take a buffer
+//! of points, or make the points of an affine or projective row in registers
+//! with the grid generator's own operations. [`warp_into`] uses
+//! [`Isa::detect`]; [`warp_into_with`] takes the ISA explicitly, e.g. to test
+//! every kernel.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
