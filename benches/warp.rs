@@ -317,8 +317,93 @@ fn bench_crops(c: &mut Criterion) {
     group.finish();
 }
 
+/// Issue 11 item 5: every kernel and layout against OpenCV's sampler
+/// (`scripts/bench_opencv.py --layouts` times the same workloads): the rts
+/// theta of `warp_4k`, zero padding, 3840×2160 and 1920×1080, 1 and 2
+/// threads, for RGB nearest, RGB bicubic, 16-bit RGB bilinear, grey+alpha
+/// bilinear and RGBA bilinear. `STN_LAYOUTS=nearest,rgba` (names as in the
+/// benchmark ids) runs a subset.
+fn bench_layouts(c: &mut Criterion) {
+    let theta = rts(15.0, 0.9, 0.05, -0.03);
+    let wanted = std::env::var("STN_LAYOUTS").ok();
+    let rows: [(&str, Interp, usize, bool); 5] = [
+        ("rgb8_nearest", Interp::Nearest, 3, false),
+        ("rgb8_bicubic", Interp::Bicubic, 3, false),
+        ("rgb16_bilinear", Interp::Bilinear, 3, true),
+        ("ga8_bilinear", Interp::Bilinear, 2, false),
+        ("rgba8_bilinear", Interp::Bilinear, 4, false),
+    ];
+    for (w, h, size) in [(3840, 2160, "4k"), (1920, 1080, "1080p")] {
+        let mut group = c.benchmark_group(format!("layouts_{size}"));
+        group.throughput(Throughput::Elements((w * h) as u64));
+        group.sample_size(10);
+        group.warm_up_time(std::time::Duration::from_millis(500));
+        group.measurement_time(std::time::Duration::from_secs(2));
+        for (name, interp, ch, wide) in rows {
+            if let Some(list) = &wanted {
+                if !list.split(',').any(|k| name.contains(k.trim())) {
+                    continue;
+                }
+            }
+            let opts = WarpOptions {
+                interp,
+                ..Default::default()
+            };
+            let src8 = noise_image(w, h, ch);
+            let src16: Vec<u16> = src8.iter().map(|&b| u16::from(b) * 257 + 3).collect();
+            let (mut dst8, mut dst16) = (vec![0u8; w * h * ch], vec![0u16; w * h * ch]);
+            for threads in [1usize, 2] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                group.bench_function(BenchmarkId::new(name, threads), |b| {
+                    b.iter(|| {
+                        pool.install(|| {
+                            if wide {
+                                warp_any(&src16, &mut dst16, (w, h, ch), &theta, &opts)
+                            } else {
+                                warp_any(&src8, &mut dst8, (w, h, ch), &theta, &opts)
+                            }
+                        })
+                    })
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
+/// [`warp`] for any sample type, detected kernels.
+fn warp_any<T: stn::warp::Sample>(
+    src: &[T],
+    dst: &mut [T],
+    (w, h, c): (usize, usize, usize),
+    theta: &Affine,
+    opts: &WarpOptions,
+) {
+    stn::warp::warp_into_with(
+        ImageRef {
+            data: src,
+            width: w,
+            height: h,
+            channels: c,
+        },
+        ImageMut {
+            data: dst,
+            width: w,
+            height: h,
+            channels: c,
+        },
+        &stn::Transform::from(*theta),
+        opts,
+        Isa::detect(),
+    );
+}
+
 criterion_group!(
     benches,
+    bench_layouts,
     bench_crops,
     bench_families,
     bench_4k,

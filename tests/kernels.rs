@@ -1,9 +1,9 @@
 //! Every SIMD kernel against the scalar spec and against PyTorch.
 //!
-//! The SIMD kernels (bilinear, `u8`, 1/3/4 channels) use 11-bit fixed-point
+//! The SIMD bilinear kernels (`u8`, 1 to 4 channels) use 11-bit fixed-point
 //! weights and must stay within 1 grey level of the scalar sampler (the spec)
-//! and of PyTorch's float64 golden outputs; every other case falls back to
-//! the spec and must be bit-identical. Each test loops over
+//! and of PyTorch's float64 golden outputs; the SIMD nearest kernels, and
+//! every case that falls back to the spec, must be bit-identical. Each test loops over
 //! `Isa::supported()`, so on a machine without AVX-512 (or with
 //! `STN_KERNEL=scalar` for the default path) it tests what can run.
 
@@ -65,8 +65,58 @@ proptest! {
         for isa in Isa::supported() {
             let got = warp(&src, (w, h, c), (ow, oh), &theta, &opts, isa);
             let (max, _) = diff(&got, &spec);
-            let simd = opts.interp == Interp::Bilinear && c != 2;
+            let simd = opts.interp == Interp::Bilinear;
             prop_assert!(max <= u8::from(simd), "{isa}: max diff {max}, {theta:?} {opts:?}");
+        }
+    }
+}
+
+/// Nearest at exact rounding ties (a 2× reduction without align_corners puts
+/// every point at k + ½; a half-pixel shift too; a 2× enlargement with
+/// align_corners every other point), rotated by quarter turns, for every
+/// padding, alignment and layout, on outputs wide enough for the span
+/// search: every kernel gives the spec's bytes.
+#[test]
+fn nearest_equals_the_spec_at_ties() {
+    let quarter = |k: usize, s: f64, tx: f64, ty: f64| {
+        let (sin, cos) = [(0.0, 1.0), (1.0, 0.0), (0.0, -1.0), (-1.0, 0.0)][k % 4];
+        Affine([s * cos, -s * sin, tx, s * sin, s * cos, ty])
+    };
+    let cases = [
+        // (input w, h), (output w, h), theta, align_corners
+        ((512, 256), (256, 128), quarter(0, 1.0, 0.0, 0.0), false),
+        (
+            (300, 300),
+            (300, 300),
+            quarter(1, 1.0, 1.0 / 300.0, 0.0),
+            false,
+        ),
+        (
+            (256, 256),
+            (256, 256),
+            quarter(2, 1.0, 1.0 / 256.0, -1.0 / 256.0),
+            false,
+        ),
+        ((150, 140), (299, 279), quarter(0, 1.0, 0.0, 0.0), true),
+        ((160, 160), (319, 319), quarter(3, 1.0, 0.0, 0.0), true),
+        ((200, 150), (250, 200), quarter(1, 1.25, 0.1, -0.2), true),
+    ];
+    for c in 1..=4 {
+        for (k, &((w, h), (ow, oh), theta, align_corners)) in cases.iter().enumerate() {
+            let src = noise(w * h * c, (k * 4 + c) as u64);
+            for padding in [Padding::Zeros, Padding::Border, Padding::Reflection] {
+                let opts = WarpOptions {
+                    interp: Interp::Nearest,
+                    padding,
+                    align_corners,
+                };
+                let spec = warp(&src, (w, h, c), (ow, oh), &theta, &opts, Isa::Scalar);
+                for isa in Isa::supported() {
+                    let got = warp(&src, (w, h, c), (ow, oh), &theta, &opts, isa);
+                    let (max, n) = diff(&got, &spec);
+                    assert!(max == 0, "{isa} C={c} case {k} {opts:?}: {n} differ");
+                }
+            }
         }
     }
 }
@@ -120,7 +170,7 @@ fn large_rotations_stay_within_one_level() {
         .num_threads(2)
         .build()
         .unwrap();
-    for c in [1, 3, 4] {
+    for c in 1..=4 {
         let src = noise(w * h * c, c as u64);
         for padding in [Padding::Zeros, Padding::Border, Padding::Reflection] {
             let opts = WarpOptions {

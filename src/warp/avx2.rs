@@ -1,10 +1,14 @@
-//! AVX2 bilinear kernels for `u8` images with 1, 3 or 4 channels: the
-//! fixed-point scheme of [`super::fixed`], 8 output pixels per step.
+//! AVX2 kernels for `u8` images with 1 to 4 channels, 8 output pixels per
+//! step: bilinear with the fixed-point scheme of [`super::fixed`]; nearest
+//! ([`step_nearest`]) and bicubic ([`step_bicubic`]) exactly as the scalar
+//! spec, their taps fetched with 32-bit gathers. The three share the drivers
+//! that make or load the points (as in `avx512.rs`).
 //!
-//! Gray keeps one output pixel per 32-bit lane and gathers its taps. Colour
-//! keeps one pixel per 128-bit lane (four 32-bit channel lanes, the fourth
-//! unused for RGB), because `vpshufb` cannot move bytes between 128-bit
-//! lanes: each pixel's two 8-byte rows are loaded into its own lane.
+//! Bilinear gray keeps one output pixel per 32-bit lane and gathers its
+//! taps. Colour keeps one pixel per 128-bit lane (four 32-bit channel lanes,
+//! the fourth unused for RGB, the third and fourth for grey+alpha), because
+//! `vpshufb` cannot move bytes between 128-bit lanes: each pixel's two
+//! 8-byte rows are loaded into its own lane.
 
 use core::arch::x86_64::*;
 
@@ -235,6 +239,8 @@ const fn bottom_shift(channels: usize) -> usize {
     8 - 2 * channels
 }
 
+static GA_TOP: [u8; 32] = colour_pairs(2, 0);
+static GA_BOTTOM: [u8; 32] = colour_pairs(2, 8 + bottom_shift(2));
 static RGB_TOP: [u8; 32] = colour_pairs(3, 0);
 static RGB_BOTTOM: [u8; 32] = colour_pairs(3, 8 + bottom_shift(3));
 static RGBA_TOP: [u8; 32] = colour_pairs(4, 0);
@@ -362,19 +368,19 @@ fn colour_pair(
     )
 }
 
-/// Writes 8 colour output pixels of `C` = 3 or 4 channels, sampled at `p`.
+/// Writes 8 colour output pixels of `C` = 2 to 4 channels, sampled at `p`.
 ///
 /// # Safety
 /// - the CPU supports AVX2 and SSE4.1;
-/// - `C` is `src`'s channel count, 3 or 4;
+/// - `C` is `src`'s channel count, 2 to 4;
 /// - `dst` is valid for writes of `8·C` bytes.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
 unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
-    let (top_ctl, bottom_ctl) = if C == 3 {
-        (table(&RGB_TOP), table(&RGB_BOTTOM))
-    } else {
-        (table(&RGBA_TOP), table(&RGBA_BOTTOM))
+    let (top_ctl, bottom_ctl) = match C {
+        2 => (table(&GA_TOP), table(&GA_BOTTOM)),
+        3 => (table(&RGB_TOP), table(&RGB_BOTTOM)),
+        _ => (table(&RGBA_TOP), table(&RGBA_BOTTOM)),
     };
     let t = taps(src, p, C);
     let base = src.data().as_ptr();
@@ -421,6 +427,18 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8,
     if C == 4 {
         // SAFETY: the caller guarantees 8·4 = 32 writable bytes at `dst`.
         unsafe { _mm256_storeu_si256(dst.cast(), pixels) };
+    } else if C == 2 {
+        // Keep bytes 0 and 1 of every 4: 8 bytes per 128-bit lane, then 16 contiguous.
+        let ga = _mm256_shuffle_epi8(
+            pixels,
+            _mm256_setr_epi8(
+                0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9, 12, 13,
+                -1, -1, -1, -1, -1, -1, -1, -1,
+            ),
+        );
+        let ga = _mm256_permute4x64_epi64::<0b1000>(ga);
+        // SAFETY: the caller guarantees 8·2 = 16 writable bytes at `dst`.
+        unsafe { _mm_storeu_si128(dst.cast(), _mm256_castsi256_si128(ga)) };
     } else {
         // Drop every fourth byte: 12 bytes per 128-bit lane, then 24 contiguous.
         let rgb = _mm256_shuffle_epi8(
@@ -443,7 +461,7 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8,
 ///
 /// # Safety
 /// - the CPU supports AVX2 and SSE4.1;
-/// - `C` is `src`'s channel count, 1, 3 or 4;
+/// - `C` is `src`'s channel count, 1 to 4;
 /// - `dst` is valid for writes of `8·C` bytes.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
@@ -458,98 +476,320 @@ unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead:
     }
 }
 
+/// Writes 8 nearest-neighbour output pixels, sampled at `p` with zero
+/// padding (exactly the scalar spec's `Nearest`: `nearbyint`, ties to even),
+/// to `dst`.
+///
+/// Each pixel's `C` bytes are fetched with one 32-bit gather: at its offset,
+/// or up to 3 bytes earlier for the last pixels of the image (so that the 4
+/// bytes end inside it), then shifted down. Lanes outside the image are not
+/// fetched and give 0.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1;
+/// - `C` is `src`'s channel count, 1 to 4;
+/// - `dst` is valid for writes of `8·C` bytes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+unsafe fn step_nearest<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
+    // vcvtpd2dq rounds with MXCSR's mode: to nearest, ties to even (Rust never
+    // changes it), exactly the spec's `nearbyint`; NaN and values beyond i32
+    // become i32::MIN: outside.
+    let round =
+        |p: [__m256d; 2]| _mm256_set_m128i(_mm256_cvtpd_epi32(p[1]), _mm256_cvtpd_epi32(p[0]));
+    let (x, y) = (round(p.u), round(p.v));
+    let zero = _mm256_setzero_si256();
+    let within = |q, size: usize| {
+        _mm256_andnot_si256(
+            _mm256_cmpgt_epi32(zero, q),
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(size as i32), q),
+        )
+    };
+    let inside = _mm256_and_si256(within(x, src.width()), within(y, src.height()));
+    let off = _mm256_and_si256(
+        inside,
+        _mm256_add_epi32(
+            _mm256_mullo_epi32(y, _mm256_set1_epi32(src.stride() as i32)),
+            _mm256_mullo_epi32(x, _mm256_set1_epi32(C as i32)),
+        ),
+    );
+    if ahead != 0 {
+        let mut offs = [0i32; STEP];
+        // SAFETY: writes exactly the 32 bytes of `offs`.
+        unsafe { _mm256_storeu_si256(offs.as_mut_ptr().cast(), off) };
+        prefetch(src, &offs, ahead);
+    }
+    let len = src.data().len();
+    // Plane: W, H ≥ 2, so len ≥ 4; len < i32::MAX, and every offset is ≥ 0.
+    let safe = _mm256_min_epi32(off, _mm256_set1_epi32(len as i32 - 4));
+    let shift = _mm256_slli_epi32::<3>(_mm256_sub_epi32(off, safe));
+    // SAFETY: only lanes inside the image are fetched; there `off` is
+    // y·W·C + x·C ≤ len − C (x < W, y < H), and `safe` = min(off, len − 4) ≥ 0,
+    // so the 4 bytes at `safe` lie inside the data, and the pixel's C bytes
+    // are bytes `off − safe .. off − safe + C` of them.
+    let px =
+        unsafe { _mm256_mask_i32gather_epi32::<1>(zero, src.data().as_ptr().cast(), safe, inside) };
+    let px = _mm256_srlv_epi32(px, shift);
+    // SAFETY: the caller guarantees 8·C writable bytes.
+    unsafe { store_pixels::<C>(px, dst) }
+}
+
+/// Stores 8 pixels, each in the low `C` bytes of its 32-bit lane of `px`
+/// (the other bytes are ignored), as `8·C` contiguous bytes.
+///
+/// # Safety
+/// The CPU supports AVX2; `dst` is valid for writes of `8·C` bytes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+unsafe fn store_pixels<const C: usize>(px: __m256i, dst: *mut u8) {
+    // SAFETY (all stores): the caller guarantees 8·C writable bytes.
+    unsafe {
+        match C {
+            1 => {
+                let b = _mm256_shuffle_epi8(
+                    px,
+                    _mm256_setr_epi8(
+                        0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12,
+                        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                    ),
+                );
+                let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+                _mm_storel_epi64(dst.cast(), _mm256_castsi256_si128(b));
+            }
+            2 => {
+                let b = _mm256_shuffle_epi8(
+                    px,
+                    _mm256_setr_epi8(
+                        0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9,
+                        12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
+                    ),
+                );
+                let b = _mm256_permute4x64_epi64::<0b1000>(b);
+                _mm_storeu_si128(dst.cast(), _mm256_castsi256_si128(b));
+            }
+            3 => {
+                let b = _mm256_shuffle_epi8(
+                    px,
+                    _mm256_setr_epi8(
+                        0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, 0, 1, 2, 4, 5, 6,
+                        8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+                    ),
+                );
+                let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7));
+                _mm_storeu_si128(dst.cast(), _mm256_castsi256_si128(b));
+                _mm_storel_epi64(dst.add(16).cast(), _mm256_extracti128_si256::<1>(b));
+            }
+            _ => _mm256_storeu_si256(dst.cast(), px),
+        }
+    }
+}
+
+/// The four cubic convolution weights (A = −0.75) of 8 fractional offsets
+/// `t`, with exactly the operations of the scalar spec's `cubic_weights`
+/// (no fused multiply-add), so the weights are the spec's bit for bit.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn cubic_weights(t: __m256) -> [__m256; 4] {
+    #[allow(clippy::redundant_closure)] // target-feature fns are not FnMut
+    let k = |v| _mm256_set1_ps(v);
+    const A: f32 = -0.75;
+    // ((A + 2)·x − (A + 3))·x·x + 1, for |x| ≤ 1.
+    let near = |x| {
+        let a = _mm256_sub_ps(_mm256_mul_ps(k(A + 2.0), x), k(A + 3.0));
+        _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(a, x), x), k(1.0))
+    };
+    // ((A·x − 5A)·x + 8A)·x − 4A, for 1 < |x| < 2.
+    let far = |x| {
+        let a = _mm256_sub_ps(_mm256_mul_ps(k(A), x), k(5.0 * A));
+        let a = _mm256_add_ps(_mm256_mul_ps(a, x), k(8.0 * A));
+        _mm256_sub_ps(_mm256_mul_ps(a, x), k(4.0 * A))
+    };
+    let one = k(1.0);
+    [
+        far(_mm256_add_ps(t, one)),
+        near(t),
+        near(_mm256_sub_ps(one, t)),
+        far(_mm256_sub_ps(k(2.0), t)),
+    ]
+}
+
+/// Floors and fractions of 8 coordinates (two halves of 4), as the scalar
+/// spec computes them: `floor(p)` in `i32` (NaN and values beyond i32 give
+/// i32::MIN, far outside) and `(p − floor(p)) as f32`.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn floor_fraction(p: [__m256d; 2]) -> (__m256i, __m256) {
+    let (f0, f1) = (_mm256_floor_pd(p[0]), _mm256_floor_pd(p[1]));
+    let i = _mm256_set_m128i(_mm256_cvttpd_epi32(f1), _mm256_cvttpd_epi32(f0));
+    let t = |p, f| _mm256_cvtpd_ps(_mm256_sub_pd(p, f));
+    (i, _mm256_set_m128(t(p[1], f1), t(p[0], f0)))
+}
+
+/// Writes 8 bicubic output pixels (A = −0.75), sampled at `p` with zero
+/// padding applied to each of the 16 taps, to `dst`: the scalar spec's
+/// `Bicubic` operation for operation in `f32` (same weights, same order of
+/// products and sums, same clamping and rounding), so its bytes exactly.
+///
+/// Each tap is fetched with one 32-bit gather per 8 pixels, as in
+/// [`step_nearest`]; taps outside the image are not fetched and read 0.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1;
+/// - `C` is `src`'s channel count, 1 to 4;
+/// - `dst` is valid for writes of `8·C` bytes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+unsafe fn step_bicubic<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, _ahead: isize) {
+    let (x0, tx) = floor_fraction(p.u);
+    let (y0, ty) = floor_fraction(p.v);
+    let (wx, wy) = (cubic_weights(tx), cubic_weights(ty));
+    let zero = _mm256_setzero_si256();
+    let within = |q, size: usize| {
+        _mm256_andnot_si256(
+            _mm256_cmpgt_epi32(zero, q),
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(size as i32), q),
+        )
+    };
+    let base = src.data().as_ptr();
+    let last = _mm256_set1_epi32(src.data().len() as i32 - 4);
+    let byte = _mm256_set1_epi32(0xff);
+    let mut acc = [_mm256_setzero_ps(); 4];
+    for (r, wr) in wy.iter().enumerate() {
+        // Wrapping adds: i32::MIN ± 1 stay outside (negative or ≥ 2³¹ as unsigned).
+        let y = _mm256_add_epi32(y0, _mm256_set1_epi32(r as i32 - 1));
+        let row_in = within(y, src.height());
+        let row_off = _mm256_mullo_epi32(y, _mm256_set1_epi32(src.stride() as i32));
+        let mut line = [_mm256_setzero_ps(); 4];
+        for (k, wk) in wx.iter().enumerate() {
+            let x = _mm256_add_epi32(x0, _mm256_set1_epi32(k as i32 - 1));
+            let inside = _mm256_and_si256(row_in, within(x, src.width()));
+            let off = _mm256_and_si256(
+                inside,
+                _mm256_add_epi32(row_off, _mm256_mullo_epi32(x, _mm256_set1_epi32(C as i32))),
+            );
+            let safe = _mm256_min_epi32(off, last);
+            // SAFETY: only taps inside the image are fetched; there `off` ≤
+            // len − C and `safe` = min(off, len − 4) ≥ 0 (Plane: len ≥ 4), so
+            // the 4 bytes at `safe` lie inside the data.
+            let px = unsafe { _mm256_mask_i32gather_epi32::<1>(zero, base.cast(), safe, inside) };
+            let px = _mm256_srlv_epi32(px, _mm256_slli_epi32::<3>(_mm256_sub_epi32(off, safe)));
+            for (c, l) in line.iter_mut().enumerate().take(C) {
+                let v =
+                    _mm256_and_si256(_mm256_srl_epi32(px, _mm_cvtsi32_si128(8 * c as i32)), byte);
+                let term = _mm256_mul_ps(*wk, _mm256_cvtepi32_ps(v));
+                // The spec's `w0·p0 + w1·p1 + w2·p2 + w3·p3`, left to right.
+                *l = if k == 0 {
+                    term
+                } else {
+                    _mm256_add_ps(*l, term)
+                };
+            }
+        }
+        for c in 0..C {
+            acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(*wr, line[c]));
+        }
+    }
+    // clamp(0, 255) (NaN, from a NaN point, becomes 0: `max` returns its
+    // second operand then), then round half to even (MXCSR's mode).
+    let mut px = zero;
+    for (c, a) in acc.iter().enumerate().take(C) {
+        let v = _mm256_min_ps(
+            _mm256_max_ps(*a, _mm256_setzero_ps()),
+            _mm256_set1_ps(255.0),
+        );
+        let v = _mm256_cvtps_epi32(v);
+        px = _mm256_or_si256(px, _mm256_sll_epi32(v, _mm_cvtsi32_si128(8 * c as i32)));
+    }
+    // SAFETY: the caller guarantees 8·C writable bytes.
+    unsafe { store_pixels::<C>(px, dst) }
+}
+
 /// Fills `out` (a multiple of 8·C bytes long, plus a partial last step) by
-/// `step`ping through the points `next()` yields.
+/// calling `step(points, dst, ahead)` on the points `next()` yields, with a
+/// `dst` valid for writes of 8·C bytes (the steps' contract).
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
 fn fill<const C: usize>(
-    src: &Plane<'_>,
     out: &mut [u8],
     ahead: isize,
     mut next: impl FnMut() -> Points,
+    step: impl Fn(&Points, *mut u8, isize),
 ) {
     let mut chunks = out.chunks_exact_mut(STEP * C);
     for chunk in &mut chunks {
-        // SAFETY: `fill` is only reached from the `unsafe fn`s below, whose
-        // callers vouch for the CPU and C; `chunk` has 8·C bytes.
-        unsafe { step::<C>(src, &next(), chunk.as_mut_ptr(), ahead) };
+        // `chunk` has 8·C bytes.
+        step(&next(), chunk.as_mut_ptr(), ahead);
     }
     let rest = chunks.into_remainder();
     if !rest.is_empty() {
         // The last partial step: compute 8 pixels (the extra lanes read
         // clamped, in-bounds blocks), keep the ones asked for.
         let mut buf = [0u8; STEP * 4];
-        // SAFETY: as above; `buf` has 8·4 ≥ 8·C bytes.
-        unsafe { step::<C>(src, &next(), buf.as_mut_ptr(), 0) };
+        // `buf` has 16·4 ≥ 8·C bytes.
+        step(&next(), buf.as_mut_ptr(), 0);
         let n = rest.len();
         rest.copy_from_slice(&buf[..n]);
     }
 }
 
-/// Samples output columns `j0 .. j0 + out.len() / C` of the affine `row`
-/// (its points `u0 + j·du`, `v0 + j·dv` made in registers, exactly
-/// [`Row::at`]) with the fixed-point bilinear scheme: [`bilinear`] without
-/// a point buffer, for the affine family.
-///
-/// With zero padding any columns may be given; with other paddings only
-/// columns whose four taps are all inside the image.
-///
-/// # Safety
-/// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// Runs `step` over output columns `j0 .. j0 + out.len() / C` of the affine
+/// `row`, its points made in registers (exactly [`Row::at`]).
+#[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-pub unsafe fn bilinear_row<const C: usize>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
+fn run_row<const C: usize>(
+    src: &Plane<'_>,
+    row: &Row,
+    j0: usize,
+    out: &mut [u8],
+    step: impl Fn(&Points, *mut u8, isize),
+) {
     let ahead = ahead(src, row.du, row.dv, C);
     let mut j = j0;
-    fill::<C>(src, out, ahead, || {
+    let next = || {
         let p = row_points(row, j);
         j += STEP;
         p
-    });
+    };
+    fill::<C>(out, ahead, next, step);
 }
 
-/// Samples output columns `j0 .. j0 + out.len() / C` of the projective
-/// `row` (its points made in registers, exactly [`ProjRow::at`]) with the
-/// fixed-point bilinear scheme and zero padding: [`bilinear`] without a
-/// point buffer, for the projective family.
-///
-/// # Safety
-/// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// Runs `step` over output columns `j0 .. j0 + out.len() / C` of the
+/// projective `row`, its points made in registers (exactly [`ProjRow::at`]).
+#[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-pub unsafe fn bilinear_proj<const C: usize>(
+fn run_proj<const C: usize>(
     src: &Plane<'_>,
     row: &ProjRow,
     j0: usize,
     out: &mut [u8],
+    step: impl Fn(&Points, *mut u8, isize),
 ) {
     // From the run's first and last points (0 if either is behind the camera).
     let n = out.len() / C;
     let (first, last) = (row.at(j0 as f64), row.at((j0 + n.max(1) - 1) as f64));
     let ahead = ahead_of_run(src, first, last, n, C);
     let mut j = j0;
-    fill::<C>(src, out, ahead, || {
+    let next = || {
         let p = proj_points(row, j);
         j += STEP;
         p
-    });
+    };
+    fill::<C>(out, ahead, next, step);
 }
 
-/// Samples the points `(u[k], v[k])` (input pixel coordinates; NaN reads
-/// as outside) into the pixels of `out` (`u.len()·C` bytes) with the
-/// fixed-point bilinear scheme, `C` = `src`'s channel count (1, 3 or 4).
-///
-/// With zero padding any points may be given; with other paddings only
-/// points whose four taps are all inside the image.
-///
-/// # Safety
-/// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// Runs `step` over the points `(u[k], v[k])`, into the pixels of `out`.
 ///
 /// # Panics
 /// If `v.len()` or `out.len() / C` differ from `u.len()`.
+#[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
+fn run_points<const C: usize>(
+    src: &Plane<'_>,
+    u: &[f64],
+    v: &[f64],
+    out: &mut [u8],
+    step: impl Fn(&Points, *mut u8, isize),
+) {
     assert!(v.len() == u.len() && out.len() == u.len() * C);
     let n = u.len();
     let ahead = if n > 0 {
@@ -559,7 +799,7 @@ pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, u: &[f64], v: &[f64], ou
     };
     let whole = u.len() / STEP * STEP;
     let mut j = 0;
-    fill::<C>(src, out, ahead, || {
+    let next = || {
         let p = if j < whole {
             // SAFETY: j + STEP ≤ whole ≤ len.
             unsafe { load_points(u, v, j) }
@@ -574,23 +814,21 @@ pub unsafe fn bilinear<const C: usize>(src: &Plane<'_>, u: &[f64], v: &[f64], ou
         };
         j += STEP;
         p
-    });
+    };
+    fill::<C>(out, ahead, next, step);
 }
 
-/// Samples a whole `width`-pixel-wide output image `out` through the
-/// sampling map `map` (output pixel → input pixel) with zero padding, as
-/// [`bilinear`] on each row, but stepping through the image's pixels in one
-/// run: no per-row overhead and no partial steps at row ends, for small images.
-///
-/// # Safety
-/// - the CPU supports AVX2 and SSE4.1 (`Isa::Avx2.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// Runs `step` over a whole `width`-pixel-wide output image `out` through
+/// the sampling map `map` (output pixel → input pixel), stepping through the
+/// image's pixels in one run: no per-row overhead and no partial steps at
+/// row ends, for small images.
+#[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-pub unsafe fn bilinear_image<const C: usize>(
-    src: &Plane<'_>,
+fn run_image<const C: usize>(
     map: &[f64; 6],
     width: usize,
     out: &mut [u8],
+    step: impl Fn(&Points, *mut u8, isize),
 ) {
     let ramp = _mm256_setr_pd(0.0, 1.0, 2.0, 3.0);
     let n = _mm256_set1_pd(width as f64);
@@ -612,11 +850,123 @@ pub unsafe fn bilinear_image<const C: usize>(
         }
     };
     wrap(&mut x, &mut y);
-    let step = _mm256_set1_pd(STEP as f64);
-    fill::<C>(src, out, 0, || {
+    let stride = _mm256_set1_pd(STEP as f64);
+    let next = || {
         let p = map_points(map, x, y);
-        x = [_mm256_add_pd(x[0], step), _mm256_add_pd(x[1], step)];
+        x = [_mm256_add_pd(x[0], stride), _mm256_add_pd(x[1], stride)];
         wrap(&mut x, &mut y);
         p
-    });
+    };
+    fill::<C>(out, 0, next, step);
 }
+
+/// Defines the four entry points of one kernel (`$step::<C, …>` per 8
+/// pixels): a point buffer, an affine row, a projective row, a small image.
+macro_rules! entry_points {
+    (
+        $what:literal, $step:ident, [$($cg:tt)*], [$($ca:tt)*],
+        $points:ident, $row:ident, $proj:ident, $image:ident
+    ) => {
+        #[doc = concat!("Samples the points `(u[k], v[k])` (input pixel coordinates; NaN reads")]
+        #[doc = concat!("as outside) into the pixels of `out` (`u.len()·C` bytes) with ", $what, ".")]
+        ///
+        /// With zero padding any points may be given; with other paddings only
+        /// points whose taps are all inside the image.
+        ///
+        /// # Safety
+        /// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
+        /// - `C` equals the channel count `src` was checked with (1 to 4).
+        ///
+        /// # Panics
+        /// If `v.len()` or `out.len() / C` differ from `u.len()`.
+        #[target_feature(enable = "avx2,sse4.1")]
+        pub unsafe fn $points<$($cg)*>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
+            // SAFETY: the caller vouches for the CPU and C; `fill` passes
+            // pointers valid for 8·C bytes.
+            run_points::<C>(src, u, v, out, |p, dst, ahead| unsafe {
+                $step::<$($ca)*>(src, p, dst, ahead)
+            });
+        }
+
+        #[doc = concat!("Samples output columns `j0 .. j0 + out.len() / C` of the affine `row` with ", $what, ",")]
+        /// its points `u0 + j·du`, `v0 + j·dv` made in registers (exactly
+        /// [`Row::at`]): the point-buffer kernel without a buffer.
+        ///
+        /// With zero padding any columns may be given; with other paddings only
+        /// columns whose taps are all inside the image.
+        ///
+        /// # Safety
+        /// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
+        /// - `C` equals the channel count `src` was checked with (1 to 4).
+        #[target_feature(enable = "avx2,sse4.1")]
+        pub unsafe fn $row<$($cg)*>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
+            // SAFETY: as in the point-buffer kernel.
+            run_row::<C>(src, row, j0, out, |p, dst, ahead| unsafe {
+                $step::<$($ca)*>(src, p, dst, ahead)
+            });
+        }
+
+        #[doc = concat!("Samples output columns `j0 .. j0 + out.len() / C` of the projective `row` with ", $what, "")]
+        /// and zero padding, its points made in registers (exactly
+        /// [`ProjRow::at`]).
+        ///
+        /// # Safety
+        /// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
+        /// - `C` equals the channel count `src` was checked with (1 to 4).
+        #[target_feature(enable = "avx2,sse4.1")]
+        pub unsafe fn $proj<$($cg)*>(src: &Plane<'_>, row: &ProjRow, j0: usize, out: &mut [u8]) {
+            // SAFETY: as in the point-buffer kernel.
+            run_proj::<C>(src, row, j0, out, |p, dst, ahead| unsafe {
+                $step::<$($ca)*>(src, p, dst, ahead)
+            });
+        }
+
+        #[doc = concat!("Samples a whole `width`-pixel-wide output image `out` with ", $what, " and zero")]
+        /// padding through the sampling map `map` (output pixel → input
+        /// pixel), as the point-buffer kernel on each row, in one run.
+        ///
+        /// # Safety
+        /// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
+        /// - `C` equals the channel count `src` was checked with (1 to 4).
+        #[target_feature(enable = "avx2,sse4.1")]
+        pub unsafe fn $image<$($cg)*>(src: &Plane<'_>, map: &[f64; 6], width: usize, out: &mut [u8]) {
+            // SAFETY: as in the point-buffer kernel.
+            run_image::<C>(map, width, out, |p, dst, ahead| unsafe {
+                $step::<$($ca)*>(src, p, dst, ahead)
+            });
+        }
+    };
+}
+
+entry_points!(
+    "the fixed-point bilinear scheme",
+    step,
+    [const C: usize],
+    [C],
+    bilinear,
+    bilinear_row,
+    bilinear_proj,
+    bilinear_image
+);
+
+entry_points!(
+    "bicubic convolution (exactly the scalar spec)",
+    step_bicubic,
+    [const C: usize],
+    [C],
+    bicubic,
+    bicubic_row,
+    bicubic_proj,
+    bicubic_image
+);
+
+entry_points!(
+    "nearest-neighbour sampling (exactly the scalar spec)",
+    step_nearest,
+    [const C: usize],
+    [C],
+    nearest,
+    nearest_row,
+    nearest_proj,
+    nearest_image
+);

@@ -1,8 +1,11 @@
-//! AVX-512 (F, BW, VL, VBMI) bilinear kernels for `u8` images with 1, 3 or 4
-//! channels: the fixed-point scheme of [`super::fixed`], 16 output pixels per
-//! step.
+//! AVX-512 (F, BW, VL, VBMI) kernels for `u8` images with 1 to 4 channels
+//! (grey, grey+alpha, RGB, RGBA), 16 output pixels per step: bilinear with
+//! the fixed-point scheme of [`super::fixed`]; nearest ([`step_nearest`]) and
+//! bicubic ([`step_bicubic`]) exactly as the scalar spec. All three share the
+//! drivers (`run_points`, `run_row`, `run_proj`, `run_image`) that make or
+//! load the points, and each has the four entry points those drivers serve.
 //!
-//! Per step: the 16 sampling points in `f64` — loaded from a point buffer
+//! Bilinear, per step: the 16 sampling points in `f64` — loaded from a point buffer
 //! ([`bilinear`]), or made in registers for an affine row (`u0 + j·du`,
 //! exactly [`Row::at`]: [`bilinear_row`]) or a projective row (exactly
 //! [`ProjRow::at`]: [`bilinear_proj`]) — quantised to 1/2048 pixel in `i32`
@@ -296,6 +299,9 @@ const fn bottom_shift(channels: usize) -> usize {
     8 - 2 * channels
 }
 
+static GA_TOP: [[u8; 64]; 4] = colour_pairs(2, 0);
+static GA_BOTTOM: [[u8; 64]; 4] = colour_pairs(2, 8 + bottom_shift(2));
+static GA_PIXELS: [[u8; 64]; 4] = colour_pixels(2);
 static RGB_TOP: [[u8; 64]; 4] = colour_pairs(3, 0);
 static RGB_BOTTOM: [[u8; 64]; 4] = colour_pairs(3, 8 + bottom_shift(3));
 static RGB_PIXELS: [[u8; 64]; 4] = colour_pixels(3);
@@ -398,7 +404,7 @@ unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
 /// Fetched with four 64-bit gathers, each filling one register.
 ///
 /// # Safety
-/// The CPU supports AVX-512 F, BW, VL and VBMI; `C` is `src`'s channel count, 3 or 4.
+/// The CPU supports AVX-512 F, BW, VL and VBMI; `C` is `src`'s channel count, 2 to 4.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
 unsafe fn fetch_gather<const C: usize>(src: &Plane<'_>, t: &Taps, ahead: isize) -> [__m512i; 4] {
@@ -483,11 +489,11 @@ unsafe fn fetch_load<const C: usize>(src: &Plane<'_>, t: &Taps, ahead: isize) ->
     [quad(0), quad(4), quad(8), quad(12)]
 }
 
-/// Writes 16 colour output pixels of `C` = 3 or 4 channels, sampled at `p`.
+/// Writes 16 colour output pixels of `C` = 2 to 4 channels, sampled at `p`.
 ///
 /// # Safety
 /// - the CPU supports AVX-512 F, BW, VL and VBMI;
-/// - `C` is `src`'s channel count, 3 or 4;
+/// - `C` is `src`'s channel count, 2 to 4;
 /// - `dst` is valid for writes of `16·C` bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
@@ -497,10 +503,10 @@ unsafe fn step_colour<const C: usize, const GATHER: bool>(
     dst: *mut u8,
     ahead: isize,
 ) {
-    let (tops, bottoms, pixels) = if C == 3 {
-        (&RGB_TOP, &RGB_BOTTOM, &RGB_PIXELS)
-    } else {
-        (&RGBA_TOP, &RGBA_BOTTOM, &RGBA_PIXELS)
+    let (tops, bottoms, pixels) = match C {
+        2 => (&GA_TOP, &GA_BOTTOM, &GA_PIXELS),
+        3 => (&RGB_TOP, &RGB_BOTTOM, &RGB_PIXELS),
+        _ => (&RGBA_TOP, &RGBA_BOTTOM, &RGBA_PIXELS),
     };
     let t = taps(src, p, C);
     let regs = if GATHER {
@@ -533,7 +539,7 @@ unsafe fn step_colour<const C: usize, const GATHER: bool>(
 ///
 /// # Safety
 /// - the CPU supports AVX-512 F, BW, VL and VBMI;
-/// - `C` is `src`'s channel count, 1, 3 or 4;
+/// - `C` is `src`'s channel count, 1 to 4;
 /// - `dst` is valid for writes of `16·C` bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
@@ -553,107 +559,398 @@ unsafe fn step<const C: usize, const GATHER: bool>(
     }
 }
 
-/// Fills `out` (a multiple of 16·C bytes long, plus a partial last step) by
-/// `step`ping through the points `next()` yields.
+/// `vpermb` indices packing 16 RGB pixels, one per 32-bit lane (bytes 0–2),
+/// into 48 contiguous bytes.
+const fn rgb_pack() -> [u8; 64] {
+    let mut t = [0u8; 64];
+    let mut k = 0;
+    while k < 48 {
+        t[k] = (k / 3 * 4 + k % 3) as u8;
+        k += 1;
+    }
+    t
+}
+
+static RGB_PACK: [u8; 64] = rgb_pack();
+
+/// Writes 16 nearest-neighbour output pixels, sampled at `p` with zero
+/// padding (exactly the scalar spec's `Nearest`: `nearbyint`, ties to even),
+/// to `dst`.
+///
+/// Each pixel's `C` bytes are fetched with one 32-bit gather: at its offset,
+/// or up to 3 bytes earlier for the last pixels of the image (so that the 4
+/// bytes end inside it), then shifted down. Lanes outside the image are not
+/// fetched and give 0.
+///
+/// # Safety
+/// - the CPU supports AVX-512 F, BW, VL and VBMI;
+/// - `C` is `src`'s channel count, 1 to 4;
+/// - `dst` is valid for writes of `16·C` bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-fn fill<const C: usize, const GATHER: bool>(
-    src: &Plane<'_>,
+unsafe fn step_nearest<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
+    // Round to nearest, ties to even, as `nearbyint`: exactly the spec's
+    // rounding. NaN and values beyond i32 become i32::MIN: outside.
+    let round =
+        |p| _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(p);
+    let x = join(round(p.u[0]), round(p.u[1]));
+    let y = join(round(p.v[0]), round(p.v[1]));
+    // Unsigned compares: negative coordinates are huge, so outside too.
+    let inside = _mm512_cmplt_epu32_mask(x, _mm512_set1_epi32(src.width() as i32))
+        & _mm512_cmplt_epu32_mask(y, _mm512_set1_epi32(src.height() as i32));
+    let off = _mm512_maskz_add_epi32(
+        inside,
+        _mm512_mullo_epi32(y, _mm512_set1_epi32(src.stride() as i32)),
+        _mm512_mullo_epi32(x, _mm512_set1_epi32(C as i32)),
+    );
+    if ahead != 0 {
+        let mut offs = [0i32; STEP];
+        // SAFETY: writes exactly the 64 bytes of `offs`.
+        unsafe { _mm512_storeu_si512(offs.as_mut_ptr().cast(), off) };
+        prefetch(src, &offs, ahead);
+    }
+    let len = src.data().len();
+    // Plane: W, H ≥ 2, so len ≥ 4; len < i32::MAX.
+    let safe = _mm512_min_epu32(off, _mm512_set1_epi32(len as i32 - 4));
+    let shift = _mm512_slli_epi32::<3>(_mm512_sub_epi32(off, safe));
+    // SAFETY: only lanes inside the image are fetched; there `off` is
+    // y·W·C + x·C ≤ len − C (x < W, y < H), and `safe` = min(off, len − 4) ≥ 0,
+    // so the 4 bytes at `safe` lie inside the data, and the pixel's C bytes
+    // are bytes `off − safe .. off − safe + C` of them.
+    let px = unsafe {
+        _mm512_mask_i32gather_epi32::<1>(
+            _mm512_setzero_si512(),
+            inside,
+            safe,
+            src.data().as_ptr().cast(),
+        )
+    };
+    let px = _mm512_srlv_epi32(px, shift);
+    // SAFETY: the caller guarantees 16·C writable bytes.
+    unsafe { store_pixels::<C>(px, dst) }
+}
+
+/// Stores 16 pixels, each in the low `C` bytes of its 32-bit lane of `px`
+/// (the other bytes are ignored), as `16·C` contiguous bytes.
+///
+/// # Safety
+/// The CPU supports AVX-512 F, BW, VL and VBMI; `dst` is valid for writes
+/// of `16·C` bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+unsafe fn store_pixels<const C: usize>(px: __m512i, dst: *mut u8) {
+    // SAFETY (all stores): the caller guarantees 16·C writable bytes.
+    unsafe {
+        match C {
+            1 => _mm_storeu_si128(dst.cast(), _mm512_cvtepi32_epi8(px)),
+            2 => _mm256_storeu_si256(dst.cast(), _mm512_cvtepi32_epi16(px)),
+            3 => {
+                // Two plain stores (32 + 16 bytes): a masked 48-byte store
+                // measured 2× slower on a Zen 5.
+                let b = _mm512_permutexvar_epi8(table(&RGB_PACK), px);
+                _mm256_storeu_si256(dst.cast(), _mm512_castsi512_si256(b));
+                _mm_storeu_si128(dst.add(32).cast(), _mm512_extracti32x4_epi32::<2>(b));
+            }
+            _ => _mm512_storeu_si512(dst.cast(), px),
+        }
+    }
+}
+
+/// The four cubic convolution weights (A = −0.75) of 16 fractional offsets
+/// `t`, with exactly the operations of the scalar spec's `cubic_weights`
+/// (no fused multiply-add), so the weights are the spec's bit for bit.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn cubic_weights(t: __m512) -> [__m512; 4] {
+    #[allow(clippy::redundant_closure)] // target-feature fns are not FnMut
+    let k = |v| _mm512_set1_ps(v);
+    const A: f32 = -0.75;
+    // ((A + 2)·x − (A + 3))·x·x + 1, for |x| ≤ 1.
+    let near = |x| {
+        let a = _mm512_sub_ps(_mm512_mul_ps(k(A + 2.0), x), k(A + 3.0));
+        _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(a, x), x), k(1.0))
+    };
+    // ((A·x − 5A)·x + 8A)·x − 4A, for 1 < |x| < 2.
+    let far = |x| {
+        let a = _mm512_sub_ps(_mm512_mul_ps(k(A), x), k(5.0 * A));
+        let a = _mm512_add_ps(_mm512_mul_ps(a, x), k(8.0 * A));
+        _mm512_sub_ps(_mm512_mul_ps(a, x), k(4.0 * A))
+    };
+    let one = k(1.0);
+    [
+        far(_mm512_add_ps(t, one)),
+        near(t),
+        near(_mm512_sub_ps(one, t)),
+        far(_mm512_sub_ps(k(2.0), t)),
+    ]
+}
+
+/// Floors and fractions of 16 coordinates (two halves of 8), as the scalar
+/// spec computes them: `floor(p)` in `i32` (NaN and values beyond i32 give
+/// i32::MIN, far outside) and `(p − floor(p)) as f32`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn floor_fraction(p: [__m512d; 2]) -> (__m512i, __m512) {
+    let fl = |p| _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(p);
+    let (f0, f1) = (fl(p[0]), fl(p[1]));
+    let i = join(_mm512_cvttpd_epi32(f0), _mm512_cvttpd_epi32(f1));
+    let t = |p, f| _mm512_cvtpd_ps(_mm512_sub_pd(p, f));
+    let (lo, hi) = (t(p[0], f0), t(p[1], f1));
+    let t = _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+        _mm512_castps_pd(_mm512_castps256_ps512(lo)),
+        _mm256_castps_pd(hi),
+    ));
+    (i, t)
+}
+
+/// Writes 16 bicubic output pixels (A = −0.75), sampled at `p` with zero
+/// padding applied to each of the 16 taps, to `dst`: the scalar spec's
+/// `Bicubic` operation for operation in `f32` (same weights, same order of
+/// products and sums, same clamping and rounding), so its bytes exactly.
+///
+/// Where all 16 points' taps are inside the image (the common case), each
+/// point's 4 tap rows are fetched with one 16-byte load each and the taps
+/// picked out with `vpermi2b`; elsewhere each tap is fetched with one
+/// masked 32-bit gather per 16 pixels, as in [`step_nearest`], and taps
+/// outside the image read 0. (All gathers: 79 ms at 4K RGB on a Zen 5,
+/// whose gathers are slow; loads where possible: see BENCHMARKS.md.)
+///
+/// # Safety
+/// - the CPU supports AVX-512 F, BW, VL and VBMI;
+/// - `C` is `src`'s channel count, 1 to 4;
+/// - `dst` is valid for writes of `16·C` bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+unsafe fn step_bicubic<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, _ahead: isize) {
+    let (x0, tx) = floor_fraction(p.u);
+    let (y0, ty) = floor_fraction(p.v);
+    let (wx, wy) = (cubic_weights(tx), cubic_weights(ty));
+    let (w, h) = (src.width() as i32, src.height() as i32);
+    let base = src.data().as_ptr();
+    let len = src.data().len() as i32;
+    let stride = src.stride() as i32;
+    let mut acc = [_mm512_setzero_ps(); 4];
+    // The common case: every tap of the 16 points inside the image, and a
+    // 16-byte load at each point's first tap of each of its 4 rows ending
+    // inside the data. (`w, h ≥ 4` keeps `w − 3` from wrapping.)
+    let ok = if w >= 4 && h >= 4 {
+        let (xs, ys) = (
+            _mm512_sub_epi32(x0, _mm512_set1_epi32(1)),
+            _mm512_sub_epi32(y0, _mm512_set1_epi32(1)),
+        );
+        let first = _mm512_add_epi32(
+            _mm512_mullo_epi32(ys, _mm512_set1_epi32(stride)),
+            _mm512_mullo_epi32(xs, _mm512_set1_epi32(C as i32)),
+        );
+        let last_row = _mm512_add_epi32(first, _mm512_set1_epi32(3 * stride));
+        let ok = _mm512_cmplt_epu32_mask(xs, _mm512_set1_epi32(w - 3))
+            & _mm512_cmplt_epu32_mask(ys, _mm512_set1_epi32(h - 3))
+            & _mm512_cmple_epu32_mask(last_row, _mm512_set1_epi32(len - 16));
+        (ok == 0xffff).then_some(first)
+    } else {
+        None
+    };
+    if let Some(first) = ok {
+        let mut offs = [0i32; STEP];
+        // SAFETY: writes exactly the 64 bytes of `offs`.
+        unsafe { _mm512_storeu_si512(offs.as_mut_ptr().cast(), first) };
+        // Byte 0 of dword p: byte (p mod 8)·16 of a register pair holding
+        // 8 pixels' 16-byte loads; + k·C + c picks tap k, channel c.
+        let pick = _mm512_set_epi32(
+            112, 96, 80, 64, 48, 32, 16, 0, 112, 96, 80, 64, 48, 32, 16, 0,
+        );
+        let (lo, hi): (__mmask64, __mmask64) = (0x1111_1111, 0x1111_1111 << 32);
+        for (r, wr) in wy.iter().enumerate() {
+            let load = |p: usize| {
+                // SAFETY: `first + r·stride + 16 ≤ last_row + 16 ≤ len` (checked
+                // above for every lane), and `first ≥ 0` (xs, ys ≥ 0).
+                unsafe { _mm_loadu_si128(base.add(offs[p] as usize + r * stride as usize).cast()) }
+            };
+            // Four 16-byte loads into the four 128-bit lanes (each insert
+            // takes its load as a memory operand).
+            let quad = |p: usize| {
+                let q = _mm512_castsi128_si512(load(p));
+                let q = _mm512_inserti32x4::<1>(q, load(p + 1));
+                let q = _mm512_inserti32x4::<2>(q, load(p + 2));
+                _mm512_inserti32x4::<3>(q, load(p + 3))
+            };
+            let regs = [quad(0), quad(4), quad(8), quad(12)];
+            let mut line = [_mm512_setzero_ps(); 4];
+            for (k, wk) in wx.iter().enumerate() {
+                for (c, l) in line.iter_mut().enumerate().take(C) {
+                    let idx = _mm512_add_epi32(pick, _mm512_set1_epi32((k * C + c) as i32));
+                    let v = _mm512_or_si512(
+                        _mm512_maskz_permutex2var_epi8(lo, regs[0], idx, regs[1]),
+                        _mm512_maskz_permutex2var_epi8(hi, regs[2], idx, regs[3]),
+                    );
+                    let term = _mm512_mul_ps(*wk, _mm512_cvtepi32_ps(v));
+                    // The spec's `w0·p0 + w1·p1 + w2·p2 + w3·p3`, left to right.
+                    *l = if k == 0 {
+                        term
+                    } else {
+                        _mm512_add_ps(*l, term)
+                    };
+                }
+            }
+            for c in 0..C {
+                acc[c] = _mm512_add_ps(acc[c], _mm512_mul_ps(*wr, line[c]));
+            }
+        }
+        // SAFETY: forwarded from the caller.
+        return unsafe { bicubic_store::<C>(&acc, dst) };
+    }
+    let last = _mm512_set1_epi32(len - 4);
+    let byte = _mm512_set1_epi32(0xff);
+    for (r, wr) in wy.iter().enumerate() {
+        // Wrapping adds: i32::MIN ± 1 stay outside (negative or ≥ 2³¹ unsigned).
+        let y = _mm512_add_epi32(y0, _mm512_set1_epi32(r as i32 - 1));
+        let row_in = _mm512_cmplt_epu32_mask(y, _mm512_set1_epi32(h));
+        let row_off = _mm512_mullo_epi32(y, _mm512_set1_epi32(src.stride() as i32));
+        let mut line = [_mm512_setzero_ps(); 4];
+        for (k, wk) in wx.iter().enumerate() {
+            let x = _mm512_add_epi32(x0, _mm512_set1_epi32(k as i32 - 1));
+            let inside = row_in & _mm512_cmplt_epu32_mask(x, _mm512_set1_epi32(w));
+            let off = _mm512_maskz_add_epi32(
+                inside,
+                row_off,
+                _mm512_mullo_epi32(x, _mm512_set1_epi32(C as i32)),
+            );
+            let safe = _mm512_min_epu32(off, last);
+            // SAFETY: only taps inside the image are fetched; there `off` ≤
+            // len − C and `safe` = min(off, len − 4) ≥ 0 (Plane: len ≥ 4), so
+            // the 4 bytes at `safe` lie inside the data.
+            let px = unsafe {
+                _mm512_mask_i32gather_epi32::<1>(_mm512_setzero_si512(), inside, safe, base.cast())
+            };
+            let px = _mm512_srlv_epi32(px, _mm512_slli_epi32::<3>(_mm512_sub_epi32(off, safe)));
+            for (c, l) in line.iter_mut().enumerate().take(C) {
+                let v =
+                    _mm512_and_si512(_mm512_srl_epi32(px, _mm_cvtsi32_si128(8 * c as i32)), byte);
+                let term = _mm512_mul_ps(*wk, _mm512_cvtepi32_ps(v));
+                // The spec's `w0·p0 + w1·p1 + w2·p2 + w3·p3`, left to right.
+                *l = if k == 0 {
+                    term
+                } else {
+                    _mm512_add_ps(*l, term)
+                };
+            }
+        }
+        for c in 0..C {
+            acc[c] = _mm512_add_ps(acc[c], _mm512_mul_ps(*wr, line[c]));
+        }
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { bicubic_store::<C>(&acc, dst) }
+}
+
+/// Clamps the sums of `C` channels to [0, 255] (NaN, from a NaN point,
+/// becomes 0: `max` returns its second operand then), rounds half to even
+/// (MXCSR's mode) and stores the 16 pixels.
+///
+/// # Safety
+/// The CPU supports AVX-512 F, BW, VL and VBMI; `dst` is valid for writes
+/// of `16·C` bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+unsafe fn bicubic_store<const C: usize>(acc: &[__m512; 4], dst: *mut u8) {
+    let mut bytes = _mm512_setzero_si512();
+    for (c, a) in acc.iter().enumerate().take(C) {
+        let v = _mm512_min_ps(
+            _mm512_max_ps(*a, _mm512_setzero_ps()),
+            _mm512_set1_ps(255.0),
+        );
+        let v = _mm512_cvtps_epi32(v);
+        bytes = _mm512_or_si512(bytes, _mm512_sll_epi32(v, _mm_cvtsi32_si128(8 * c as i32)));
+    }
+    // SAFETY: the caller guarantees 16·C writable bytes.
+    unsafe { store_pixels::<C>(bytes, dst) }
+}
+
+/// Fills `out` (a multiple of 16·C bytes long, plus a partial last step) by
+/// calling `step(points, dst, ahead)` on the points `next()` yields, with a
+/// `dst` valid for writes of 16·C bytes (the steps' contract).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn fill<const C: usize>(
     out: &mut [u8],
     ahead: isize,
     mut next: impl FnMut() -> Points,
+    step: impl Fn(&Points, *mut u8, isize),
 ) {
     let mut chunks = out.chunks_exact_mut(STEP * C);
     for chunk in &mut chunks {
-        // SAFETY: `fill` is only reached from the `unsafe fn`s below, whose
-        // callers vouch for the CPU and C; `chunk` has 16·C bytes.
-        unsafe { step::<C, GATHER>(src, &next(), chunk.as_mut_ptr(), ahead) };
+        // `chunk` has 16·C bytes.
+        step(&next(), chunk.as_mut_ptr(), ahead);
     }
     let rest = chunks.into_remainder();
     if !rest.is_empty() {
         // The last partial step: compute 16 pixels (the extra lanes read
         // clamped, in-bounds blocks), keep the ones asked for.
         let mut buf = [0u8; STEP * 4];
-        // SAFETY: as above; `buf` has 16·4 ≥ 16·C bytes.
-        unsafe { step::<C, GATHER>(src, &next(), buf.as_mut_ptr(), 0) };
+        // `buf` has 16·4 ≥ 16·C bytes.
+        step(&next(), buf.as_mut_ptr(), 0);
         let n = rest.len();
         rest.copy_from_slice(&buf[..n]);
     }
 }
 
-/// Samples output columns `j0 .. j0 + out.len() / C` of the affine `row`
-/// (its points `u0 + j·du`, `v0 + j·dv` made in registers, exactly
-/// [`Row::at`]) with the fixed-point bilinear scheme: [`bilinear`] without
-/// a point buffer, for the affine family.
-///
-/// With zero padding any columns may be given; with other paddings only
-/// columns whose four taps are all inside the image.
-///
-/// # Safety
-/// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// Runs `step` over output columns `j0 .. j0 + out.len() / C` of the affine
+/// `row`, its points made in registers (exactly [`Row::at`]).
+#[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-pub unsafe fn bilinear_row<const C: usize, const GATHER: bool>(
+fn run_row<const C: usize>(
     src: &Plane<'_>,
     row: &Row,
     j0: usize,
     out: &mut [u8],
+    step: impl Fn(&Points, *mut u8, isize),
 ) {
     let ahead = ahead(src, row.du, row.dv, C);
     let mut j = j0;
-    fill::<C, GATHER>(src, out, ahead, || {
+    let next = || {
         let p = row_points(row, j);
         j += STEP;
         p
-    });
+    };
+    fill::<C>(out, ahead, next, step);
 }
 
-/// Samples output columns `j0 .. j0 + out.len() / C` of the projective
-/// `row` (its points made in registers, exactly [`ProjRow::at`]) with the
-/// fixed-point bilinear scheme and zero padding: [`bilinear`] without a
-/// point buffer, for the projective family.
-///
-/// # Safety
-/// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// Runs `step` over output columns `j0 .. j0 + out.len() / C` of the
+/// projective `row`, its points made in registers (exactly [`ProjRow::at`]).
+#[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-pub unsafe fn bilinear_proj<const C: usize, const GATHER: bool>(
+fn run_proj<const C: usize>(
     src: &Plane<'_>,
     row: &ProjRow,
     j0: usize,
     out: &mut [u8],
+    step: impl Fn(&Points, *mut u8, isize),
 ) {
     // From the run's first and last points (0 if either is behind the camera).
     let n = out.len() / C;
     let (first, last) = (row.at(j0 as f64), row.at((j0 + n.max(1) - 1) as f64));
     let ahead = ahead_of_run(src, first, last, n, C);
     let mut j = j0;
-    fill::<C, GATHER>(src, out, ahead, || {
+    let next = || {
         let p = proj_points(row, j);
         j += STEP;
         p
-    });
+    };
+    fill::<C>(out, ahead, next, step);
 }
 
-/// Samples the points `(u[k], v[k])` (input pixel coordinates; NaN reads
-/// as outside) into the pixels of `out` (`u.len()·C` bytes) with the
-/// fixed-point bilinear scheme, `C` = `src`'s channel count (1, 3 or 4).
-///
-/// With zero padding any points may be given; with other paddings only
-/// points whose four taps are all inside the image.
-///
-/// # Safety
-/// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// Runs `step` over the points `(u[k], v[k])`, into the pixels of `out`.
 ///
 /// # Panics
 /// If `v.len()` or `out.len() / C` differ from `u.len()`.
+#[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-pub unsafe fn bilinear<const C: usize, const GATHER: bool>(
+fn run_points<const C: usize>(
     src: &Plane<'_>,
     u: &[f64],
     v: &[f64],
     out: &mut [u8],
+    step: impl Fn(&Points, *mut u8, isize),
 ) {
     assert!(v.len() == u.len() && out.len() == u.len() * C);
     let n = u.len();
@@ -664,7 +961,7 @@ pub unsafe fn bilinear<const C: usize, const GATHER: bool>(
     };
     let whole = u.len() / STEP * STEP;
     let mut j = 0;
-    fill::<C, GATHER>(src, out, ahead, || {
+    let next = || {
         let p = if j < whole {
             // SAFETY: j + STEP ≤ whole ≤ len.
             unsafe { load_points(u, v, j) }
@@ -679,24 +976,21 @@ pub unsafe fn bilinear<const C: usize, const GATHER: bool>(
         };
         j += STEP;
         p
-    });
+    };
+    fill::<C>(out, ahead, next, step);
 }
 
-/// Samples a whole `width`-pixel-wide output image `out` through the
-/// sampling map `map` (output pixel → input pixel) with zero padding, as
-/// [`bilinear`] on each row, but stepping through the image's pixels in one
-/// run: no per-row overhead and no partial steps at row ends, for small images.
-///
-/// # Safety
-/// - the CPU supports AVX-512 F, BW, VL and VBMI
-///   (`Isa::Avx512.is_supported()`);
-/// - `C` equals the channel count `src` was checked with (1, 3 or 4).
+/// Runs `step` over a whole `width`-pixel-wide output image `out` through
+/// the sampling map `map` (output pixel → input pixel), stepping through the
+/// image's pixels in one run: no per-row overhead and no partial steps at
+/// row ends, for small images.
+#[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-pub unsafe fn bilinear_image<const C: usize, const GATHER: bool>(
-    src: &Plane<'_>,
+fn run_image<const C: usize>(
     map: &[f64; 6],
     width: usize,
     out: &mut [u8],
+    step: impl Fn(&Points, *mut u8, isize),
 ) {
     let ramp = _mm512_setr_pd(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
     let n = _mm512_set1_pd(width as f64);
@@ -718,11 +1012,123 @@ pub unsafe fn bilinear_image<const C: usize, const GATHER: bool>(
         }
     };
     wrap(&mut x, &mut y);
-    let step = _mm512_set1_pd(STEP as f64);
-    fill::<C, GATHER>(src, out, 0, || {
+    let stride = _mm512_set1_pd(STEP as f64);
+    let next = || {
         let p = map_points(map, x, y);
-        x = [_mm512_add_pd(x[0], step), _mm512_add_pd(x[1], step)];
+        x = [_mm512_add_pd(x[0], stride), _mm512_add_pd(x[1], stride)];
         wrap(&mut x, &mut y);
         p
-    });
+    };
+    fill::<C>(out, 0, next, step);
 }
+
+/// Defines the four entry points of one kernel (`$step::<C, …>` per 16
+/// pixels): a point buffer, an affine row, a projective row, a small image.
+macro_rules! entry_points {
+    (
+        $what:literal, $step:ident, [$($cg:tt)*], [$($ca:tt)*],
+        $points:ident, $row:ident, $proj:ident, $image:ident
+    ) => {
+        #[doc = concat!("Samples the points `(u[k], v[k])` (input pixel coordinates; NaN reads")]
+        #[doc = concat!("as outside) into the pixels of `out` (`u.len()·C` bytes) with ", $what, ".")]
+        ///
+        /// With zero padding any points may be given; with other paddings only
+        /// points whose taps are all inside the image.
+        ///
+        /// # Safety
+        /// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
+        /// - `C` equals the channel count `src` was checked with (1 to 4).
+        ///
+        /// # Panics
+        /// If `v.len()` or `out.len() / C` differ from `u.len()`.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+        pub unsafe fn $points<$($cg)*>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
+            // SAFETY: the caller vouches for the CPU and C; `fill` passes
+            // pointers valid for 16·C bytes.
+            run_points::<C>(src, u, v, out, |p, dst, ahead| unsafe {
+                $step::<$($ca)*>(src, p, dst, ahead)
+            });
+        }
+
+        #[doc = concat!("Samples output columns `j0 .. j0 + out.len() / C` of the affine `row` with ", $what, ",")]
+        /// its points `u0 + j·du`, `v0 + j·dv` made in registers (exactly
+        /// [`Row::at`]): the point-buffer kernel without a buffer.
+        ///
+        /// With zero padding any columns may be given; with other paddings only
+        /// columns whose taps are all inside the image.
+        ///
+        /// # Safety
+        /// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
+        /// - `C` equals the channel count `src` was checked with (1 to 4).
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+        pub unsafe fn $row<$($cg)*>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
+            // SAFETY: as in the point-buffer kernel.
+            run_row::<C>(src, row, j0, out, |p, dst, ahead| unsafe {
+                $step::<$($ca)*>(src, p, dst, ahead)
+            });
+        }
+
+        #[doc = concat!("Samples output columns `j0 .. j0 + out.len() / C` of the projective `row` with ", $what, "")]
+        /// and zero padding, its points made in registers (exactly
+        /// [`ProjRow::at`]).
+        ///
+        /// # Safety
+        /// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
+        /// - `C` equals the channel count `src` was checked with (1 to 4).
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+        pub unsafe fn $proj<$($cg)*>(src: &Plane<'_>, row: &ProjRow, j0: usize, out: &mut [u8]) {
+            // SAFETY: as in the point-buffer kernel.
+            run_proj::<C>(src, row, j0, out, |p, dst, ahead| unsafe {
+                $step::<$($ca)*>(src, p, dst, ahead)
+            });
+        }
+
+        #[doc = concat!("Samples a whole `width`-pixel-wide output image `out` with ", $what, " and zero")]
+        /// padding through the sampling map `map` (output pixel → input
+        /// pixel), as the point-buffer kernel on each row, in one run.
+        ///
+        /// # Safety
+        /// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
+        /// - `C` equals the channel count `src` was checked with (1 to 4).
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+        pub unsafe fn $image<$($cg)*>(src: &Plane<'_>, map: &[f64; 6], width: usize, out: &mut [u8]) {
+            // SAFETY: as in the point-buffer kernel.
+            run_image::<C>(map, width, out, |p, dst, ahead| unsafe {
+                $step::<$($ca)*>(src, p, dst, ahead)
+            });
+        }
+    };
+}
+
+entry_points!(
+    "the fixed-point bilinear scheme",
+    step,
+    [const C: usize, const GATHER: bool],
+    [C, GATHER],
+    bilinear,
+    bilinear_row,
+    bilinear_proj,
+    bilinear_image
+);
+
+entry_points!(
+    "bicubic convolution (exactly the scalar spec)",
+    step_bicubic,
+    [const C: usize],
+    [C],
+    bicubic,
+    bicubic_row,
+    bicubic_proj,
+    bicubic_image
+);
+
+entry_points!(
+    "nearest-neighbour sampling (exactly the scalar spec)",
+    step_nearest,
+    [const C: usize],
+    [C],
+    nearest,
+    nearest_row,
+    nearest_proj,
+    nearest_image
+);

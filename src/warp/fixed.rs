@@ -61,12 +61,12 @@ pub struct Plane<'a> {
 }
 
 impl<'a> Plane<'a> {
-    /// The image, if the kernels can handle it: `channels` is 1, 3 or 4,
+    /// The image, if the kernels can handle it: `channels` is 1 to 4,
     /// `2 ≤ width, height < 2²⁰` (quantised coordinates fit `i32`),
     /// `data.len() == width·height·channels`, and every byte offset fits an
     /// `i32` (the kernels' gather indices).
     pub fn new(data: &'a [u8], width: usize, height: usize, channels: usize) -> Option<Self> {
-        let ok = matches!(channels, 1 | 3 | 4)
+        let ok = (1..=4).contains(&channels)
             && (2..MAX_SIDE).contains(&width)
             && (2..MAX_SIDE).contains(&height)
             && width
@@ -100,7 +100,7 @@ impl<'a> Plane<'a> {
         self.height
     }
 
-    /// Samples per pixel: 1, 3 or 4.
+    /// Samples per pixel: 1 to 4.
     #[inline(always)]
     pub fn channels(&self) -> usize {
         self.channels
@@ -238,7 +238,7 @@ mod tests {
     fn simd_kernels_equal_the_model_exactly() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         for case in 0..3000 {
-            let c = [1, 3, 4][case % 3];
+            let c = 1 + case % 4;
             let (w, h) = (2 + rng.below(40), 2 + rng.below(30));
             let data: Vec<u8> = (0..w * h * c).map(|_| rng.next() as u8).collect();
             let src = Plane::new(&data, w, h, c).unwrap();
@@ -255,6 +255,7 @@ mod tests {
             let mut want = vec![0u8; n * c];
             match c {
                 1 => points::<1>(&src, u, v, &mut want),
+                2 => points::<2>(&src, u, v, &mut want),
                 3 => points::<3>(&src, u, v, &mut want),
                 _ => points::<4>(&src, u, v, &mut want),
             }
@@ -266,9 +267,11 @@ mod tests {
                     use crate::warp::{avx2, avx512, Isa};
                     match (isa, c) {
                         (Isa::Avx2, 1) => avx2::bilinear::<1>(&src, u, v, &mut got),
+                        (Isa::Avx2, 2) => avx2::bilinear::<2>(&src, u, v, &mut got),
                         (Isa::Avx2, 3) => avx2::bilinear::<3>(&src, u, v, &mut got),
                         (Isa::Avx2, 4) => avx2::bilinear::<4>(&src, u, v, &mut got),
                         (Isa::Avx512, 1) => avx512::bilinear::<1, true>(&src, u, v, &mut got),
+                        (Isa::Avx512, 2) => avx512::bilinear::<2, true>(&src, u, v, &mut got),
                         (Isa::Avx512, 3) => avx512::bilinear::<3, true>(&src, u, v, &mut got),
                         (Isa::Avx512, 4) => avx512::bilinear::<4, true>(&src, u, v, &mut got),
                         _ => got.copy_from_slice(&want),
@@ -287,10 +290,14 @@ mod tests {
                     unsafe {
                         match (isa, c) {
                             (Isa::Avx2, 1) => avx2::bilinear_row::<1>(&src, &row, j0, &mut got),
+                            (Isa::Avx2, 2) => avx2::bilinear_row::<2>(&src, &row, j0, &mut got),
                             (Isa::Avx2, 3) => avx2::bilinear_row::<3>(&src, &row, j0, &mut got),
                             (Isa::Avx2, 4) => avx2::bilinear_row::<4>(&src, &row, j0, &mut got),
                             (Isa::Avx512, 1) => {
                                 avx512::bilinear_row::<1, true>(&src, &row, j0, &mut got)
+                            }
+                            (Isa::Avx512, 2) => {
+                                avx512::bilinear_row::<2, false>(&src, &row, j0, &mut got)
                             }
                             (Isa::Avx512, 3) => {
                                 avx512::bilinear_row::<3, false>(&src, &row, j0, &mut got)
@@ -312,6 +319,7 @@ mod tests {
                     unsafe {
                         match c {
                             3 => avx512::bilinear::<3, false>(&src, u, v, &mut got),
+                            2 => avx512::bilinear::<2, false>(&src, u, v, &mut got),
                             _ => avx512::bilinear::<4, false>(&src, u, v, &mut got),
                         }
                     }
@@ -332,7 +340,7 @@ mod tests {
         use crate::warp::grid::ProjRow;
         let mut rng = Rng(0xD1B5_4A32_D192_ED03);
         for case in 0..1500 {
-            let c = [1, 3, 4][case % 3];
+            let c = 1 + case % 4;
             let (w, h) = (2 + rng.below(40), 2 + rng.below(30));
             let data: Vec<u8> = (0..w * h * c).map(|_| rng.next() as u8).collect();
             let src = Plane::new(&data, w, h, c).unwrap();
@@ -349,6 +357,7 @@ mod tests {
             let mut want = vec![0u8; n * c];
             match c {
                 1 => points::<1>(&src, &u, &v, &mut want),
+                2 => points::<2>(&src, &u, &v, &mut want),
                 3 => points::<3>(&src, &u, &v, &mut want),
                 _ => points::<4>(&src, &u, &v, &mut want),
             }
@@ -360,10 +369,14 @@ mod tests {
                     use crate::warp::{avx2, avx512, Isa};
                     match (isa, c) {
                         (Isa::Avx2, 1) => avx2::bilinear_proj::<1>(&src, &row, j0, &mut got),
+                        (Isa::Avx2, 2) => avx2::bilinear_proj::<2>(&src, &row, j0, &mut got),
                         (Isa::Avx2, 3) => avx2::bilinear_proj::<3>(&src, &row, j0, &mut got),
                         (Isa::Avx2, 4) => avx2::bilinear_proj::<4>(&src, &row, j0, &mut got),
                         (Isa::Avx512, 1) => {
                             avx512::bilinear_proj::<1, true>(&src, &row, j0, &mut got)
+                        }
+                        (Isa::Avx512, 2) => {
+                            avx512::bilinear_proj::<2, false>(&src, &row, j0, &mut got)
                         }
                         (Isa::Avx512, 3) => {
                             avx512::bilinear_proj::<3, false>(&src, &row, j0, &mut got)
@@ -387,7 +400,7 @@ mod tests {
         use crate::affine::Affine;
         let mut rng = Rng(7);
         for case in 0..600 {
-            let c = [1, 3, 4][case % 3];
+            let c = 1 + case % 4;
             let (w, h) = (2 + rng.below(40), 2 + rng.below(30));
             let data: Vec<u8> = (0..w * h * c).map(|_| rng.next() as u8).collect();
             let src = Plane::new(&data, w, h, c).unwrap();
@@ -401,6 +414,7 @@ mod tests {
                 let (u, v): (Vec<f64>, Vec<f64>) = (0..ow).map(|j| row.at(j)).unzip();
                 match c {
                     1 => points::<1>(&src, &u, &v, out),
+                    2 => points::<2>(&src, &u, &v, out),
                     3 => points::<3>(&src, &u, &v, out),
                     _ => points::<4>(&src, &u, &v, out),
                 }
@@ -414,10 +428,14 @@ mod tests {
                     let m = &map.0;
                     match (isa, c) {
                         (Isa::Avx2, 1) => avx2::bilinear_image::<1>(&src, m, ow, &mut got),
+                        (Isa::Avx2, 2) => avx2::bilinear_image::<2>(&src, m, ow, &mut got),
                         (Isa::Avx2, 3) => avx2::bilinear_image::<3>(&src, m, ow, &mut got),
                         (Isa::Avx2, 4) => avx2::bilinear_image::<4>(&src, m, ow, &mut got),
                         (Isa::Avx512, 1) => {
                             avx512::bilinear_image::<1, true>(&src, m, ow, &mut got)
+                        }
+                        (Isa::Avx512, 2) => {
+                            avx512::bilinear_image::<2, false>(&src, m, ow, &mut got)
                         }
                         (Isa::Avx512, 3) => {
                             avx512::bilinear_image::<3, true>(&src, m, ow, &mut got)
@@ -439,6 +457,7 @@ mod tests {
                     unsafe {
                         match c {
                             3 => avx512::bilinear_image::<3, false>(&src, &map.0, ow, &mut got),
+                            2 => avx512::bilinear_image::<2, false>(&src, &map.0, ow, &mut got),
                             _ => avx512::bilinear_image::<4, false>(&src, &map.0, ow, &mut got),
                         }
                     }

@@ -10,9 +10,9 @@ use std::sync::OnceLock;
 /// A family of sampling kernels, by instruction set.
 ///
 /// Every family computes the same warp: [`Isa::Scalar`] is the specification
-/// (`scalar.rs`), the others are optimisations of the hottest cases (bilinear,
-/// `u8`, 1, 3 or 4 channels) that stay within one grey level of it; all other
-/// cases fall back to the scalar code.
+/// (`scalar.rs`), the others are optimisations of the hottest cases (`u8`, 1
+/// to 4 channels: bilinear within one grey level of it, nearest and bicubic
+/// exactly it); all other cases fall back to the scalar code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Isa {
     /// Portable Rust, the reference sampler. Always supported.
