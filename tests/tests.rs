@@ -5,6 +5,8 @@ mod util;
 mod cli;
 mod codec;
 mod completions;
+#[cfg(feature = "onnx")]
+mod doc_page;
 mod fuzz;
 mod golden;
 mod kernels;

@@ -141,8 +141,21 @@ def main():
             "oracle": [os.path.join(root, "oracle", n + ".png") for n in names],
             "stn": [os.path.join(root, "stn", n + ".png") for n in names]}
     for k, paths in sets.items():
+        # clean, raw and oracle do not depend on the model: their OCR is kept in ocr-cache/
+        cache = os.path.join(root, "ocr-cache", k) if k != "stn" else None
+
+        def read(p):
+            if cache:
+                c = os.path.join(cache, os.path.basename(p) + ".txt")
+                if os.path.exists(c):
+                    return open(c).read()
+            t = ocr(p, tmp)
+            if cache:
+                os.makedirs(cache, exist_ok=True)
+                open(c, "w").write(t)
+            return t
         with ThreadPoolExecutor(a.jobs) as ex:
-            texts = list(ex.map(lambda p: ocr(p, tmp), paths))
+            texts = list(ex.map(read, paths))
         c, w, per = scores(texts, truths)
         res[k] = {"char": c, "word": w, "per_page_char": [round(x, 4) for x in per]}
         print(f"{k:7s} char {c:6.2f} %  word {w:6.2f} %", flush=True)

@@ -44,7 +44,7 @@ def main():
     torch.set_num_threads(1)
     m = net.CornerNet()
     if not a.random:
-        m.load_state_dict(torch.load(a.ckpt, map_location="cpu")["model"])
+        m.load_state_dict(torch.load(a.ckpt, map_location="cpu", weights_only=False)["model"])
     m.eval()
     exp = net.Exported(m).eval()
     x = torch.randn(3, 1, net.SIZE, net.SIZE) * 0.5

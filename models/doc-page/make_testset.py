@@ -1,6 +1,7 @@
 """Held-out page photos at full resolution, for evaluate.py and the speed benchmark.
 
     python make_testset.py --out runs/test --n 60 --seed 2026             # 1-12 MP, mixed
+    python make_testset.py --out runs/test-harsh --n 60 --seed 2026 --harsh  # same pages, harsher photos
     python make_testset.py --out runs/bench12 --n 100 --seed 5150 --mp 12  # 12 MP only
 
 Pages carry prose from /usr/share/common-licenses (training used random dictionary words), are
@@ -31,6 +32,8 @@ def main():
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--mp", type=float, nargs="*", default=[1, 2, 3, 5, 8, 12])
+    ap.add_argument("--harsh", action="store_true",
+                    help="training-strength light, shadows, blur and noise (default: ordinary photos)")
     a = ap.parse_args()
     cv2.setNumThreads(1)
     for d in ("photos", "clean", "truth"):
@@ -54,7 +57,7 @@ def main():
             src = page2x if s >= 1.0 else cv2.resize(
                 page2x, (int(round(page2x.shape[1] * s)), int(round(page2x.shape[0] * s))),
                 interpolation=cv2.INTER_AREA)
-            photo, _ = pages.photograph(rng, src, quad, W, H, jpeg=False)
+            photo, _ = pages.photograph(rng, src, quad, W, H, jpeg=False, harsh=a.harsh)
             q = int(rng.uniform(75, 96))
             cv2.imwrite(os.path.join(a.out, "photos", name + ".jpg"), photo[..., ::-1],
                         [cv2.IMWRITE_JPEG_QUALITY, q])

@@ -350,9 +350,13 @@ def background(rng, W, H):
     return bg
 
 
-def photograph(rng, page, quad, W, H, jpeg=True):
+def photograph(rng, page, quad, W, H, jpeg=True, harsh=True):
     """Warps `page` (RGB uint8, its edges are the page edges) onto quad (TL,TR,BR,BL, edge coords)
-    in a W x H photo with a background and photo effects. Returns RGB uint8 (decoded JPEG if jpeg)."""
+    in a W x H photo with a background and photo effects. Returns RGB uint8 (decoded JPEG if jpeg).
+
+    harsh=True (training): light, shadows, blur and noise strong enough that Tesseract often fails
+    even on the exact flattening; harsh=False (the OCR test set): ordinary photos, the same draws
+    from `rng` in narrower ranges (so the same seed gives the same pages and geometry)."""
     ph, pw = page.shape[:2]
     hmat = quad_homography([[0, 0], [pw, 0], [pw, ph], [0, ph]], quad)
     hc = to_cv(hmat)
@@ -378,11 +382,11 @@ def photograph(rng, page, quad, W, H, jpeg=True):
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     a = rng.uniform(0, 2 * math.pi)
     lin = ((xx - W / 2) * math.cos(a) + (yy - H / 2) * math.sin(a)) / max(W, H)
-    light = 1 + rng.uniform(0, 0.6) * lin
+    light = 1 + rng.uniform(0, 0.6 if harsh else 0.3) * lin
     cx, cy = rng.uniform(0, W), rng.uniform(0, H)
     rad = ((xx - cx) ** 2 + (yy - cy) ** 2) / (max(W, H) ** 2)
-    light *= 1 - rng.uniform(0, 0.5) * rad
-    light *= rng.uniform(0.7, 1.15)
+    light *= 1 - rng.uniform(0, 0.5 if harsh else 0.25) * rad
+    light *= rng.uniform(0.7, 1.15) if harsh else rng.uniform(0.85, 1.1)
     img *= light[..., None]
     # cast shadow (a hand, a phone)
     if rng.random() < 0.3:
@@ -392,14 +396,14 @@ def photograph(rng, page, quad, W, H, jpeg=True):
         cv2.fillConvexPoly(sm, hull, 1.0)
         k = int(rng.uniform(10, 60) * scale) * 2 + 1
         sm = cv2.GaussianBlur(sm, (k, k), 0)
-        img *= (1 - rng.uniform(0.2, 0.55) * sm)[..., None]
+        img *= (1 - (rng.uniform(0.2, 0.55) if harsh else rng.uniform(0.1, 0.3)) * sm)[..., None]
     # colour cast
     img *= np.clip(1 + rng.normal(0, 0.06, 3), 0.8, 1.2)
     # optics
-    sigma = rng.uniform(0, 1.3) * scale ** 0.5
+    sigma = rng.uniform(0, 1.3 if harsh else 0.8) * scale ** 0.5
     if sigma > 0.3:
         img = cv2.GaussianBlur(img, (0, 0), sigma)
-    if rng.random() < 0.1:
+    if rng.random() < (0.1 if harsh else 0.03):
         L = int(rng.uniform(3, 9) * scale) | 1
         kern = np.zeros((L, L), np.float32)
         kern[L // 2, :] = 1.0 / L
@@ -407,7 +411,7 @@ def photograph(rng, page, quad, W, H, jpeg=True):
         kern = cv2.warpAffine(kern, rot, (L, L))
         img = cv2.filter2D(img, -1, kern / max(kern.sum(), 1e-6))
     # sensor noise
-    img += rng.normal(0, rng.uniform(0, 6), img.shape).astype(np.float32)
+    img += rng.normal(0, rng.uniform(0, 6 if harsh else 4), img.shape).astype(np.float32)
     out = np.clip(img + 0.5, 0, 255).astype(np.uint8)
     if jpeg:
         q = int(rng.uniform(40, 96))

@@ -116,7 +116,7 @@ def main():
 
     model = net.CornerNet()
     if a.resume:
-        model.load_state_dict(torch.load(a.resume, map_location="cpu")["model"])
+        model.load_state_dict(torch.load(a.resume, map_location="cpu", weights_only=False)["model"])
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     dl = DataLoader(Stream(pp, a.seed), batch_size=a.batch, num_workers=1, prefetch_factor=8,
                     persistent_workers=True)
@@ -150,7 +150,7 @@ def main():
             r = np.mean(run, 0)
             run = []
             rec = {"min": round((time.time() - start) / 60, 1), "step": step, "seen": seen,
-                   "lr": lr, "loss": r[0], "ce": r[1], "l1_px": r[2],
+                   "lr": lr, "loss": float(r[0]), "ce": float(r[1]), "l1_px": float(r[2]),
                    "val_median_pct": errs.median().item(),
                    "val_p95_pct": errs.quantile(0.95).item(),
                    "val_mean_pct": errs.mean().item()}
