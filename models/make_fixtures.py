@@ -1,4 +1,4 @@
-"""Write the Rust-side fixtures: models/samples/*.png and tests/fixtures/model/vectors.json.
+"""Write the Rust-side fixtures: models/samples/mnist/*.png and tests/fixtures/model/vectors.json.
 
     python make_fixtures.py
 
@@ -22,7 +22,7 @@ FIXTURE_SEED = 31337
 PER_CLASS = 2
 REPO = os.path.dirname(c.HERE)
 ONNX_REL = "models/stn-mnist-rts.onnx"
-SAMPLES_REL = "models/samples"
+SAMPLES_REL = "models/samples/mnist"
 VECTORS = os.path.join(REPO, "tests", "fixtures", "model", "vectors.json")
 
 

@@ -111,7 +111,7 @@ def prepare(args):
     for k in range(max(1, args.lines // 50_000 + 1)):
         digits.append(pool / f"digit_{k:03d}.png")
         if not digits[-1].exists():
-            shutil.copyfile(ROOT / "models" / "samples" / "d0_058.png", digits[-1])
+            shutil.copyfile(ROOT / "models" / "samples" / "mnist" / "d0_058.png", digits[-1])
     names = [f"b{i // 1000:04d}/img_{i:07d}.png" for i in range(args.lines)]
     big = BENCH / f"links_{args.lines}"
     stamp = big / ".complete"

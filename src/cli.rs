@@ -53,7 +53,7 @@ pub enum Command {
     /// --overwrite or --skip-existing. The model is a built-in one (`stn model
     /// list`; MNIST digits by default) or an ONNX file: --model.
     #[command(after_help = "Examples:\n  \
-        stn rectify models/samples -o rectified\n  \
+        stn rectify models/samples/mnist -o rectified\n  \
         stn rectify --model doc-page photos/ -o pages\n  \
         stn rectify 'scans/**/*.png' -o out --size 512x512 --thetas thetas.jsonl\n  \
         find . -name '*.jpg' | stn rectify - -o out --skip-existing")]

@@ -110,7 +110,7 @@ proptest! {
         noise in proptest::collection::vec(any::<u8>(), 0..64),
     ) {
         let mut bytes = match which {
-            0 => std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/samples/d0_058.png")).unwrap(),
+            0 => std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/samples/mnist/d0_058.png")).unwrap(),
             1 => std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad/truncated.jpg")).unwrap(),
             _ => noise,
         };

@@ -43,7 +43,7 @@ fn vectors() -> Vectors {
 }
 
 fn samples() -> std::path::PathBuf {
-    util::repo().join("models/samples")
+    util::repo().join("models/samples/mnist")
 }
 
 fn parse_lines(text: &str) -> Vec<Line> {

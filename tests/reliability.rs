@@ -21,7 +21,7 @@ fn bad(name: &str) -> String {
 /// Copies `n` sample digits into `env/dir/`.
 fn samples_into(env: &Env, dir: &str, n: usize) {
     fs::create_dir_all(env.path(dir)).unwrap();
-    let src = util::repo().join("models/samples");
+    let src = util::repo().join("models/samples/mnist");
     let mut names: Vec<_> = fs::read_dir(&src)
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -76,7 +76,7 @@ fn issue6_corpus_fails_file_by_file() {
     }
     fs::create_dir_all(env.path("in/x.png")).unwrap(); // a directory named like an image
     fs::copy(
-        util::repo().join("models/samples/d1_195.png"),
+        util::repo().join("models/samples/mnist/d1_195.png"),
         env.path("in/x.png/inner.png"),
     )
     .unwrap();
@@ -99,7 +99,7 @@ fn issue6_corpus_fails_file_by_file() {
         assert!(line.contains(cause), "{name}: {line}");
     }
     assert!(!err.contains("panicked"), "{err}");
-    let mut want: Vec<String> = fs::read_dir(util::repo().join("models/samples"))
+    let mut want: Vec<String> = fs::read_dir(util::repo().join("models/samples/mnist"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
