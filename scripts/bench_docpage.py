@@ -7,7 +7,8 @@ Usage:
 
 Needs numpy, opencv-python-headless, onnxruntime (and, to make the photos once, Pillow and the fonts
 of models/doc-page/README.md). The photos are made by models/doc-page/make_testset.py (seed 5150,
-12 MP, 4:3 / 3:2 / 16:9, portrait or landscape, JPEG quality 75-95) into .bench/docpage12/.
+12 MP, 4:3 / 3:2 / 16:9, portrait or landscape, --harsh effects, JPEG quality 75-95) into
+.bench/docpage12/.
 
 A. stn:    stn -j 2 rectify --model doc-page PHOTOS -o OUT --overwrite        (JPEG q90 out)
 B. Python: 2 processes (multiprocessing.Pool(2), imap over files, chunksize 1), each with its own
@@ -99,7 +100,7 @@ def main():
     if len(list(photos_dir.glob("*.jpg"))) < a.photos:
         shutil.rmtree(BENCH, ignore_errors=True)
         subprocess.run([sys.executable, "make_testset.py", "--out", str(BENCH), "--n", str(a.photos),
-                        "--seed", "5150", "--mp", "12"], cwd=ROOT / "models" / "doc-page", check=True,
+                        "--seed", "5150", "--mp", "12", "--harsh"], cwd=ROOT / "models" / "doc-page", check=True,
                        stdout=subprocess.DEVNULL)
     photos = sorted(photos_dir.glob("*.jpg"))[: a.photos]
     src = BENCH / "in"
