@@ -81,14 +81,12 @@ fn predict_finds_the_page_corners() {
         assert_eq!(line["size"], serde_json::json!([1240, 1754]));
         let got = corners(&h, t.size);
         let diag = (dist(t.quad[0], t.quad[2]) + dist(t.quad[1], t.quad[3])) / 2.0;
-        for k in 0..4 {
-            let e = 100.0 * dist(got[k], t.quad[k]) / diag;
+        for (k, (g, want)) in got.iter().zip(&t.quad).enumerate() {
+            let e = 100.0 * dist(*g, *want) / diag;
             assert!(
                 e < 1.0,
-                "{} corner {k}: {:?} vs truth {:?} ({e:.2} % of the page diagonal)",
-                t.file,
-                got[k],
-                t.quad[k]
+                "{} corner {k}: {g:?} vs truth {want:?} ({e:.2} % of the page diagonal)",
+                t.file
             );
             all.push(e);
         }
