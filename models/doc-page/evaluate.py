@@ -70,7 +70,7 @@ def scores(texts, truths):
 
 def inv_photo_to_out(quad):
     """Edge-coordinate homography: output pixel -> photo pixel (true)."""
-    return pages._solve4([[0, 0], [OUT[0], 0], [OUT[0], OUT[1]], [0, OUT[1]]], quad)
+    return pages.quad_homography([[0, 0], [OUT[0], 0], [OUT[0], OUT[1]], [0, OUT[1]]], quad)
 
 
 def main():

@@ -244,10 +244,6 @@ def to_cv(h):
 
 def quad_homography(src, dst):
     """The homography (f64) taking 4 points src to dst (edge coordinates)."""
-    return _solve4(np.asarray(src, float), np.asarray(dst, float))
-
-
-def _solve4(src, dst):
     a, b = [], []
     for (x, y), (u, v) in zip(src, dst):
         a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])

@@ -92,6 +92,14 @@ def corner_error(corners, target, meta):
     return 100 * d / meta[:, 2]
 
 
+def validate(model, vx, vc, vm):
+    """Corner errors (% of the page diagonal) of the validation samples, in eval mode."""
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([corner_error(model(vx[i:i + 64])[0], vc[i:i + 64], vm[i:i + 64])
+                          for i in range(0, len(vx), 64)])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=75)
@@ -143,10 +151,7 @@ def main():
         run.append((loss.item(), ce.item(), l1.item()))
         if time.time() - last_eval > 300 or step == 50:
             last_eval = time.time()
-            model.eval()
-            with torch.no_grad():
-                errs = torch.cat([corner_error(model(vx[i:i + 64])[0], vc[i:i + 64], vm[i:i + 64])
-                                  for i in range(0, len(vx), 64)])
+            errs = validate(model, vx, vc, vm)
             r = np.mean(run, 0)
             run = []
             rec = {"min": round((time.time() - start) / 60, 1), "step": step, "seen": seen,
@@ -158,10 +163,7 @@ def main():
             log.write(json.dumps(rec) + "\n")
             log.flush()
             torch.save({"model": model.state_dict(), "record": rec}, os.path.join(RUNS, "doc-page.pt"))
-    model.eval()
-    with torch.no_grad():
-        errs = torch.cat([corner_error(model(vx[i:i + 64])[0], vc[i:i + 64], vm[i:i + 64])
-                          for i in range(0, len(vx), 64)])
+    errs = validate(model, vx, vc, vm)
     rec = {"final": True, "min": round((time.time() - start) / 60, 1), "step": step, "seen": seen,
            "val_median_pct": errs.median().item(), "val_p95_pct": errs.quantile(0.95).item(),
            "val_mean_pct": errs.mean().item()}
