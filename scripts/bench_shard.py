@@ -42,6 +42,8 @@ import time
 import zlib
 from pathlib import Path
 
+from bench import MachineShare  # other processes' share of the CPU during a block
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / ".bench" / "shard"
 STN = ROOT / "target" / "release" / "stn"
@@ -131,31 +133,6 @@ def stats(values):
     q = statistics.quantiles(v, n=4, method="inclusive") if len(v) > 1 else [v[0]] * 3
     return {"median": statistics.median(v), "q1": q[0], "q3": q[2], "min": v[0], "max": v[-1],
             "n": len(v)}
-
-
-class MachineShare:
-    """Other processes' share of the machine's CPU during a block (as bench.py)."""
-
-    def __enter__(self):
-        self.start = self._snapshot()
-        return self
-
-    def __exit__(self, *exc):
-        end = self._snapshot()
-        busy, ours, wall = (e - s for e, s in zip(end, self.start))
-        self.others = max(0.0, (busy - ours) / (wall * (os.cpu_count() or 1)))
-        return False
-
-    @staticmethod
-    def _snapshot():
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-        busy = (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-        ours = 0.0
-        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-            r = resource.getrusage(who)
-            ours += r.ru_utime + r.ru_stime
-        return busy, ours, time.perf_counter()
 
 
 def run_together(cmds, stdin_path=None):
