@@ -19,11 +19,9 @@ struct Truth {
 }
 
 fn truths() -> Vec<Truth> {
-    let text =
-        fs::read_to_string(util::repo().join("models/samples/doc-page/truth.jsonl")).unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    util::json_lines(
+        &fs::read_to_string(util::repo().join("models/samples/doc-page/truth.jsonl")).unwrap(),
+    )
 }
 
 /// Where a normalised homography (output → input) sends the output's four
@@ -56,11 +54,7 @@ fn predict_finds_the_page_corners() {
     let env = Env::new();
     let dir = util::repo().join("models/samples/doc-page");
     let out = env.assert_ok(&["predict", "--model", "doc-page", dir.to_str().unwrap()]);
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = util::json_lines(&String::from_utf8(out.stdout).unwrap());
     assert_eq!(lines.len(), truths.len());
     let mut all = Vec::new();
     for t in &truths {
@@ -68,15 +62,7 @@ fn predict_finds_the_page_corners() {
             .iter()
             .find(|l| l["path"].as_str().unwrap().ends_with(&t.file))
             .unwrap_or_else(|| panic!("no line for {}", t.file));
-        let h: Vec<f64> = line["homography"]
-            .as_array()
-            .expect("a projective line")
-            .iter()
-            .flat_map(|r| match r {
-                Value::Array(row) => row.iter().map(|v| v.as_f64().unwrap()).collect(),
-                v => vec![v.as_f64().unwrap()],
-            })
-            .collect();
+        let h = util::numbers(&line["homography"]);
         assert_eq!(h.len(), 9);
         assert_eq!(line["size"], serde_json::json!([1240, 1754]));
         let got = corners(&h, t.size);

@@ -125,11 +125,7 @@ fn predict_lines_carry_each_family_and_apply_back() {
         let (input, onnx) = inputs(&env, name, model);
         let onnx = onnx.as_str();
         let out = env.assert_ok(&["predict", &input, "--model", onnx]);
-        let lines: Vec<Value> = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines: Vec<Value> = util::json_lines(&String::from_utf8(out.stdout).unwrap());
         let parts: usize = model
             .metadata
             .get("stn.parts")
@@ -151,32 +147,20 @@ fn predict_lines_carry_each_family_and_apply_back() {
             assert_eq!(mine.len(), parts, "{name} {stem}");
             let mut got: Vec<f64> = Vec::new();
             for l in &mine {
-                let nums = |v: &Value| -> Vec<f64> {
-                    let mut out = Vec::new();
-                    let mut stack = vec![v];
-                    while let Some(v) = stack.pop() {
-                        match v {
-                            Value::Array(a) => stack.extend(a.iter().rev()),
-                            Value::Number(n) => out.push(n.as_f64().unwrap()),
-                            _ => {}
-                        }
-                    }
-                    out
-                };
                 match family {
-                    "affine" => got.extend(nums(&l["theta"])),
+                    "affine" => got.extend(util::numbers(&l["theta"])),
                     "attention" => {
-                        let t = nums(&l["theta"]);
+                        let t = util::numbers(&l["theta"]);
                         assert_eq!((t[1], t[3], t[0]), (0.0, 0.0, t[4]), "{name}: {t:?}");
                         got.extend([t[0], t[2], t[5]]);
                     }
                     "projective" => {
-                        let h = nums(&l["homography"]);
+                        let h = util::numbers(&l["homography"]);
                         assert_eq!(h[8], 1.0);
                         got.extend(&h[..8]);
                     }
                     "tps" => {
-                        let s = nums(&l["tps"]["source"]);
+                        let s = util::numbers(&l["tps"]["source"]);
                         got.extend(s.iter().map(|p| if unit { (p + 1.0) / 2.0 } else { *p }));
                     }
                     other => panic!("{other}"),

@@ -47,9 +47,7 @@ fn samples() -> std::path::PathBuf {
 }
 
 fn parse_lines(text: &str) -> Vec<Line> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
+    util::json_lines(text)
 }
 
 /// Copies the sample digits into `env/in/`.

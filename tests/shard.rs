@@ -116,11 +116,9 @@ fn sorted_lines(text: &str) -> Vec<String> {
 /// The `"output"` of each theta line.
 #[cfg(feature = "onnx")]
 fn outputs_of(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["output"].as_str().unwrap().to_string()
-        })
+    util::json_lines::<serde_json::Value>(text)
+        .iter()
+        .map(|v| v["output"].as_str().unwrap().to_string())
         .collect()
 }
 

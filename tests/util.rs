@@ -109,6 +109,31 @@ pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// One value per line of JSON-lines text (`stn predict`'s output, theta
+/// files, fixtures).
+#[cfg(feature = "onnx")]
+pub fn json_lines<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// The numbers of a JSON value in reading order, however nested (`[a, …]` or
+/// `[[a, …], …]`).
+#[cfg(feature = "onnx")]
+pub fn numbers(v: &serde_json::Value) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::Array(a) => stack.extend(a.iter().rev()),
+            serde_json::Value::Number(n) => out.push(n.as_f64().unwrap()),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Warps an 8-bit image of `(width, height, channels)` to `(width, height)`
 /// with kernel family `isa`, through the library.
 pub fn warp(
