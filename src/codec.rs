@@ -21,6 +21,19 @@ use image::{
 use crate::affine::Size;
 use crate::error::Error;
 
+mod turbojpeg;
+
+/// Which JPEG codec this process uses: `"libjpeg-turbo"` when its TurboJPEG
+/// library loads (see `build.rs`), else `"rust"` (zune-jpeg to decode,
+/// jpeg-encoder to encode). `STN_JPEG=rust` forces the latter.
+pub fn jpeg_codec() -> &'static str {
+    if turbojpeg::available() {
+        "libjpeg-turbo"
+    } else {
+        "rust"
+    }
+}
+
 /// Whether `path` is `-`, meaning a standard stream.
 pub fn is_stdio(path: &Path) -> bool {
     path.as_os_str() == "-"
@@ -121,6 +134,7 @@ fn read_raw_netpbm(file: &mut fs::File, len: u64, max_pixels: u64) -> io::Result
     let mut buf = Vec::new();
     buf.try_reserve_exact(samples)
         .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, e))?;
+    crate::malloc::advise_huge_pages(buf.as_mut_ptr(), samples);
     let already = &head[start.min(filled)..filled];
     buf.extend_from_slice(&already[..already.len().min(samples)]);
     file.take((samples - buf.len()) as u64)
@@ -226,7 +240,8 @@ impl From<ImageError> for Decoded {
 /// capped in proportion (16 bytes per allowed pixel).
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Image, Decoded> {
     let mut reader = ImageReader::new(io::Cursor::new(bytes)).with_guessed_format()?;
-    if reader.format() == Some(ImageFormat::Jpeg) && jpeg_is_truncated(bytes) {
+    let is_jpeg = reader.format() == Some(ImageFormat::Jpeg);
+    if is_jpeg && jpeg_is_truncated(bytes) {
         // The JPEG decoder fills missing scan data with grey instead of failing.
         return Err(Decoded::Error(ImageError::IoError(io::Error::new(
             io::ErrorKind::UnexpectedEof,
@@ -248,7 +263,19 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Image, Decoded> {
         .flatten()
         .filter(|p| !p.is_empty());
     let orientation = decoder.orientation()?;
-    let mut pixels = DynamicImage::from_decoder(decoder)?;
+    let fast = match decoder.color_type() {
+        ColorType::L8 | ColorType::Rgb8 if is_jpeg => turbojpeg::decode(bytes, max_pixels)
+            .filter(|d| (d.width, d.height) == (w, h))
+            .and_then(|d| match d.channels {
+                1 => image::GrayImage::from_raw(w, h, d.pixels).map(DynamicImage::ImageLuma8),
+                _ => image::RgbImage::from_raw(w, h, d.pixels).map(DynamicImage::ImageRgb8),
+            }),
+        _ => None,
+    };
+    let mut pixels = match fast {
+        Some(p) => p,
+        None => DynamicImage::from_decoder(decoder)?,
+    };
     pixels.apply_orientation(orientation);
     Ok(Image { pixels, icc })
 }
@@ -429,10 +456,12 @@ fn format_name(format: ImageFormat) -> &'static str {
     extension(format).unwrap_or("this format")
 }
 
-/// JPEG through `jpeg-encoder` (AVX2 where the CPU has it): libjpeg's
-/// quality scaling, 4:2:0 chroma averaged as libjpeg does, baseline, with
-/// restart markers every [`JPEG_STRIP_ROWS`] rows so that the strips are
-/// encoded in parallel (see [`jpeg_strips`]). Returns the layout written.
+/// JPEG at libjpeg's quality scaling, 4:2:0 chroma averaged as libjpeg
+/// does, baseline with the standard Huffman tables, through libjpeg-turbo
+/// when it loads and `jpeg-encoder` (AVX2 where the CPU has it) otherwise.
+/// Images taller than [`JPEG_STRIP_ROWS`] get a restart marker every that
+/// many rows so that the strips are encoded in parallel (see
+/// [`join_strips`]). Returns the layout written.
 fn jpeg<W: Write>(
     img: &DynamicImage,
     icc: Option<&[u8]>,
@@ -445,7 +474,7 @@ fn jpeg<W: Write>(
     let (bytes, layout, bpp, written) = match img {
         DynamicImage::ImageLuma8(b) => (b.as_raw().as_slice(), J::Luma, 1, ColorType::L8),
         DynamicImage::ImageRgb8(b) => (b.as_raw().as_slice(), J::Rgb, 3, ColorType::Rgb8),
-        // The encoder reads RGBA and skips the alpha: no copy.
+        // Both encoders read RGBA and skip the alpha: no copy.
         DynamicImage::ImageRgba8(b) => (b.as_raw().as_slice(), J::Rgba, 4, ColorType::Rgb8),
         other if other.color().channel_count() <= 2 => {
             converted = DynamicImage::ImageLuma8(other.to_luma8());
@@ -465,8 +494,10 @@ fn jpeg<W: Write>(
     let pixels = Pixels {
         bytes,
         layout,
+        bpp,
         row_bytes: w as usize * bpp,
         width: w as u16,
+        turbo: turbojpeg::available(),
     };
     let grey = layout == J::Luma;
     // An MCU is one 8×8 block for grey, 16×16 pixels for 4:2:0 colour.
@@ -474,12 +505,26 @@ fn jpeg<W: Write>(
     let mcus_per_row = w.div_ceil(mcu);
     // The restart interval (MCUs per strip) must fit in 16 bits.
     let strip_rows = JPEG_STRIP_ROWS.min(65535 / mcus_per_row * mcu).max(mcu);
-    if h <= strip_rows {
-        pixels.encode(0, h, icc, quality, out)?;
-    } else {
-        let interval = (mcus_per_row * (strip_rows / mcu)) as u16;
-        jpeg_strips(&pixels, h, strip_rows, interval, icc, quality, out)?;
-    }
+    let strips = h.div_ceil(strip_rows);
+    let parts = {
+        use rayon::prelude::*;
+        (0..strips)
+            .into_par_iter()
+            .map(|k| {
+                let y0 = k * strip_rows;
+                let rows = strip_rows.min(h - y0);
+                // jpeg-encoder writes the profile itself, into the first strip.
+                let icc = if k == 0 && !pixels.turbo { icc } else { None };
+                let v = pixels.encode(y0, rows, icc, quality)?;
+                let layout = JpegLayout::of(&v)
+                    .ok_or_else(|| jpeg_error("unexpected JPEG structure from the encoder"))?;
+                Ok((v, layout))
+            })
+            .collect::<Result<Vec<_>, ImageError>>()?
+    };
+    let interval = (mcus_per_row * (strip_rows / mcu)) as u16;
+    let icc = if pixels.turbo { icc } else { None };
+    join_strips(&parts, h, interval, icc, out)?;
     Ok(written)
 }
 
@@ -490,26 +535,38 @@ fn jpeg<W: Write>(
 /// and its byte alignment, a DC reset) are noise.
 const JPEG_STRIP_ROWS: u32 = 128;
 
-/// 8-bit pixels as `jpeg-encoder` reads them.
+/// 8-bit pixels as the encoders read them.
 struct Pixels<'a> {
     bytes: &'a [u8],
     layout: jpeg_encoder::ColorType,
+    bpp: usize,
     row_bytes: usize,
     width: u16,
+    /// Through libjpeg-turbo (else jpeg-encoder).
+    turbo: bool,
 }
 
 impl Pixels<'_> {
-    /// Encodes rows `y0..y0 + rows` as a complete JPEG file.
-    fn encode<W: Write>(
+    /// Encodes rows `y0..y0 + rows` as a complete JPEG file (with `icc`
+    /// only through jpeg-encoder).
+    fn encode(
         &self,
         y0: u32,
         rows: u32,
         icc: Option<&[u8]>,
         quality: u8,
-        out: &mut W,
-    ) -> Result<(), ImageError> {
+    ) -> Result<Vec<u8>, ImageError> {
         let data = &self.bytes[y0 as usize * self.row_bytes..(y0 + rows) as usize * self.row_bytes];
-        let mut encoder = jpeg_encoder::Encoder::new(out, quality.clamp(1, 100));
+        if self.turbo {
+            let channels = self.bpp as u8;
+            let width = u32::from(self.width);
+            if let Some(r) = turbojpeg::encode(data, width, rows, channels, self.row_bytes, quality)
+            {
+                return r.map_err(jpeg_error);
+            }
+        }
+        let mut out = Vec::with_capacity(rows as usize * self.row_bytes / 8);
+        let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
         if self.layout != jpeg_encoder::ColorType::Luma {
             encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
         }
@@ -523,7 +580,8 @@ impl Pixels<'_> {
         }
         encoder
             .encode(data, self.width, rows as u16, self.layout)
-            .map_err(err)
+            .map_err(err)?;
+        Ok(out)
     }
 }
 
@@ -534,41 +592,35 @@ fn jpeg_error(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ImageEr
     ))
 }
 
-/// Encodes the image in strips of `strip_rows` rows in parallel, each as a
-/// JPEG of its own with the same tables, and joins them into one baseline
-/// JPEG with a restart interval of one strip (`interval` MCUs): the first
-/// strip's headers (height set to the whole image's, a DRI segment added),
+/// Joins strips, each encoded as a JPEG of its own with the same tables,
+/// into one baseline JPEG with a restart interval of one strip (`interval`
+/// MCUs): the first strip's headers (height set to the whole image's, the
+/// ICC profile `icc` after its APP0 segment if given, a DRI segment added),
 /// then each strip's entropy-coded data followed by a restart marker. A
 /// strip encoded alone starts with zero DC predictions and ends padded to a
 /// byte with 1 bits, exactly what a decoder expects after a restart marker,
-/// so the file decodes to the same pixels as a single-pass encode.
-fn jpeg_strips<W: Write>(
-    pixels: &Pixels,
+/// so the file decodes to the same pixels as a single-pass encode. A single
+/// strip is written as it is (with the profile).
+fn join_strips<W: Write>(
+    parts: &[(Vec<u8>, JpegLayout)],
     height: u32,
-    strip_rows: u32,
     interval: u16,
     icc: Option<&[u8]>,
-    quality: u8,
     out: &mut W,
 ) -> Result<(), ImageError> {
-    use rayon::prelude::*;
-    let strips = height.div_ceil(strip_rows);
-    let parts = (0..strips)
-        .into_par_iter()
-        .map(|k| {
-            let y0 = k * strip_rows;
-            let rows = strip_rows.min(height - y0);
-            let mut v = Vec::with_capacity(rows as usize * pixels.row_bytes / 8);
-            let icc = if k == 0 { icc } else { None };
-            pixels.encode(y0, rows, icc, quality, &mut v)?;
-            let layout = JpegLayout::of(&v)
-                .ok_or_else(|| jpeg_error("unexpected JPEG structure from the encoder"))?;
-            Ok((v, layout))
-        })
-        .collect::<Result<Vec<_>, ImageError>>()?;
     let (first, at) = &parts[0];
-    let mut header = first[..at.sos].to_vec();
-    header[at.sof_height..at.sof_height + 2].copy_from_slice(&(height as u16).to_be_bytes());
+    let mut header = first[..at.after_app0].to_vec();
+    if let Some(icc) = icc {
+        icc_segments(icc, &mut header);
+    }
+    if parts.len() == 1 {
+        out.write_all(&header)?;
+        out.write_all(&first[at.after_app0..])?;
+        return Ok(());
+    }
+    let sof_height = at.sof_height - at.after_app0 + header.len();
+    header.extend_from_slice(&first[at.after_app0..at.sos]);
+    header[sof_height..sof_height + 2].copy_from_slice(&(height as u16).to_be_bytes());
     header.extend_from_slice(&[0xFF, 0xDD, 0, 4]); // DRI, length 4
     header.extend_from_slice(&interval.to_be_bytes());
     header.extend_from_slice(&first[at.sos..at.scan]);
@@ -583,9 +635,30 @@ fn jpeg_strips<W: Write>(
     Ok(())
 }
 
-/// Where things are in a JPEG file as `jpeg-encoder` writes it.
+/// The ICC profile as APP2 `ICC_PROFILE` segments (ICC.1 Annex B.4): chunks
+/// of at most 65,519 bytes, numbered from 1, each with the chunk count.
+fn icc_segments(icc: &[u8], out: &mut Vec<u8>) {
+    const TAG: &[u8] = b"ICC_PROFILE\0";
+    const MAX: usize = 65535 - 2 - TAG.len() - 2;
+    let count = icc.len().div_ceil(MAX);
+    if icc.is_empty() || count > 255 {
+        return;
+    }
+    for (i, chunk) in icc.chunks(MAX).enumerate() {
+        let len = (2 + TAG.len() + 2 + chunk.len()) as u16;
+        out.extend_from_slice(&[0xFF, 0xE2]);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(TAG);
+        out.extend_from_slice(&[i as u8 + 1, count as u8]);
+        out.extend_from_slice(chunk);
+    }
+}
+
+/// Where things are in a JPEG file as the encoders write it.
 #[derive(Debug)]
 struct JpegLayout {
+    /// Just after SOI and any APP0 (JFIF) segments: where an ICC profile goes.
+    after_app0: usize,
     /// The SOF segment's height field.
     sof_height: usize,
     /// The SOS marker.
@@ -603,6 +676,7 @@ impl JpegLayout {
         }
         let mut i = 2;
         let mut sof_height = None;
+        let mut after_app0 = None;
         loop {
             let (&[0xFF, marker], Some(len)) = (
                 bytes.get(i..i + 2)?.first_chunk::<2>()?,
@@ -611,11 +685,15 @@ impl JpegLayout {
                 return None;
             };
             let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+            if marker != 0xE0 && after_app0.is_none() {
+                after_app0 = Some(i);
+            }
             match marker {
                 0xC0 => sof_height = Some(i + 5),
                 0xDA => {
                     let scan = i + 2 + len;
                     return (scan <= bytes.len() - 2).then_some(JpegLayout {
+                        after_app0: after_app0?,
                         sof_height: sof_height?,
                         sos: i,
                         scan,
@@ -1238,14 +1316,16 @@ mod tests {
                 ColorType::L8 => (jpeg_encoder::ColorType::Luma, 1),
                 _ => (jpeg_encoder::ColorType::Rgb, 3),
             };
+            // With the encoder this process uses (libjpeg-turbo if it loads).
             let pixels = Pixels {
                 bytes: img.as_bytes(),
                 layout,
+                bpp,
                 row_bytes: 300 * bpp,
                 width: 300,
+                turbo: turbojpeg::available(),
             };
-            let mut whole = Vec::new();
-            pixels.encode(0, 700, None, 90, &mut whole).unwrap();
+            let whole = pixels.encode(0, 700, None, 90).unwrap();
             let a = decode(&split, 1 << 24).unwrap().pixels;
             let b = decode(&whole, 1 << 24).unwrap().pixels;
             assert_eq!((a.width(), a.height(), a.color()), (300, 700, img.color()));

@@ -815,12 +815,13 @@ impl<T: Sample, P: Fn(&[f64], &[f64], &mut [T]), R: Fn(&grid::Row, usize, &mut [
 /// every sample (zeroing each band in cache just before the kernels
 /// overwrite it), so a zero-fill here would be a wasted pass over the image.
 fn alloc<T: Sample>(len: usize) -> Result<Vec<T>, Error> {
-    let mut v = Vec::new();
+    let mut v: Vec<T> = Vec::new();
     v.try_reserve_exact(len).map_err(|_| {
         Error::Usage(format!(
             "output image needs {len} samples, more memory than is available"
         ))
     })?;
+    crate::malloc::advise_huge_pages(v.as_mut_ptr().cast(), len * std::mem::size_of::<T>());
     Ok(v)
 }
 
