@@ -163,6 +163,61 @@ fn issue_11_jpeg_quality_means_what_it_means_in_libjpeg() {
     assert!(!env.path("bad.jpg").exists());
 }
 
+/// Whether this test run uses the pure-Rust JPEG codecs (`STN_JPEG=rust`, as
+/// one CI pass does); otherwise libjpeg-turbo must have been provisioned and
+/// loaded, and the checks below are exact.
+fn rust_jpeg() -> bool {
+    std::env::var("STN_JPEG").is_ok_and(|v| v.eq_ignore_ascii_case("rust"))
+}
+
+/// The entropy-coded data of a baseline JPEG: from the end of its SOS
+/// segment to the end of the file.
+fn scan_data(bytes: &[u8]) -> &[u8] {
+    let sos = bytes
+        .windows(2)
+        .position(|w| w == [0xFF, 0xDA])
+        .expect("an SOS marker");
+    let len = usize::from(u16::from_be_bytes([bytes[sos + 2], bytes[sos + 3]]));
+    &bytes[sos + 2 + len..]
+}
+
+#[test]
+fn issue_11_jpeg_pixels_and_bytes_are_libjpegs() {
+    let env = Env::new();
+    // Decoding: Pillow's pixels (libjpeg-turbo's islow IDCT and fancy
+    // upsampling), exactly; the pure-Rust decoder comes close.
+    let jpg = fixture("pillow_q90.jpg");
+    env.assert_ok(&["warp", IDENTITY, jpg.to_str().unwrap(), "-o", "d.png"]);
+    let got = util::load(&env.path("d.png")).to_rgb8();
+    let want = util::load(&fixture("pillow_q90_decoded.png")).to_rgb8();
+    assert_eq!(got.dimensions(), want.dimensions());
+    if rust_jpeg() {
+        let p = psnr(got.as_raw(), want.as_raw());
+        assert!(p > 40.0, "zune-jpeg vs Pillow: PSNR {p}");
+    } else {
+        assert!(got == want, "libjpeg-turbo decodes as Pillow does");
+    }
+    // Encoding: the same pixels at quality 90 give Pillow's (and OpenCV's)
+    // tables and, through libjpeg-turbo, the same entropy-coded bytes.
+    let photo_path = fixture("photo.png");
+    env.assert_ok(&[
+        "warp",
+        IDENTITY,
+        photo_path.to_str().unwrap(),
+        "-o",
+        "e.jpg",
+    ]);
+    let ours = std::fs::read(env.path("e.jpg")).unwrap();
+    let theirs = std::fs::read(fixture("pillow_q90.jpg")).unwrap();
+    assert_eq!(dqt(&ours), dqt(&theirs));
+    if !rust_jpeg() {
+        assert!(
+            scan_data(&ours) == scan_data(&theirs),
+            "libjpeg-turbo at quality 90 writes Pillow's scan bytes"
+        );
+    }
+}
+
 #[test]
 fn issue_11_large_jpeg_in_restart_strips_reads_back_with_another_decoder() {
     let env = Env::new();

@@ -85,9 +85,7 @@ pub const LIB_NAME: &str = "libturbojpeg.so.0";
 
 fn candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    if let Some(p) = env::var_os("STN_TURBOJPEG_LIB").filter(|p| !p.is_empty()) {
-        out.push(PathBuf::from(p));
-    }
+    let explicit = env::var_os("STN_TURBOJPEG_LIB").filter(|p| !p.is_empty());
     let base = match env::var_os("XDG_CACHE_HOME") {
         Some(x) if !x.is_empty() => Some(PathBuf::from(x)),
         _ => env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")),
@@ -99,7 +97,11 @@ fn candidates() -> Vec<PathBuf> {
         out.push(PathBuf::from(p));
     }
     out.retain(|p| p.is_file());
-    // Last, the dynamic loader's own search (a system libjpeg-turbo).
+    // First what the user named (reported if it fails), last the dynamic
+    // loader's own search (a system libjpeg-turbo).
+    if let Some(p) = explicit {
+        out.insert(0, PathBuf::from(p));
+    }
     out.push(PathBuf::from(LIB_NAME));
     out
 }
@@ -138,7 +140,7 @@ fn api() -> Option<&'static Api> {
                 Ok(api) => return Some(api),
                 Err(e) if explicit.as_deref() == Some(path.as_os_str()) => {
                     eprintln!(
-                        "stn: warning: STN_TURBOJPEG_LIB={}: {e}; using the pure-Rust JPEG codecs",
+                        "stn: warning: STN_TURBOJPEG_LIB={}: {e}; not used",
                         path.display()
                     );
                 }
