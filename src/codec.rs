@@ -459,9 +459,9 @@ fn format_name(format: ImageFormat) -> &'static str {
 /// JPEG at libjpeg's quality scaling, 4:2:0 chroma averaged as libjpeg
 /// does, baseline with the standard Huffman tables, through libjpeg-turbo
 /// when it loads and `jpeg-encoder` (AVX2 where the CPU has it) otherwise.
-/// Images taller than [`JPEG_STRIP_ROWS`] get a restart marker every that
-/// many rows so that the strips are encoded in parallel (see
-/// [`join_strips`]). Returns the layout written.
+/// Images of at least 2 × [`JPEG_MIN_STRIP_ROWS`] rows are cut into up to
+/// [`JPEG_STRIPS`] strips with a restart marker between them, encoded in
+/// parallel (see [`join_strips`]). Returns the layout written.
 fn jpeg<W: Write>(
     img: &DynamicImage,
     icc: Option<&[u8]>,
@@ -503,8 +503,14 @@ fn jpeg<W: Write>(
     // An MCU is one 8×8 block for grey, 16×16 pixels for 4:2:0 colour.
     let mcu = if grey { 8 } else { 16 };
     let mcus_per_row = w.div_ceil(mcu);
-    // The restart interval (MCUs per strip) must fit in 16 bits.
-    let strip_rows = JPEG_STRIP_ROWS.min(65535 / mcus_per_row * mcu).max(mcu);
+    // Up to JPEG_STRIPS strips of at least JPEG_MIN_STRIP_ROWS rows, whole
+    // MCU rows each; the restart interval (MCUs per strip) must fit in 16 bits.
+    let wanted = (h / JPEG_MIN_STRIP_ROWS).clamp(1, JPEG_STRIPS);
+    let strip_rows = h
+        .div_ceil(wanted)
+        .next_multiple_of(mcu)
+        .min(65535 / mcus_per_row * mcu)
+        .max(mcu);
     let strips = h.div_ceil(strip_rows);
     let parts = {
         use rayon::prelude::*;
@@ -528,12 +534,16 @@ fn jpeg<W: Write>(
     Ok(written)
 }
 
-/// Rows of one JPEG restart interval, a multiple of every MCU height: the
-/// unit of parallel encoding. Fixed, so the bytes do not depend on the
-/// thread count; small enough to share a 4K image between cores evenly (17
-/// strips), large enough that the per-strip costs (headers, a restart marker
-/// and its byte alignment, a DC reset) are noise.
-const JPEG_STRIP_ROWS: u32 = 128;
+/// Strips (restart intervals) per JPEG at most: the unit of parallel
+/// encoding. A function of the image alone, so the bytes do not depend on
+/// the thread count. Few, because each restart marker costs a few bytes (its
+/// byte alignment and the DC predictions it resets): four share a 4K image
+/// evenly between 2 or 4 cores for ~10 bytes in 1.2 MB, where 17 strips of
+/// 128 rows cost ~30 and made stn's files a hair larger than OpenCV's.
+const JPEG_STRIPS: u32 = 4;
+/// Rows per strip at least: smaller images are not split (a folder's images
+/// are encoded in parallel with each other anyway).
+const JPEG_MIN_STRIP_ROWS: u32 = 256;
 
 /// 8-bit pixels as the encoders read them.
 struct Pixels<'a> {
@@ -1309,9 +1319,9 @@ mod tests {
         ] {
             let split = jpeg_bytes(&img, 90);
             assert!(split.windows(2).any(|w| w == [0xFF, 0xDD]), "a DRI segment");
-            // 700 rows: 6 strips, joined by RST0..RST4.
-            assert!(split.windows(2).any(|w| w == [0xFF, 0xD4]), "RST4");
-            assert!(!split.windows(2).any(|w| w == [0xFF, 0xD5]), "no RST5");
+            // 700 rows: 2 strips of 352 and 348 rows, joined by RST0.
+            assert!(split.windows(2).any(|w| w == [0xFF, 0xD0]), "RST0");
+            assert!(!split.windows(2).any(|w| w == [0xFF, 0xD1]), "no RST1");
             let (layout, bpp) = match img.color() {
                 ColorType::L8 => (jpeg_encoder::ColorType::Luma, 1),
                 _ => (jpeg_encoder::ColorType::Rgb, 3),
