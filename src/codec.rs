@@ -929,7 +929,8 @@ pub fn stage_image(
 ) -> Result<(Staged, Option<String>), Error> {
     let mut tmp = temporary(path)?;
     let note = {
-        let mut out = io::BufWriter::with_capacity(STAGE_BUFFER, tmp.as_file_mut());
+        let file = Writeback::new(tmp.as_file_mut());
+        let mut out = io::BufWriter::with_capacity(STAGE_BUFFER, file);
         let note = encode_to(img, icc, format, enc, path, &mut out)?;
         out.flush().map_err(|source| Error::Write {
             path: path.to_path_buf(),
@@ -948,6 +949,73 @@ pub fn stage_image(
 
 /// The write buffer between an encoder and its temporary file.
 const STAGE_BUFFER: usize = 256 << 10;
+
+/// A file writer that starts the disk writes of every [`WRITEBACK_CHUNK`]
+/// bytes as soon as they are written (Linux `sync_file_range` with
+/// `SYNC_FILE_RANGE_WRITE`, which does not wait), so that the `fsync` before
+/// the rename waits for the last chunk only instead of the whole file: a 4K
+/// PPM output (25 MB) spent 10–17 ms in `fsync` after a plain write. A hint:
+/// failures are ignored (the `fsync` still makes the data durable).
+struct Writeback<'a> {
+    file: &'a mut fs::File,
+    /// Bytes written so far, and where the range not yet handed to the disk starts.
+    written: u64,
+    kicked: u64,
+}
+
+/// See [`Writeback`].
+const WRITEBACK_CHUNK: u64 = 4 << 20;
+
+impl<'a> Writeback<'a> {
+    fn new(file: &'a mut fs::File) -> Self {
+        Writeback {
+            file,
+            written: 0,
+            kicked: 0,
+        }
+    }
+}
+
+impl Write for Writeback<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Large writes in chunks, so each chunk's writeback starts early.
+        let n = buf.len().min(WRITEBACK_CHUNK as usize);
+        let n = self.file.write(&buf[..n])?;
+        self.written += n as u64;
+        if self.written - self.kicked >= WRITEBACK_CHUNK {
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            {
+                use std::os::fd::AsRawFd;
+                // SAFETY: a valid descriptor and range; the call only
+                // schedules writeback.
+                unsafe {
+                    libc::sync_file_range(
+                        self.file.as_raw_fd(),
+                        self.kicked as libc::off64_t,
+                        (self.written - self.kicked) as libc::off64_t,
+                        libc::SYNC_FILE_RANGE_WRITE,
+                    );
+                }
+            }
+            self.kicked = self.written;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Seek for Writeback<'_> {
+    /// (For encoders that go back to fill in a header: writing resumes
+    /// from the new position, and so does the writeback bookkeeping.)
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        let at = self.file.seek(pos)?;
+        (self.written, self.kicked) = (at, at);
+        Ok(at)
+    }
+}
 
 /// Writes `bytes` to standard output for `-`, else atomically to `path`: into a
 /// temporary file in the same directory, flushed to disk, then renamed over

@@ -99,6 +99,26 @@ fn create_dir(dir: &Path) -> Result<(), Error> {
     })
 }
 
+thread_local! {
+    /// The output directory this thread made (or found) last.
+    static LAST_DIR: std::cell::RefCell<Option<std::path::PathBuf>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// [`create_dir`] for an output's directory, skipped when this thread just
+/// did it for the same one: a folder's outputs mostly share a directory,
+/// and the `mkdir` + `stat` of `create_dir_all` per image was ~1 % of a
+/// folder of small photos. (If the directory is removed mid-run, creating
+/// the temporary file fails with an error naming the output.)
+fn create_output_dir(dir: &Path) -> Result<(), Error> {
+    if LAST_DIR.with(|d| d.borrow().as_deref() == Some(dir)) {
+        return Ok(());
+    }
+    create_dir(dir)?;
+    LAST_DIR.with(|d| *d.borrow_mut() = Some(dir.to_path_buf()));
+    Ok(())
+}
+
 /// Warps `img` and stages it for `out` (see [`codec::stage_image`]), in
 /// `out`'s format unless `cfg` names one, with the input's colour profile.
 #[allow(clippy::too_many_arguments)]
@@ -127,7 +147,7 @@ fn stage_image(
     cfg: &OutputConfig,
 ) -> Result<codec::Staged, Error> {
     if let Some(parent) = out.parent() {
-        create_dir(parent)?;
+        create_output_dir(parent)?;
     }
     let (staged, _note) = codec::stage_image(img, icc, format, cfg.encoding, out)?;
     if interrupt::requested() {
@@ -190,6 +210,28 @@ fn decode_chunk<P: Send>(
     ok
 }
 
+/// Runs `prep` on images decoded ahead, in parallel; failures are reported
+/// and dropped, as in [`decode_chunk`].
+fn prep_decoded<P: Send>(
+    done: Vec<(usize, Result<codec::Image, Error>)>,
+    report: &mut Report,
+    prep: &(impl Fn(&DynamicImage) -> P + Sync),
+) -> Vec<Decoded<P>> {
+    let mut ok = Vec::with_capacity(done.len());
+    for (i, r) in done {
+        match r {
+            Ok(img) => ok.push((i, img)),
+            Err(e) => report.fail(&e),
+        }
+    }
+    ok.into_par_iter()
+        .map(|(i, img)| {
+            let p = prep(&img.pixels);
+            (i, img, p)
+        })
+        .collect()
+}
+
 /// Decoded pixel bytes one batch may hold: a batch closes at `--batch` images
 /// or at this many bytes, whichever comes first, so memory stays bounded for
 /// large images too.
@@ -201,12 +243,14 @@ const BATCH_BYTES: usize = 128 << 20;
 /// largest image so far allows within the byte budget, so a batch of small
 /// images decodes as one parallel loop (no waiting for the slowest image of
 /// every small group). Stops early on SIGINT.
+#[allow(clippy::too_many_arguments)]
 fn for_each_batch<P: Send>(
     todo: &[usize],
     jobs: &[Job],
     batch: usize,
     max_pixels: u64,
     report: &mut Report,
+    mut ready: Vec<(usize, Result<codec::Image, Error>)>,
     prep: impl Fn(&DynamicImage) -> P + Sync,
     mut f: impl FnMut(Vec<Decoded<P>>, &mut Report) -> Result<(), Error>,
 ) -> Result<(), Error> {
@@ -220,9 +264,22 @@ fn for_each_batch<P: Send>(
             0 => group,
             l => (BATCH_BYTES.saturating_sub(bytes) / l).max(group),
         };
-        let take = fits.min(batch - pending.len()).min(todo.len() - next);
-        let idx = &todo[next..next + take];
-        for (i, img, p) in decode_chunk(idx, jobs, max_pixels, report, &prep) {
+        let mut take = fits.min(batch - pending.len()).min(todo.len() - next);
+        // Images decoded ahead (see `rectify`), if they are the next to do.
+        let early = ready
+            .iter()
+            .zip(&todo[next..next + take])
+            .take_while(|((i, _), &j)| *i == j)
+            .count();
+        let chunk = if early > 0 {
+            take = early;
+            let done: Vec<_> = ready.drain(..early).collect();
+            prep_decoded(done, report, &prep)
+        } else {
+            ready.clear();
+            decode_chunk(&todo[next..next + take], jobs, max_pixels, report, &prep)
+        };
+        for (i, img, p) in chunk {
             let n = img.pixels.as_bytes().len();
             bytes += n;
             largest = largest.max(n);
@@ -328,7 +385,27 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
     let mut exclude = vec![task.out.dir.as_path()];
     exclude.extend(task.overlay.as_deref());
     let jobs = collect(&task.inputs, &exclude, &mut report);
-    let mut net = load_net(&task.net)?;
+    // Loading ONNX Runtime and the model takes ~45 ms on one core; meanwhile
+    // the other cores decode the first batch, when the run will surely
+    // process it (no --skip-existing, no shard: the first inputs are the
+    // first to do).
+    let early = if task.out.existing == Existing::Skip || task.shard.is_some() {
+        0
+    } else {
+        task.net.batch.min(jobs.len())
+    };
+    let (net, mut ready) = std::thread::scope(|s| {
+        let loading = s.spawn(|| load_net(&task.net));
+        let ready: Vec<(usize, Result<codec::Image, Error>)> = (0..early)
+            .into_par_iter()
+            .map(|i| (i, codec::read_image(&jobs[i].src, max_pixels)))
+            .collect();
+        let net = loading
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (net, ready)
+    });
+    let mut net = net?;
     let contract = net.contract().clone();
     let parts = contract.parts;
     let overlays = match &task.overlay {
@@ -391,6 +468,7 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
         batch,
         max_pixels,
         &mut report,
+        std::mem::take(&mut ready),
         |img| tensor(img, &contract),
         |images, report| {
             let predicted = predict_chunk(&mut net, images, &first, report)?;
@@ -503,6 +581,7 @@ pub fn predict(task: &PredictTask, max_pixels: u64) -> Result<Exit, Error> {
         task.net.batch,
         max_pixels,
         &mut report,
+        Vec::new(),
         |img| tensor(img, &contract),
         |images, report| {
             let predicted = predict_chunk(&mut net, images, &jobs, report)?;
