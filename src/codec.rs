@@ -536,11 +536,13 @@ fn jpeg<W: Write>(
 
 /// Strips (restart intervals) per JPEG at most: the unit of parallel
 /// encoding. A function of the image alone, so the bytes do not depend on
-/// the thread count. Few, because each restart marker costs a few bytes (its
-/// byte alignment and the DC predictions it resets): four share a 4K image
-/// evenly between 2 or 4 cores for ~10 bytes in 1.2 MB, where 17 strips of
-/// 128 rows cost ~30 and made stn's files a hair larger than OpenCV's.
-const JPEG_STRIPS: u32 = 4;
+/// the thread count. Two, because each strip boundary makes the file
+/// 30–90 bytes larger than libjpeg's one-pass encode of the same pixels
+/// (measured with libjpeg-turbo on a 4K q90 photo of 1.23 MB: single cuts at
+/// rows 512–1088 cost +31 to +92 bytes; the cost varies, it is not the
+/// marker's 2 bytes), while two strips already halve the encode's wall time
+/// on the 2-core machines stn is measured on.
+const JPEG_STRIPS: u32 = 2;
 /// Rows per strip at least: smaller images are not split (a folder's images
 /// are encoded in parallel with each other anyway).
 const JPEG_MIN_STRIP_ROWS: u32 = 256;
