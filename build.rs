@@ -122,9 +122,17 @@ fn fetch_deb(dir: &Path, package: &str, name: &str, lib: &Path) -> Result<(), St
                 ))
             }
         };
-        run(Command::new("apt-get")
-            .args(["download", "-q", package])
-            .current_dir(&tmp))?;
+        let download = || {
+            run(Command::new("apt-get")
+                .args(["download", "-q", package])
+                .current_dir(&tmp))
+        };
+        // Without package lists (a fresh container) apt knows no versions:
+        // refresh them once, which works as root, and try again.
+        if download().is_err() {
+            let _ = run(Command::new("apt-get").args(["update", "-q"]));
+            download()?;
+        }
         let deb = fs::read_dir(&tmp)
             .map_err(|e| e.to_string())?
             .filter_map(|e| e.ok().map(|e| e.path()))
