@@ -386,9 +386,10 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
     exclude.extend(task.overlay.as_deref());
     let jobs = collect(&task.inputs, &exclude, &mut report);
     // Loading ONNX Runtime and the model takes ~45 ms on one core; meanwhile
-    // the other cores decode the first batch, when the run will surely
-    // process it (no --skip-existing, no shard: the first inputs are the
-    // first to do).
+    // the other cores decode the first images, when the run will surely
+    // process them (no --skip-existing, no shard: the first inputs are the
+    // first to do): in groups, until the model is loaded, the first batch
+    // is decoded or its pixel budget is spent.
     let early = if task.out.existing == Existing::Skip || task.shard.is_some() {
         0
     } else {
@@ -396,10 +397,21 @@ pub fn rectify(task: &RectifyTask, max_pixels: u64) -> Result<Exit, Error> {
     };
     let (net, mut ready) = std::thread::scope(|s| {
         let loading = s.spawn(|| load_net(&task.net));
-        let ready: Vec<(usize, Result<codec::Image, Error>)> = (0..early)
-            .into_par_iter()
-            .map(|i| (i, codec::read_image(&jobs[i].src, max_pixels)))
-            .collect();
+        let group = (2 * rayon::current_num_threads()).max(1);
+        let mut ready: Vec<(usize, Result<codec::Image, Error>)> = Vec::new();
+        let mut bytes = 0;
+        while ready.len() < early && bytes < BATCH_BYTES && !loading.is_finished() {
+            let start = ready.len();
+            let chunk: Vec<_> = (start..(start + group).min(early))
+                .into_par_iter()
+                .map(|i| (i, codec::read_image(&jobs[i].src, max_pixels)))
+                .collect();
+            bytes += chunk
+                .iter()
+                .map(|(_, r)| r.as_ref().map_or(0, |img| img.pixels.as_bytes().len()))
+                .sum::<usize>();
+            ready.extend(chunk);
+        }
         let net = loading
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
