@@ -219,6 +219,25 @@ fn issue_11_jpeg_pixels_and_bytes_are_libjpegs() {
 }
 
 #[test]
+fn jpeg_exif_orientation_is_applied_on_decoding() {
+    let env = Env::new();
+    let jpg = fixture("exif6.jpg");
+    env.assert_ok(&["warp", IDENTITY, jpg.to_str().unwrap(), "-o", "up.png"]);
+    let got = util::load(&env.path("up.png")).to_rgb8();
+    let want = util::load(&fixture("exif6_upright.png")).to_rgb8();
+    assert_eq!(got.dimensions(), (40, 48), "rotated upright");
+    if rust_jpeg() {
+        let p = psnr(got.as_raw(), want.as_raw());
+        assert!(p > 40.0, "PSNR {p}");
+    } else {
+        assert!(
+            got == want,
+            "Pillow's pixels, turned as a viewer turns them"
+        );
+    }
+}
+
+#[test]
 fn issue_11_large_jpeg_in_restart_strips_reads_back_with_another_decoder() {
     let env = Env::new();
     let big = DynamicImage::ImageRgb8(image::RgbImage::from_fn(333, 517, |x, y| {
