@@ -28,7 +28,7 @@
 
 use core::arch::x86_64::*;
 
-use super::fixed::{Plane, BITS, ONE};
+use super::fixed::{Lines, Plane, Plane16, BITS, ONE};
 use super::grid::{ProjRow, Row};
 
 /// Output pixels per step.
@@ -319,11 +319,12 @@ const AHEAD: f64 = 64.0;
 
 /// The byte offset in the source between the blocks of output columns `j`
 /// and `j + AHEAD`, for points moving `(du, dv)` per column (0 if the step is
-/// too large to be useful, or not finite).
-fn ahead(src: &Plane<'_>, du: f64, dv: f64, c: usize) -> isize {
+/// too large to be useful, or not finite); `c` samples per pixel.
+fn ahead<S: Lines>(src: &S, du: f64, dv: f64, c: usize) -> isize {
     let (rows, cols) = ((AHEAD * dv).round(), (AHEAD * du).round());
+    let pixel = c * size_of::<S::Sample>();
     if rows.abs() < 1e6 && cols.abs() < 1e6 {
-        rows as isize * src.stride() as isize + cols as isize * c as isize
+        rows as isize * src.line_bytes() as isize + cols as isize * pixel as isize
     } else {
         0
     }
@@ -331,7 +332,13 @@ fn ahead(src: &Plane<'_>, du: f64, dv: f64, c: usize) -> isize {
 
 /// [`ahead`] for a run of `n` points, its step estimated from the first and
 /// the last (0 for fewer than 2).
-fn ahead_of_run(src: &Plane<'_>, first: (f64, f64), last: (f64, f64), n: usize, c: usize) -> isize {
+fn ahead_of_run<S: Lines>(
+    src: &S,
+    first: (f64, f64),
+    last: (f64, f64),
+    n: usize,
+    c: usize,
+) -> isize {
     if n < 2 {
         return 0;
     }
@@ -345,22 +352,23 @@ fn ahead_of_run(src: &Plane<'_>, first: (f64, f64), last: (f64, f64), n: usize, 
 }
 
 /// Prefetches the source lines that the pixels [`AHEAD`] columns on will
-/// read, guessed from four of this step's block offsets plus `ahead` bytes.
+/// read, guessed from four of this step's block offsets (in bytes) plus
+/// `ahead` bytes.
 /// A rotated row walks diagonally through the source, which the hardware
 /// prefetchers do not follow; without this, images larger than the cache are
 /// bound by DRAM latency.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-fn prefetch(src: &Plane<'_>, offs: &[i32; STEP], ahead: isize) {
+fn prefetch<S: Lines>(src: &S, offs: &[i32; STEP], ahead: isize) {
     if ahead == 0 {
         return;
     }
-    let base = src.data().as_ptr();
+    let base = src.base();
     for p in [0, 5, 10, 15] {
         let at = base.wrapping_offset(offs[p] as isize + ahead);
         // A prefetch is a hint without memory effects: any address will do.
         _mm_prefetch::<_MM_HINT_T0>(at.cast());
-        _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(src.stride()).cast());
+        _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(src.line_bytes()).cast());
     }
 }
 
@@ -866,16 +874,16 @@ unsafe fn bicubic_store<const C: usize>(acc: &[__m512; 4], dst: *mut u8) {
     unsafe { store_pixels::<C>(bytes, dst) }
 }
 
-/// Fills `out` (a multiple of 16·C bytes long, plus a partial last step) by
+/// Fills `out` (a multiple of 16·C samples long, plus a partial last step) by
 /// calling `step(points, dst, ahead)` on the points `next()` yields, with a
-/// `dst` valid for writes of 16·C bytes (the steps' contract).
+/// `dst` valid for writes of 16·C samples (the steps' contract).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-fn fill<const C: usize>(
-    out: &mut [u8],
+fn fill<T: Copy + Default, const C: usize>(
+    out: &mut [T],
     ahead: isize,
     mut next: impl FnMut() -> Points,
-    step: impl Fn(&Points, *mut u8, isize),
+    step: impl Fn(&Points, *mut T, isize),
 ) {
     let mut chunks = out.chunks_exact_mut(STEP * C);
     for chunk in &mut chunks {
@@ -886,8 +894,8 @@ fn fill<const C: usize>(
     if !rest.is_empty() {
         // The last partial step: compute 16 pixels (the extra lanes read
         // clamped, in-bounds blocks), keep the ones asked for.
-        let mut buf = [0u8; STEP * 4];
-        // `buf` has 16·4 ≥ 16·C bytes.
+        let mut buf = [T::default(); STEP * 4];
+        // `buf` has 16·4 ≥ 16·C samples.
         step(&next(), buf.as_mut_ptr(), 0);
         let n = rest.len();
         rest.copy_from_slice(&buf[..n]);
@@ -898,12 +906,12 @@ fn fill<const C: usize>(
 /// `row`, its points made in registers (exactly [`Row::at`]).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-fn run_row<const C: usize>(
-    src: &Plane<'_>,
+fn run_row<S: Lines, const C: usize>(
+    src: &S,
     row: &Row,
     j0: usize,
-    out: &mut [u8],
-    step: impl Fn(&Points, *mut u8, isize),
+    out: &mut [S::Sample],
+    step: impl Fn(&Points, *mut S::Sample, isize),
 ) {
     let ahead = ahead(src, row.du, row.dv, C);
     let mut j = j0;
@@ -912,7 +920,7 @@ fn run_row<const C: usize>(
         j += STEP;
         p
     };
-    fill::<C>(out, ahead, next, step);
+    fill::<_, C>(out, ahead, next, step);
 }
 
 /// Runs `step` over output columns `j0 .. j0 + out.len() / C` of the
@@ -936,7 +944,7 @@ fn run_proj<const C: usize>(
         j += STEP;
         p
     };
-    fill::<C>(out, ahead, next, step);
+    fill::<_, C>(out, ahead, next, step);
 }
 
 /// Runs `step` over the points `(u[k], v[k])`, into the pixels of `out`.
@@ -945,12 +953,12 @@ fn run_proj<const C: usize>(
 /// If `v.len()` or `out.len() / C` differ from `u.len()`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-fn run_points<const C: usize>(
-    src: &Plane<'_>,
+fn run_points<S: Lines, const C: usize>(
+    src: &S,
     u: &[f64],
     v: &[f64],
-    out: &mut [u8],
-    step: impl Fn(&Points, *mut u8, isize),
+    out: &mut [S::Sample],
+    step: impl Fn(&Points, *mut S::Sample, isize),
 ) {
     assert!(v.len() == u.len() && out.len() == u.len() * C);
     let n = u.len();
@@ -977,7 +985,7 @@ fn run_points<const C: usize>(
         j += STEP;
         p
     };
-    fill::<C>(out, ahead, next, step);
+    fill::<_, C>(out, ahead, next, step);
 }
 
 /// Runs `step` over a whole `width`-pixel-wide output image `out` through
@@ -1019,7 +1027,7 @@ fn run_image<const C: usize>(
         wrap(&mut x, &mut y);
         p
     };
-    fill::<C>(out, 0, next, step);
+    fill::<_, C>(out, 0, next, step);
 }
 
 /// Defines the four entry points of one kernel (`$step::<C, …>` per 16
@@ -1045,7 +1053,7 @@ macro_rules! entry_points {
         pub unsafe fn $points<$($cg)*>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
             // SAFETY: the caller vouches for the CPU and C; `fill` passes
             // pointers valid for 16·C bytes.
-            run_points::<C>(src, u, v, out, |p, dst, ahead| unsafe {
+            run_points::<_, C>(src, u, v, out, |p, dst, ahead| unsafe {
                 $step::<$($ca)*>(src, p, dst, ahead)
             });
         }
@@ -1063,7 +1071,7 @@ macro_rules! entry_points {
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
         pub unsafe fn $row<$($cg)*>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
             // SAFETY: as in the point-buffer kernel.
-            run_row::<C>(src, row, j0, out, |p, dst, ahead| unsafe {
+            run_row::<_, C>(src, row, j0, out, |p, dst, ahead| unsafe {
                 $step::<$($ca)*>(src, p, dst, ahead)
             });
         }
@@ -1132,3 +1140,179 @@ entry_points!(
     nearest_proj,
     nearest_image
 );
+
+/// `vpermt2w` indices interleaving the channel vectors of 16 `u16` pixels
+/// (channels 0 and 1 in one register, 2 and 3 in the other, 16 samples
+/// each): output vector `m`, word `k` is sample `s = 32m + k`, i.e. pixel
+/// `s / C`, channel `s % C`, at word `16·c + p` of the register pair.
+const fn wide_pixels(channels: usize) -> [[u16; 32]; 2] {
+    let mut t = [[0u16; 32]; 2];
+    let mut s = 0;
+    while s < 16 * channels {
+        let (p, c) = (s / channels, s % channels);
+        t[s / 32][s % 32] = (16 * c + p) as u16;
+        s += 1;
+    }
+    t
+}
+
+static WIDE_PIXELS: [[[u16; 32]; 2]; 4] = [
+    wide_pixels(1),
+    wide_pixels(2),
+    wide_pixels(3),
+    wide_pixels(4),
+];
+
+/// Writes 16 `u16` output pixels of `C` channels, bilinear at `p` with
+/// exactly the scalar spec's operations (`Bilinear::fast`): `x0 = ⌊u⌋` (by
+/// truncation: the points are inside the image), `tx = (u − x0) as f32`, the
+/// same for `v`; per channel `t = nw + tx·(ne − nw)`, `b = sw + tx·(se − sw)`,
+/// `t + ty·(b − t)` in `f32` with separate multiplies and adds; then clamped
+/// to `[0, 65535]` and rounded half to even (MXCSR's mode), as
+/// `u16::from_f32`. The 2×2 taps of a pixel are `2C` consecutive samples in
+/// each of two rows, read with `C` 32-bit gathers per row.
+///
+/// The points must lie in `Bilinear::interior` (`[0, W−1) × [0, H−1)`) for
+/// the spec's values; any other point (NaN included) reads a clamped block
+/// inside the image, giving some value without touching memory outside it.
+///
+/// # Safety
+/// - the CPU supports AVX-512 F, BW, VL and VBMI;
+/// - `dst` is valid for writes of 16·C samples;
+/// - `C` equals `src.channels()`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+unsafe fn step_wide<const C: usize>(src: &Plane16<'_>, p: &Points, dst: *mut u16, ahead: isize) {
+    debug_assert_eq!(src.channels(), C);
+    let zero = _mm512_setzero_si512();
+    // The block's column (clamped to [0, size − 2]) and the f32 fraction.
+    let axis = |q: [__m512d; 2], size: usize| {
+        let (lo, hi) = (_mm512_cvttpd_epi32(q[0]), _mm512_cvttpd_epi32(q[1]));
+        // `u − x0` is exact in f64; `vcvtpd2ps` rounds it as `as f32` does.
+        let frac = |q: __m512d, i: __m256i| {
+            _mm256_castps_si256(_mm512_cvtpd_ps(_mm512_sub_pd(q, _mm512_cvtepi32_pd(i))))
+        };
+        let t = _mm512_castsi512_ps(join(frac(q[0], lo), frac(q[1], hi)));
+        let i = _mm512_min_epi32(
+            _mm512_max_epi32(join(lo, hi), zero),
+            _mm512_set1_epi32(size as i32 - 2),
+        );
+        (i, t)
+    };
+    let (x, tx) = axis(p.u, src.width());
+    let (y, ty) = axis(p.v, src.height());
+    let stride = src.stride() as i32;
+    // Sample index of each block's top-left sample.
+    let top = _mm512_add_epi32(
+        _mm512_mullo_epi32(y, _mm512_set1_epi32(stride)),
+        _mm512_mullo_epi32(x, _mm512_set1_epi32(C as i32)),
+    );
+    if ahead != 0 {
+        let mut offs = [0i32; STEP];
+        // SAFETY: writes exactly the 64 bytes of `offs`.
+        unsafe { _mm512_storeu_si512(offs.as_mut_ptr().cast(), _mm512_slli_epi32::<1>(top)) };
+        prefetch(src, &offs, ahead);
+    }
+    let bottom = _mm512_add_epi32(top, _mm512_set1_epi32(stride));
+    let base = src.data().as_ptr();
+    // The 2C samples (nw's C, then ne's C) from `at`, as C 32-bit lanes.
+    let gather = |at: __m512i| {
+        let mut g = [zero; 4];
+        for (k, g) in g.iter_mut().enumerate().take(C) {
+            let idx = _mm512_add_epi32(at, _mm512_set1_epi32(2 * k as i32));
+            // SAFETY: x ≤ W − 2 and y ≤ H − 2 (clamped), so the samples
+            // idx .. idx + 2 of the top row (≤ top + 2C − 1 < (y + 1)·stride)
+            // and of the bottom row (< (y + 2)·stride ≤ len) are inside
+            // `data`; Plane16 keeps every index below 2³¹.
+            *g = unsafe { _mm512_i32gather_epi32::<2>(idx, base.cast()) };
+        }
+        g
+    };
+    let (gt, gb) = (gather(top), gather(bottom));
+    let low = _mm512_set1_epi32(0xffff);
+    let sample = |g: &[__m512i; 4], i: usize| {
+        let w = if i % 2 == 0 {
+            _mm512_and_si512(g[i / 2], low)
+        } else {
+            _mm512_srli_epi32::<16>(g[i / 2])
+        };
+        _mm512_cvtepi32_ps(w)
+    };
+    let max = _mm512_set1_ps(65535.0);
+    let mut packed = [_mm256_setzero_si256(); 4];
+    for (c, out) in packed.iter_mut().enumerate().take(C) {
+        let (nw, ne) = (sample(&gt, c), sample(&gt, C + c));
+        let (sw, se) = (sample(&gb, c), sample(&gb, C + c));
+        let t = _mm512_add_ps(nw, _mm512_mul_ps(tx, _mm512_sub_ps(ne, nw)));
+        let b = _mm512_add_ps(sw, _mm512_mul_ps(tx, _mm512_sub_ps(se, sw)));
+        let r = _mm512_add_ps(t, _mm512_mul_ps(ty, _mm512_sub_ps(b, t)));
+        // NaN becomes 0 (`max` returns its second operand), as the spec's
+        // clamp-then-cast does.
+        let r = _mm512_min_ps(_mm512_max_ps(r, _mm512_setzero_ps()), max);
+        *out = _mm512_cvtepi32_epi16(_mm512_cvtps_epi32(r));
+    }
+    if C == 1 {
+        // SAFETY: the caller guarantees 16 writable samples.
+        unsafe { _mm256_storeu_si256(dst.cast(), packed[0]) };
+        return;
+    }
+    let (a, b) = (join(packed[0], packed[1]), join(packed[2], packed[3]));
+    for (m, t) in WIDE_PIXELS[C - 1].iter().enumerate().take(C.div_ceil(2)) {
+        // SAFETY: reads exactly the 64 bytes of `t`.
+        let idx = unsafe { _mm512_loadu_si512(t.as_ptr().cast()) };
+        let v = _mm512_permutex2var_epi16(a, idx, b);
+        // SAFETY: the caller guarantees 16·C writable samples: vector m
+        // covers samples 32m .. 32m + 32, or 32m .. 32m + 16 = 16·C for the
+        // last one when C is odd.
+        unsafe {
+            let at = dst.add(32 * m);
+            if 32 * (m + 1) <= 16 * C {
+                _mm512_storeu_si512(at.cast(), v);
+            } else {
+                _mm256_storeu_si256(at.cast(), _mm512_castsi512_si256(v));
+            }
+        }
+    }
+}
+
+/// Samples the points `(u[k], v[k])` (input pixel coordinates) of a `u16`
+/// image into the pixels of `out` (`u.len()·C` samples) with bilinear
+/// interpolation, exactly as the scalar spec's `Bilinear::fast`.
+///
+/// Only points whose taps are all inside the image (`Bilinear::interior`)
+/// get the spec's values; others get some value, read inside the image.
+///
+/// # Safety
+/// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
+/// - `C` equals `src.channels()`.
+///
+/// # Panics
+/// If `v.len()` or `out.len() / C` differ from `u.len()`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+pub unsafe fn bilinear16<const C: usize>(src: &Plane16<'_>, u: &[f64], v: &[f64], out: &mut [u16]) {
+    // SAFETY: the caller vouches for the CPU and C; `fill` passes pointers
+    // valid for 16·C samples.
+    run_points::<_, C>(src, u, v, out, |p, dst, ahead| unsafe {
+        step_wide::<C>(src, p, dst, ahead)
+    });
+}
+
+/// Samples output columns `j0 .. j0 + out.len() / C` of the affine `row`
+/// of a `u16` image as [`bilinear16`], its points made in registers
+/// (exactly [`Row::at`]). Only columns whose points lie in
+/// `Bilinear::interior` get the spec's values.
+///
+/// # Safety
+/// As [`bilinear16`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+pub unsafe fn bilinear16_row<const C: usize>(
+    src: &Plane16<'_>,
+    row: &Row,
+    j0: usize,
+    out: &mut [u16],
+) {
+    // SAFETY: as in `bilinear16`.
+    run_row::<_, C>(src, row, j0, out, |p, dst, ahead| unsafe {
+        step_wide::<C>(src, p, dst, ahead)
+    });
+}
