@@ -1163,6 +1163,126 @@ static WIDE_PIXELS: [[[u16; 32]; 2]; 4] = [
     wide_pixels(4),
 ];
 
+/// One axis of 16 points (two halves of 8) for the exact `u16` kernels:
+/// `(block start, fraction)`, the start `⌊q⌋` (by truncation, as the spec:
+/// its points are ≥ 0) clamped to `[0, size − 2]`, the fraction `q − ⌊q⌋`
+/// (exact in `f64`) rounded to `f32` as `as f32` does.
+///
+/// # Safety
+/// The CPU supports AVX-512 F, BW, VL and VBMI. (Not a `target_feature`
+/// function, so that it can be `inline(always)`: it is only called from the
+/// `u16` entry points, which enable the features, and whose step must be one
+/// inlined body.)
+#[inline(always)]
+unsafe fn wide_axis(q: [__m512d; 2], size: usize) -> (__m512i, __m512) {
+    // SAFETY: the caller vouches for the CPU.
+    unsafe {
+        let (lo, hi) = (_mm512_cvttpd_epi32(q[0]), _mm512_cvttpd_epi32(q[1]));
+        let (flo, fhi) = (
+            _mm512_cvtpd_ps(_mm512_sub_pd(q[0], _mm512_cvtepi32_pd(lo))),
+            _mm512_cvtpd_ps(_mm512_sub_pd(q[1], _mm512_cvtepi32_pd(hi))),
+        );
+        let t = _mm512_castsi512_ps(join(_mm256_castps_si256(flo), _mm256_castps_si256(fhi)));
+        let i = _mm512_min_epi32(
+            _mm512_max_epi32(join(lo, hi), _mm512_setzero_si512()),
+            _mm512_set1_epi32(size as i32 - 2),
+        );
+        (i, t)
+    }
+}
+
+/// The taps of 16 `u16` pixels of `C` ≤ 2 channels whose 2×2 blocks start at
+/// sample indices `top`: `[row][k]`, sample `k` (`0 .. 2C`: the left
+/// pixel's `C`, then the right one's) of the block's top (`row` 0) or bottom
+/// (1) row, zero-extended to 32-bit lanes. `C` 32-bit gathers per row.
+///
+/// # Safety
+/// The CPU supports AVX-512 F, BW, VL and VBMI; every block is inside
+/// `src` (`top = y·stride + x·C` with `x ≤ W − 2`, `y ≤ H − 2`).
+#[inline(always)]
+unsafe fn wide_gather<const C: usize>(src: &Plane16<'_>, top: __m512i) -> [[__m512i; 8]; 2] {
+    // SAFETY: the caller vouches for the CPU and the blocks (see below).
+    unsafe {
+        let mut taps = [[_mm512_setzero_si512(); 8]; 2];
+        let base = src.data().as_ptr();
+        let low = _mm512_set1_epi32(0xffff);
+        for (r, row) in taps.iter_mut().enumerate() {
+            let at = _mm512_add_epi32(top, _mm512_set1_epi32((r * src.stride()) as i32));
+            for k in 0..C {
+                let idx = _mm512_add_epi32(at, _mm512_set1_epi32(2 * k as i32));
+                // SAFETY: samples idx, idx + 1 ≤ at + 2C − 1, the block's last
+                // sample in that row, inside `data` (the caller's contract);
+                // Plane16 keeps every index below 2³¹.
+                let g = _mm512_i32gather_epi32::<2>(idx, base.cast());
+                row[2 * k] = _mm512_and_si512(g, low);
+                row[2 * k + 1] = _mm512_srli_epi32::<16>(g);
+            }
+        }
+        taps
+    }
+}
+
+/// `vpermt2w` indices: 32-bit lane `p` (its low word) takes word `8·(p mod
+/// 8)` of a register pair holding 8 pixels' 16-byte loads, 4 per register;
+/// adding `k` picks the pixel's word `k`.
+static WIDE_PICK: [u16; 32] = {
+    let mut t = [0u16; 32];
+    let mut p = 0;
+    while p < 16 {
+        t[2 * p] = (8 * (p % 8)) as u16;
+        p += 1;
+    }
+    t
+};
+
+/// [`wide_gather`] for `C` ≥ 3 channels with plain loads: each pixel's row
+/// of `2C` samples in one 16-byte load (the bottom row's `8 − 2C` samples
+/// early, so that it ends at the block's last sample), four pixels per
+/// register, then `vpermt2w` picks sample `k` of 16 pixels from the four
+/// registers. `offs` are the blocks' top-left sample indices.
+///
+/// # Safety
+/// As [`wide_gather`], with `offs` the lanes of its `top`.
+#[inline(always)]
+unsafe fn wide_load<const C: usize>(src: &Plane16<'_>, offs: &[i32; STEP]) -> [[__m512i; 8]; 2] {
+    // SAFETY: the caller vouches for the CPU and the blocks (see below).
+    unsafe {
+        debug_assert!(C >= 3);
+        let mut taps = [[_mm512_setzero_si512(); 8]; 2];
+        let base = src.data().as_ptr();
+        let shift = 8 - 2 * C;
+        // SAFETY: reads exactly the 64 bytes of the table.
+        let pick = _mm512_loadu_si512(WIDE_PICK.as_ptr().cast());
+        let (lo, hi): (__mmask32, __mmask32) = (0x5555, 0x5555 << 16);
+        for (r, row) in taps.iter_mut().enumerate() {
+            // Top row: 8 samples from the block's first. Bottom row: 8 samples
+            // ending at the block's last.
+            let extra = r * (src.stride() - shift);
+            let mut regs = [_mm512_setzero_si512(); 4];
+            for (q, reg) in regs.iter_mut().enumerate() {
+                // SAFETY: top row: offs + 8 ≤ y·S + (W − 2)·C + 8 ≤ (y + 1)·S + 2
+                // ≤ len (S = W·C ≥ 6: row y + 1 exists and holds ≥ 2 samples).
+                // Bottom row: offs + S − (8 − 2C) ≥ S − 2 ≥ 0, and its end
+                // offs + S + 2C ≤ (y + 2)·S ≤ len.
+                let at = |p: usize| base.add(offs[4 * q + p] as usize + extra).cast::<__m128i>();
+                let v = _mm512_castsi128_si512(_mm_loadu_si128(at(0)));
+                let v = _mm512_inserti32x4::<1>(v, _mm_loadu_si128(at(1)));
+                let v = _mm512_inserti32x4::<2>(v, _mm_loadu_si128(at(2)));
+                *reg = _mm512_inserti32x4::<3>(v, _mm_loadu_si128(at(3)));
+            }
+            let skip = if r == 0 { 0 } else { shift };
+            for (k, tap) in row.iter_mut().enumerate().take(2 * C) {
+                let idx = _mm512_add_epi16(pick, _mm512_set1_epi16((k + skip) as i16));
+                *tap = _mm512_or_si512(
+                    _mm512_maskz_permutex2var_epi16(lo, regs[0], idx, regs[1]),
+                    _mm512_maskz_permutex2var_epi16(hi, regs[2], idx, regs[3]),
+                );
+            }
+        }
+        taps
+    }
+}
+
 /// Writes 16 `u16` output pixels of `C` channels, bilinear at `p` with
 /// exactly the scalar spec's operations (`Bilinear::fast`): `x0 = ⌊u⌋` (by
 /// truncation: the points are inside the image), `tx = (u − x0) as f32`, the
@@ -1180,91 +1300,78 @@ static WIDE_PIXELS: [[[u16; 32]; 2]; 4] = [
 /// - the CPU supports AVX-512 F, BW, VL and VBMI;
 /// - `dst` is valid for writes of 16·C samples;
 /// - `C` equals `src.channels()`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+///
+/// Not a `target_feature` function, so that it can be `inline(always)`: a
+/// call per step cost ~20 % (4K RGB, Zen 5). It is only called from the
+/// `u16` entry points, which enable the features.
+#[inline(always)]
 unsafe fn step_wide<const C: usize>(src: &Plane16<'_>, p: &Points, dst: *mut u16, ahead: isize) {
     debug_assert_eq!(src.channels(), C);
-    let zero = _mm512_setzero_si512();
-    // The block's column (clamped to [0, size − 2]) and the f32 fraction.
-    let axis = |q: [__m512d; 2], size: usize| {
-        let (lo, hi) = (_mm512_cvttpd_epi32(q[0]), _mm512_cvttpd_epi32(q[1]));
-        // `u − x0` is exact in f64; `vcvtpd2ps` rounds it as `as f32` does.
-        let frac = |q: __m512d, i: __m256i| {
-            _mm256_castps_si256(_mm512_cvtpd_ps(_mm512_sub_pd(q, _mm512_cvtepi32_pd(i))))
-        };
-        let t = _mm512_castsi512_ps(join(frac(q[0], lo), frac(q[1], hi)));
-        let i = _mm512_min_epi32(
-            _mm512_max_epi32(join(lo, hi), zero),
-            _mm512_set1_epi32(size as i32 - 2),
+    // SAFETY: the caller vouches for the CPU and `dst`; the reads are
+    // argued below.
+    unsafe {
+        let (x, tx) = wide_axis(p.u, src.width());
+        let (y, ty) = wide_axis(p.v, src.height());
+        let stride = src.stride() as i32;
+        // Sample index of each block's top-left sample.
+        let top = _mm512_add_epi32(
+            _mm512_mullo_epi32(y, _mm512_set1_epi32(stride)),
+            _mm512_mullo_epi32(x, _mm512_set1_epi32(C as i32)),
         );
-        (i, t)
-    };
-    let (x, tx) = axis(p.u, src.width());
-    let (y, ty) = axis(p.v, src.height());
-    let stride = src.stride() as i32;
-    // Sample index of each block's top-left sample.
-    let top = _mm512_add_epi32(
-        _mm512_mullo_epi32(y, _mm512_set1_epi32(stride)),
-        _mm512_mullo_epi32(x, _mm512_set1_epi32(C as i32)),
-    );
-    if ahead != 0 {
-        let mut offs = [0i32; STEP];
-        // SAFETY: writes exactly the 64 bytes of `offs`.
-        unsafe { _mm512_storeu_si512(offs.as_mut_ptr().cast(), _mm512_slli_epi32::<1>(top)) };
-        prefetch(src, &offs, ahead);
-    }
-    let bottom = _mm512_add_epi32(top, _mm512_set1_epi32(stride));
-    let base = src.data().as_ptr();
-    // The 2C samples (nw's C, then ne's C) from `at`, as C 32-bit lanes.
-    let gather = |at: __m512i| {
-        let mut g = [zero; 4];
-        for (k, g) in g.iter_mut().enumerate().take(C) {
-            let idx = _mm512_add_epi32(at, _mm512_set1_epi32(2 * k as i32));
-            // SAFETY: x ≤ W − 2 and y ≤ H − 2 (clamped), so the samples
-            // idx .. idx + 2 of the top row (≤ top + 2C − 1 < (y + 1)·stride)
-            // and of the bottom row (< (y + 2)·stride ≤ len) are inside
-            // `data`; Plane16 keeps every index below 2³¹.
-            *g = unsafe { _mm512_i32gather_epi32::<2>(idx, base.cast()) };
-        }
-        g
-    };
-    let (gt, gb) = (gather(top), gather(bottom));
-    let low = _mm512_set1_epi32(0xffff);
-    let sample = |g: &[__m512i; 4], i: usize| {
-        let w = if i % 2 == 0 {
-            _mm512_and_si512(g[i / 2], low)
+        let taps = if C <= 2 {
+            if ahead != 0 {
+                let mut offs = [0i32; STEP];
+                // SAFETY: writes exactly the 64 bytes of `offs`.
+                _mm512_storeu_si512(offs.as_mut_ptr().cast(), _mm512_slli_epi32::<1>(top));
+                prefetch(src, &offs, ahead);
+            }
+            // SAFETY: forwarded from the caller (C ≤ 2, x ≤ W − 2, y ≤ H − 2).
+            wide_gather::<C>(src, top)
         } else {
-            _mm512_srli_epi32::<16>(g[i / 2])
+            let mut offs = [0i32; STEP];
+            // SAFETY: writes exactly the 64 bytes of `offs`.
+            _mm512_storeu_si512(offs.as_mut_ptr().cast(), top);
+            if ahead != 0 {
+                let mut bytes = [0i32; STEP];
+                // SAFETY: writes exactly the 64 bytes of `bytes`.
+                _mm512_storeu_si512(bytes.as_mut_ptr().cast(), _mm512_slli_epi32::<1>(top));
+                prefetch(src, &bytes, ahead);
+            }
+            // SAFETY: as above (C ≥ 3).
+            wide_load::<C>(src, &offs)
         };
-        _mm512_cvtepi32_ps(w)
-    };
-    let max = _mm512_set1_ps(65535.0);
-    let mut packed = [_mm256_setzero_si256(); 4];
-    for (c, out) in packed.iter_mut().enumerate().take(C) {
-        let (nw, ne) = (sample(&gt, c), sample(&gt, C + c));
-        let (sw, se) = (sample(&gb, c), sample(&gb, C + c));
-        let t = _mm512_add_ps(nw, _mm512_mul_ps(tx, _mm512_sub_ps(ne, nw)));
-        let b = _mm512_add_ps(sw, _mm512_mul_ps(tx, _mm512_sub_ps(se, sw)));
-        let r = _mm512_add_ps(t, _mm512_mul_ps(ty, _mm512_sub_ps(b, t)));
-        // NaN becomes 0 (`max` returns its second operand), as the spec's
-        // clamp-then-cast does.
-        let r = _mm512_min_ps(_mm512_max_ps(r, _mm512_setzero_ps()), max);
-        *out = _mm512_cvtepi32_epi16(_mm512_cvtps_epi32(r));
-    }
-    if C == 1 {
-        // SAFETY: the caller guarantees 16 writable samples.
-        unsafe { _mm256_storeu_si256(dst.cast(), packed[0]) };
-        return;
-    }
-    let (a, b) = (join(packed[0], packed[1]), join(packed[2], packed[3]));
-    for (m, t) in WIDE_PIXELS[C - 1].iter().enumerate().take(C.div_ceil(2)) {
-        // SAFETY: reads exactly the 64 bytes of `t`.
-        let idx = unsafe { _mm512_loadu_si512(t.as_ptr().cast()) };
-        let v = _mm512_permutex2var_epi16(a, idx, b);
-        // SAFETY: the caller guarantees 16·C writable samples: vector m
-        // covers samples 32m .. 32m + 32, or 32m .. 32m + 16 = 16·C for the
-        // last one when C is odd.
-        unsafe {
+        let max = _mm512_set1_ps(65535.0);
+        let mut packed = [_mm256_setzero_si256(); 4];
+        for (c, out) in packed.iter_mut().enumerate().take(C) {
+            let (nw, ne) = (
+                _mm512_cvtepi32_ps(taps[0][c]),
+                _mm512_cvtepi32_ps(taps[0][C + c]),
+            );
+            let (sw, se) = (
+                _mm512_cvtepi32_ps(taps[1][c]),
+                _mm512_cvtepi32_ps(taps[1][C + c]),
+            );
+            let t = _mm512_add_ps(nw, _mm512_mul_ps(tx, _mm512_sub_ps(ne, nw)));
+            let b = _mm512_add_ps(sw, _mm512_mul_ps(tx, _mm512_sub_ps(se, sw)));
+            let r = _mm512_add_ps(t, _mm512_mul_ps(ty, _mm512_sub_ps(b, t)));
+            // NaN becomes 0 (`max` returns its second operand), as the spec's
+            // clamp-then-cast does.
+            let r = _mm512_min_ps(_mm512_max_ps(r, _mm512_setzero_ps()), max);
+            *out = _mm512_cvtepi32_epi16(_mm512_cvtps_epi32(r));
+        }
+        if C == 1 {
+            // SAFETY: the caller guarantees 16 writable samples.
+            _mm256_storeu_si256(dst.cast(), packed[0]);
+            return;
+        }
+        let (a, b) = (join(packed[0], packed[1]), join(packed[2], packed[3]));
+        for (m, t) in WIDE_PIXELS[C - 1].iter().enumerate().take(C.div_ceil(2)) {
+            // SAFETY: reads exactly the 64 bytes of `t`.
+            let idx = _mm512_loadu_si512(t.as_ptr().cast());
+            let v = _mm512_permutex2var_epi16(a, idx, b);
+            // SAFETY: the caller guarantees 16·C writable samples: vector m
+            // covers samples 32m .. 32m + 32, or 32m .. 32m + 16 = 16·C for the
+            // last one when C is odd.
             let at = dst.add(32 * m);
             if 32 * (m + 1) <= 16 * C {
                 _mm512_storeu_si512(at.cast(), v);
@@ -1290,11 +1397,45 @@ unsafe fn step_wide<const C: usize>(src: &Plane16<'_>, p: &Points, dst: *mut u16
 /// If `v.len()` or `out.len() / C` differ from `u.len()`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
 pub unsafe fn bilinear16<const C: usize>(src: &Plane16<'_>, u: &[f64], v: &[f64], out: &mut [u16]) {
-    // SAFETY: the caller vouches for the CPU and C; `fill` passes pointers
-    // valid for 16·C samples.
-    run_points::<_, C>(src, u, v, out, |p, dst, ahead| unsafe {
-        step_wide::<C>(src, p, dst, ahead)
-    });
+    assert!(v.len() == u.len() && out.len() == u.len() * C);
+    let n = u.len();
+    let ahead = if n > 0 {
+        ahead_of_run(src, (u[0], v[0]), (u[n - 1], v[n - 1]), n, C)
+    } else {
+        0
+    };
+    // The loop is written out here (not `fill`) so that the step, called
+    // once, is inlined: a call per step cost ~20 % (4K RGB, Zen 5).
+    let mut buf = [0u16; STEP * 4];
+    let mut j = 0;
+    while j < n {
+        let whole = j + STEP <= n;
+        let p = if whole {
+            // SAFETY: j + STEP ≤ n.
+            unsafe { load_points(u, v, j) }
+        } else {
+            // The partial last step: (0, 0) in the missing lanes.
+            let (mut pu, mut pv) = ([0.0; STEP], [0.0; STEP]);
+            pu[..n - j].copy_from_slice(&u[j..]);
+            pv[..n - j].copy_from_slice(&v[j..]);
+            // SAFETY: the arrays hold STEP values.
+            unsafe { load_points(&pu, &pv, 0) }
+        };
+        let dst = if whole {
+            // 16·C samples from j·C: j + 16 ≤ n.
+            out[j * C..].as_mut_ptr()
+        } else {
+            // 16·4 ≥ 16·C samples.
+            buf.as_mut_ptr()
+        };
+        // SAFETY: the caller vouches for the CPU and C; `dst` is valid for
+        // 16·C samples.
+        unsafe { step_wide::<C>(src, &p, dst, if whole { ahead } else { 0 }) };
+        if !whole {
+            out[j * C..].copy_from_slice(&buf[..(n - j) * C]);
+        }
+        j += STEP;
+    }
 }
 
 /// Samples output columns `j0 .. j0 + out.len() / C` of the affine `row`
@@ -1311,8 +1452,26 @@ pub unsafe fn bilinear16_row<const C: usize>(
     j0: usize,
     out: &mut [u16],
 ) {
-    // SAFETY: as in `bilinear16`.
-    run_row::<_, C>(src, row, j0, out, |p, dst, ahead| unsafe {
-        step_wide::<C>(src, p, dst, ahead)
-    });
+    let n = out.len() / C;
+    let ahead = ahead(src, row.du, row.dv, C);
+    // Written out as in `bilinear16`.
+    let mut buf = [0u16; STEP * 4];
+    let mut k = 0;
+    while k < n {
+        let whole = k + STEP <= n;
+        let p = row_points(row, j0 + k);
+        let dst = if whole {
+            // 16·C samples from k·C: k + 16 ≤ n.
+            out[k * C..].as_mut_ptr()
+        } else {
+            // 16·4 ≥ 16·C samples.
+            buf.as_mut_ptr()
+        };
+        // SAFETY: as in `bilinear16`.
+        unsafe { step_wide::<C>(src, &p, dst, if whole { ahead } else { 0 }) };
+        if !whole {
+            out[k * C..n * C].copy_from_slice(&buf[..(n - k) * C]);
+        }
+        k += STEP;
+    }
 }
