@@ -1141,28 +1141,6 @@ entry_points!(
     nearest_image
 );
 
-/// `vpermt2w` indices interleaving the channel vectors of 16 `u16` pixels
-/// (channels 0 and 1 in one register, 2 and 3 in the other, 16 samples
-/// each): output vector `m`, word `k` is sample `s = 32m + k`, i.e. pixel
-/// `s / C`, channel `s % C`, at word `16·c + p` of the register pair.
-const fn wide_pixels(channels: usize) -> [[u16; 32]; 2] {
-    let mut t = [[0u16; 32]; 2];
-    let mut s = 0;
-    while s < 16 * channels {
-        let (p, c) = (s / channels, s % channels);
-        t[s / 32][s % 32] = (16 * c + p) as u16;
-        s += 1;
-    }
-    t
-}
-
-static WIDE_PIXELS: [[[u16; 32]; 2]; 4] = [
-    wide_pixels(1),
-    wide_pixels(2),
-    wide_pixels(3),
-    wide_pixels(4),
-];
-
 /// One axis of 16 points (two halves of 8) for the exact `u16` kernels:
 /// `(block start, fraction)`, the start `⌊q⌋` (by truncation, as the spec:
 /// its points are ≥ 0) clamped to `[0, size − 2]`, the fraction `q − ⌊q⌋`
@@ -1191,95 +1169,87 @@ unsafe fn wide_axis(q: [__m512d; 2], size: usize) -> (__m512i, __m512) {
     }
 }
 
-/// The taps of 16 `u16` pixels of `C` ≤ 2 channels whose 2×2 blocks start at
-/// sample indices `top`: `[row][k]`, sample `k` (`0 .. 2C`: the left
-/// pixel's `C`, then the right one's) of the block's top (`row` 0) or bottom
-/// (1) row, zero-extended to 32-bit lanes. `C` 32-bit gathers per row.
-///
-/// # Safety
-/// The CPU supports AVX-512 F, BW, VL and VBMI; every block is inside
-/// `src` (`top = y·stride + x·C` with `x ≤ W − 2`, `y ≤ H − 2`).
-#[inline(always)]
-unsafe fn wide_gather<const C: usize>(src: &Plane16<'_>, top: __m512i) -> [[__m512i; 8]; 2] {
-    // SAFETY: the caller vouches for the CPU and the blocks (see below).
-    unsafe {
-        let mut taps = [[_mm512_setzero_si512(); 8]; 2];
-        let base = src.data().as_ptr();
-        let low = _mm512_set1_epi32(0xffff);
-        for (r, row) in taps.iter_mut().enumerate() {
-            let at = _mm512_add_epi32(top, _mm512_set1_epi32((r * src.stride()) as i32));
-            for k in 0..C {
-                let idx = _mm512_add_epi32(at, _mm512_set1_epi32(2 * k as i32));
-                // SAFETY: samples idx, idx + 1 ≤ at + 2C − 1, the block's last
-                // sample in that row, inside `data` (the caller's contract);
-                // Plane16 keeps every index below 2³¹.
-                let g = _mm512_i32gather_epi32::<2>(idx, base.cast());
-                row[2 * k] = _mm512_and_si512(g, low);
-                row[2 * k + 1] = _mm512_srli_epi32::<16>(g);
-            }
-        }
-        taps
+/// The register pair `(R_a, R_a+1)` holding the pixels of output vector `m`
+/// of a `u16` step with `C` ≥ 2 channels (four pixels per register, see
+/// [`wide_taps`]): its 16 samples `16m .. 16m + 16` belong to pixels
+/// `16m / C ..= (16m + 15) / C`, which lie in `4a .. 4a + 8`.
+const fn wide_pair(channels: usize, m: usize) -> usize {
+    let a = 16 * m / channels / 4;
+    if a > 2 {
+        2
+    } else {
+        a
     }
 }
 
-/// `vpermt2w` indices: 32-bit lane `p` (its low word) takes word `8·(p mod
-/// 8)` of a register pair holding 8 pixels' 16-byte loads, 4 per register;
-/// adding `k` picks the pixel's word `k`.
-static WIDE_PICK: [u16; 32] = {
-    let mut t = [0u16; 32];
-    let mut p = 0;
-    while p < 16 {
-        t[2 * p] = (8 * (p % 8)) as u16;
-        p += 1;
+/// `vpermt2w` indices for output vector `m` of a `u16` step with `C` ≥ 2
+/// channels: 32-bit lane `k` (its low word) is sample `s = 16m + k`, pixel
+/// `p = s / C`, channel `c = s % C`, at word `8(p − 4a) + c` of the register
+/// pair `a` ([`wide_pair`]); adding `C` picks the right-hand pixel's sample.
+const fn wide_lanes(channels: usize) -> [[u16; 32]; 4] {
+    let mut t = [[0u16; 32]; 4];
+    let mut m = 0;
+    while m < channels {
+        let a = wide_pair(channels, m);
+        let mut k = 0;
+        while k < 16 {
+            let s = 16 * m + k;
+            let (p, c) = (s / channels, s % channels);
+            t[m][2 * k] = (8 * (p - 4 * a) + c) as u16;
+            k += 1;
+        }
+        m += 1;
     }
     t
-};
+}
 
-/// [`wide_gather`] for `C` ≥ 3 channels with plain loads: each pixel's row
-/// of `2C` samples in one 16-byte load (the bottom row's `8 − 2C` samples
-/// early, so that it ends at the block's last sample), four pixels per
-/// register, then `vpermt2w` picks sample `k` of 16 pixels from the four
-/// registers. `offs` are the blocks' top-left sample indices.
+/// `vpermd` indices spreading per-pixel values (lane `p`) to the sample
+/// lanes of output vector `m` ([`wide_lanes`]).
+const fn wide_lane_pixels(channels: usize) -> [[i32; 16]; 4] {
+    let mut t = [[0i32; 16]; 4];
+    let mut m = 0;
+    while m < channels {
+        let mut k = 0;
+        while k < 16 {
+            t[m][k] = ((16 * m + k) / channels) as i32;
+            k += 1;
+        }
+        m += 1;
+    }
+    t
+}
+
+static WIDE_LANES: [[[u16; 32]; 4]; 3] = [wide_lanes(2), wide_lanes(3), wide_lanes(4)];
+static WIDE_LANE_PIXELS: [[[i32; 16]; 4]; 3] = [
+    wide_lane_pixels(2),
+    wide_lane_pixels(3),
+    wide_lane_pixels(4),
+];
+
+/// The spec's bilinear value of 16 samples from their taps (zero-extended
+/// `u16` in 32-bit lanes) and fractions, rounded and clamped as
+/// `u16::from_f32`, stored as 16 `u16` at `dst`: `t = nw + tx·(ne − nw)`,
+/// `b = sw + tx·(se − sw)`, `t + ty·(b − t)`, separate multiplies and adds.
 ///
 /// # Safety
-/// As [`wide_gather`], with `offs` the lanes of its `top`.
+/// The CPU supports AVX-512 F, BW, VL and VBMI; `dst` is valid for writes
+/// of 16 samples. (Inlined into the `u16` entry points, see [`step_wide`].)
 #[inline(always)]
-unsafe fn wide_load<const C: usize>(src: &Plane16<'_>, offs: &[i32; STEP]) -> [[__m512i; 8]; 2] {
-    // SAFETY: the caller vouches for the CPU and the blocks (see below).
+unsafe fn wide_finish(taps: [__m512i; 4], tx: __m512, ty: __m512, dst: *mut u16) {
+    // SAFETY: the caller vouches for the CPU and `dst`.
     unsafe {
-        debug_assert!(C >= 3);
-        let mut taps = [[_mm512_setzero_si512(); 8]; 2];
-        let base = src.data().as_ptr();
-        let shift = 8 - 2 * C;
-        // SAFETY: reads exactly the 64 bytes of the table.
-        let pick = _mm512_loadu_si512(WIDE_PICK.as_ptr().cast());
-        let (lo, hi): (__mmask32, __mmask32) = (0x5555, 0x5555 << 16);
-        for (r, row) in taps.iter_mut().enumerate() {
-            // Top row: 8 samples from the block's first. Bottom row: 8 samples
-            // ending at the block's last.
-            let extra = r * (src.stride() - shift);
-            let mut regs = [_mm512_setzero_si512(); 4];
-            for (q, reg) in regs.iter_mut().enumerate() {
-                // SAFETY: top row: offs + 8 ≤ y·S + (W − 2)·C + 8 ≤ (y + 1)·S + 2
-                // ≤ len (S = W·C ≥ 6: row y + 1 exists and holds ≥ 2 samples).
-                // Bottom row: offs + S − (8 − 2C) ≥ S − 2 ≥ 0, and its end
-                // offs + S + 2C ≤ (y + 2)·S ≤ len.
-                let at = |p: usize| base.add(offs[4 * q + p] as usize + extra).cast::<__m128i>();
-                let v = _mm512_castsi128_si512(_mm_loadu_si128(at(0)));
-                let v = _mm512_inserti32x4::<1>(v, _mm_loadu_si128(at(1)));
-                let v = _mm512_inserti32x4::<2>(v, _mm_loadu_si128(at(2)));
-                *reg = _mm512_inserti32x4::<3>(v, _mm_loadu_si128(at(3)));
-            }
-            let skip = if r == 0 { 0 } else { shift };
-            for (k, tap) in row.iter_mut().enumerate().take(2 * C) {
-                let idx = _mm512_add_epi16(pick, _mm512_set1_epi16((k + skip) as i16));
-                *tap = _mm512_or_si512(
-                    _mm512_maskz_permutex2var_epi16(lo, regs[0], idx, regs[1]),
-                    _mm512_maskz_permutex2var_epi16(hi, regs[2], idx, regs[3]),
-                );
-            }
-        }
-        taps
+        let (nw, ne) = (_mm512_cvtepi32_ps(taps[0]), _mm512_cvtepi32_ps(taps[1]));
+        let (sw, se) = (_mm512_cvtepi32_ps(taps[2]), _mm512_cvtepi32_ps(taps[3]));
+        let t = _mm512_add_ps(nw, _mm512_mul_ps(tx, _mm512_sub_ps(ne, nw)));
+        let b = _mm512_add_ps(sw, _mm512_mul_ps(tx, _mm512_sub_ps(se, sw)));
+        let r = _mm512_add_ps(t, _mm512_mul_ps(ty, _mm512_sub_ps(b, t)));
+        // NaN becomes 0 (`max` returns its second operand), as the spec's
+        // clamp-then-cast does; `vcvtps2dq` rounds half to even (MXCSR).
+        let r = _mm512_min_ps(
+            _mm512_max_ps(r, _mm512_setzero_ps()),
+            _mm512_set1_ps(65535.0),
+        );
+        _mm256_storeu_si256(dst.cast(), _mm512_cvtepi32_epi16(_mm512_cvtps_epi32(r)));
     }
 }
 
@@ -1288,9 +1258,17 @@ unsafe fn wide_load<const C: usize>(src: &Plane16<'_>, offs: &[i32; STEP]) -> [[
 /// truncation: the points are inside the image), `tx = (u − x0) as f32`, the
 /// same for `v`; per channel `t = nw + tx·(ne − nw)`, `b = sw + tx·(se − sw)`,
 /// `t + ty·(b − t)` in `f32` with separate multiplies and adds; then clamped
-/// to `[0, 65535]` and rounded half to even (MXCSR's mode), as
-/// `u16::from_f32`. The 2×2 taps of a pixel are `2C` consecutive samples in
-/// each of two rows, read with `C` 32-bit gathers per row.
+/// to `[0, 65535]` and rounded half to even, as `u16::from_f32`
+/// ([`wide_finish`]).
+///
+/// Each 32-bit lane computes one output sample, in output order (output
+/// vector `m` holds samples `16m .. 16m + 16`), so the results need no
+/// interleaving. Gray gathers each pixel's two taps per row with one 32-bit
+/// gather. With `C` ≥ 2 each pixel's row of `2C` samples is one 16-byte
+/// load (the bottom row's `8 − 2C` samples early, so that it ends at the
+/// block's last sample), four pixels per register; one `vpermt2w` per tap
+/// and output vector picks its samples from a register pair, and `vpermd`
+/// spreads the fractions to the sample lanes.
 ///
 /// The points must lie in `Bilinear::interior` (`[0, W−1) × [0, H−1)`) for
 /// the spec's values; any other point (NaN included) reads a clamped block
@@ -1312,72 +1290,76 @@ unsafe fn step_wide<const C: usize>(src: &Plane16<'_>, p: &Points, dst: *mut u16
     unsafe {
         let (x, tx) = wide_axis(p.u, src.width());
         let (y, ty) = wide_axis(p.v, src.height());
-        let stride = src.stride() as i32;
-        // Sample index of each block's top-left sample.
+        let stride = src.stride();
+        // Sample index of each block's top-left sample: x ≤ W − 2 and
+        // y ≤ H − 2 (clamped), so the block is inside the image.
         let top = _mm512_add_epi32(
-            _mm512_mullo_epi32(y, _mm512_set1_epi32(stride)),
+            _mm512_mullo_epi32(y, _mm512_set1_epi32(stride as i32)),
             _mm512_mullo_epi32(x, _mm512_set1_epi32(C as i32)),
         );
-        let taps = if C <= 2 {
-            if ahead != 0 {
-                let mut offs = [0i32; STEP];
-                // SAFETY: writes exactly the 64 bytes of `offs`.
-                _mm512_storeu_si512(offs.as_mut_ptr().cast(), _mm512_slli_epi32::<1>(top));
-                prefetch(src, &offs, ahead);
-            }
-            // SAFETY: forwarded from the caller (C ≤ 2, x ≤ W − 2, y ≤ H − 2).
-            wide_gather::<C>(src, top)
-        } else {
-            let mut offs = [0i32; STEP];
-            // SAFETY: writes exactly the 64 bytes of `offs`.
-            _mm512_storeu_si512(offs.as_mut_ptr().cast(), top);
-            if ahead != 0 {
-                let mut bytes = [0i32; STEP];
-                // SAFETY: writes exactly the 64 bytes of `bytes`.
-                _mm512_storeu_si512(bytes.as_mut_ptr().cast(), _mm512_slli_epi32::<1>(top));
-                prefetch(src, &bytes, ahead);
-            }
-            // SAFETY: as above (C ≥ 3).
-            wide_load::<C>(src, &offs)
-        };
-        let max = _mm512_set1_ps(65535.0);
-        let mut packed = [_mm256_setzero_si256(); 4];
-        for (c, out) in packed.iter_mut().enumerate().take(C) {
-            let (nw, ne) = (
-                _mm512_cvtepi32_ps(taps[0][c]),
-                _mm512_cvtepi32_ps(taps[0][C + c]),
-            );
-            let (sw, se) = (
-                _mm512_cvtepi32_ps(taps[1][c]),
-                _mm512_cvtepi32_ps(taps[1][C + c]),
-            );
-            let t = _mm512_add_ps(nw, _mm512_mul_ps(tx, _mm512_sub_ps(ne, nw)));
-            let b = _mm512_add_ps(sw, _mm512_mul_ps(tx, _mm512_sub_ps(se, sw)));
-            let r = _mm512_add_ps(t, _mm512_mul_ps(ty, _mm512_sub_ps(b, t)));
-            // NaN becomes 0 (`max` returns its second operand), as the spec's
-            // clamp-then-cast does.
-            let r = _mm512_min_ps(_mm512_max_ps(r, _mm512_setzero_ps()), max);
-            *out = _mm512_cvtepi32_epi16(_mm512_cvtps_epi32(r));
+        if ahead != 0 {
+            let mut bytes = [0i32; STEP];
+            _mm512_storeu_si512(bytes.as_mut_ptr().cast(), _mm512_slli_epi32::<1>(top));
+            prefetch(src, &bytes, ahead);
         }
+        let base = src.data().as_ptr();
         if C == 1 {
-            // SAFETY: the caller guarantees 16 writable samples.
-            _mm256_storeu_si256(dst.cast(), packed[0]);
+            let low = _mm512_set1_epi32(0xffff);
+            // Samples top, top + 1 of the block's rows: inside the image
+            // (Plane16 keeps every index below 2³¹).
+            let gt = _mm512_i32gather_epi32::<2>(top, base.cast());
+            let bottom = _mm512_add_epi32(top, _mm512_set1_epi32(stride as i32));
+            let gb = _mm512_i32gather_epi32::<2>(bottom, base.cast());
+            let taps = [
+                _mm512_and_si512(gt, low),
+                _mm512_srli_epi32::<16>(gt),
+                _mm512_and_si512(gb, low),
+                _mm512_srli_epi32::<16>(gb),
+            ];
+            wide_finish(taps, tx, ty, dst);
             return;
         }
-        let (a, b) = (join(packed[0], packed[1]), join(packed[2], packed[3]));
-        for (m, t) in WIDE_PIXELS[C - 1].iter().enumerate().take(C.div_ceil(2)) {
-            // SAFETY: reads exactly the 64 bytes of `t`.
-            let idx = _mm512_loadu_si512(t.as_ptr().cast());
-            let v = _mm512_permutex2var_epi16(a, idx, b);
-            // SAFETY: the caller guarantees 16·C writable samples: vector m
-            // covers samples 32m .. 32m + 32, or 32m .. 32m + 16 = 16·C for the
-            // last one when C is odd.
-            let at = dst.add(32 * m);
-            if 32 * (m + 1) <= 16 * C {
-                _mm512_storeu_si512(at.cast(), v);
-            } else {
-                _mm256_storeu_si256(at.cast(), _mm512_castsi512_si256(v));
+        let mut offs = [0u32; STEP];
+        _mm512_storeu_si512(offs.as_mut_ptr().cast(), top);
+        let shift = 8 - 2 * C;
+        let mut rows = [[_mm512_setzero_si512(); 4]; 2];
+        for (r, regs) in rows.iter_mut().enumerate() {
+            // Top row: 8 samples from the block's first, offs + 8 ≤
+            // y·S + (W − 2)·C + 8 ≤ (y + 1)·S + (8 − 2C) ≤ len (S = W·C ≥
+            // 2C ≥ 8 − 2C: row y + 1 exists). Bottom row: 8 samples ending
+            // at the block's last, from offs + S − (8 − 2C) ≥ 0 to
+            // offs + S + 2C ≤ (y + 2)·S ≤ len.
+            let row = base.add(r * (stride - shift));
+            for (q, reg) in regs.iter_mut().enumerate() {
+                let at = |k: usize| row.add(offs[4 * q + k] as usize).cast::<__m128i>();
+                let v = _mm512_castsi128_si512(_mm_loadu_si128(at(0)));
+                let v = _mm512_inserti32x4::<1>(v, _mm_loadu_si128(at(1)));
+                let v = _mm512_inserti32x4::<2>(v, _mm_loadu_si128(at(2)));
+                *reg = _mm512_inserti32x4::<3>(v, _mm_loadu_si128(at(3)));
             }
+        }
+        let even: __mmask32 = 0x5555_5555;
+        for m in 0..C {
+            let a = wide_pair(C, m);
+            let pick = _mm512_loadu_si512(WIDE_LANES[C - 2][m].as_ptr().cast());
+            let pixels = _mm512_loadu_si512(WIDE_LANE_PIXELS[C - 2][m].as_ptr().cast());
+            let (txm, tym) = (
+                _mm512_permutexvar_ps(pixels, tx),
+                _mm512_permutexvar_ps(pixels, ty),
+            );
+            let [rt, rb] = &rows;
+            let right = _mm512_add_epi16(pick, _mm512_set1_epi16(C as i16));
+            let (down, down_right) = (
+                _mm512_add_epi16(pick, _mm512_set1_epi16(shift as i16)),
+                _mm512_add_epi16(pick, _mm512_set1_epi16((shift + C) as i16)),
+            );
+            let taps = [
+                _mm512_maskz_permutex2var_epi16(even, rt[a], pick, rt[a + 1]),
+                _mm512_maskz_permutex2var_epi16(even, rt[a], right, rt[a + 1]),
+                _mm512_maskz_permutex2var_epi16(even, rb[a], down, rb[a + 1]),
+                _mm512_maskz_permutex2var_epi16(even, rb[a], down_right, rb[a + 1]),
+            ];
+            wide_finish(taps, txm, tym, dst.add(16 * m));
         }
     }
 }
