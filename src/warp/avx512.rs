@@ -21,6 +21,11 @@
 //! sample per 32-bit lane, for `vpmaddwd`; `vpmovdb` packs the results. Rows
 //! prefetch the source lines 64 columns ahead.
 //!
+//! Bilinear for `u16` images ([`bilinear16`], [`bilinear16_row`]) is exactly
+//! the scalar spec's `Bilinear::fast`, in `f32`, one output sample per lane
+//! ([`step_wide`]), for points inside the image only (the engine's slow path
+//! does the border).
+//!
 //! Needs Rust 1.89 (AVX-512 intrinsics and target features); so does the rest
 //! of the SIMD code (safe `#[target_feature]` functions, 1.86). The
 //! `clippy::msrv` attribute on this module's declaration tells clippy;

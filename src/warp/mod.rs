@@ -14,7 +14,11 @@
 //! bilinear with the fixed-point scheme of `fixed.rs`, within one grey level
 //! of the spec; nearest and bicubic exactly as the spec. They take a buffer
 //! of points, or make the points of an affine or projective row in registers
-//! with the grid generator's own operations. [`warp_into`] uses
+//! with the grid generator's own operations. Bilinear sampling of `u16`
+//! images, 1 to 4 channels, has SIMD kernels too, exactly the spec (its
+//! `f32` operations in the same order, its rounding), for the points whose
+//! taps are all inside the image; the spec's slow path does the rest.
+//! [`warp_into`] uses
 //! [`Isa::detect`]; [`warp_into_with`] takes the ISA explicitly, e.g. to test
 //! every kernel.
 
@@ -227,10 +231,10 @@ pub fn warp_into<T: Sample>(
     warp_into_with(src, dst, transform, opts, Isa::detect());
 }
 
-/// [`warp_into`] with the kernels of `isa`: bilinear and nearest `u8` warps
-/// run on that ISA's SIMD kernels (bilinear within one grey level of the
-/// scalar spec, nearest and bicubic exactly it), everything else on the
-/// scalar spec. [`Isa::Scalar`] forces the spec.
+/// [`warp_into`] with the kernels of `isa`: `u8` warps and `u16` bilinear
+/// warps run on that ISA's SIMD kernels (`u8` bilinear within one grey level
+/// of the scalar spec; `u8` nearest and bicubic, and `u16` bilinear, exactly
+/// it), everything else on the scalar spec. [`Isa::Scalar`] forces the spec.
 ///
 /// # Panics
 /// As [`warp_into`], and if `isa` is not supported by this CPU
@@ -573,6 +577,10 @@ impl Simd16 {
                 };
             }
             let (run, row) = match (isa, channels) {
+                (Isa::Avx2, 1) => set!(avx2, 1),
+                (Isa::Avx2, 2) => set!(avx2, 2),
+                (Isa::Avx2, 3) => set!(avx2, 3),
+                (Isa::Avx2, 4) => set!(avx2, 4),
                 (Isa::Avx512, 1) => set!(avx512, 1),
                 (Isa::Avx512, 2) => set!(avx512, 2),
                 (Isa::Avx512, 3) => set!(avx512, 3),
