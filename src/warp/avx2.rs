@@ -2,7 +2,9 @@
 //! step: bilinear with the fixed-point scheme of [`super::fixed`]; nearest
 //! ([`step_nearest`]) and bicubic ([`step_bicubic`]) exactly as the scalar
 //! spec, their taps fetched with 32-bit gathers. The three share the drivers
-//! that make or load the points (as in `avx512.rs`).
+//! that make or load the points (as in `avx512.rs`). Bilinear for `u16`
+//! images ([`bilinear16`], [`bilinear16_row`]) is exactly the scalar spec:
+//! its `f32` operations on gathered taps.
 //!
 //! Bilinear gray keeps one output pixel per 32-bit lane and gathers its
 //! taps. Colour keeps one pixel per 128-bit lane (four 32-bit channel lanes,
@@ -12,7 +14,7 @@
 
 use core::arch::x86_64::*;
 
-use super::fixed::{Plane, BITS, ONE};
+use super::fixed::{Lines, Plane, Plane16, BITS, ONE};
 use super::grid::{ProjRow, Row};
 
 /// Output pixels per step.
@@ -251,11 +253,12 @@ const AHEAD: f64 = 64.0;
 
 /// The byte offset in the source between the blocks of output columns `j`
 /// and `j + AHEAD`, for points moving `(du, dv)` per column (0 if the step is
-/// too large to be useful, or not finite).
-fn ahead(src: &Plane<'_>, du: f64, dv: f64, c: usize) -> isize {
+/// too large to be useful, or not finite); `c` samples per pixel.
+fn ahead<S: Lines>(src: &S, du: f64, dv: f64, c: usize) -> isize {
     let (rows, cols) = ((AHEAD * dv).round(), (AHEAD * du).round());
+    let pixel = c * size_of::<S::Sample>();
     if rows.abs() < 1e6 && cols.abs() < 1e6 {
-        rows as isize * src.stride() as isize + cols as isize * c as isize
+        rows as isize * src.line_bytes() as isize + cols as isize * pixel as isize
     } else {
         0
     }
@@ -263,7 +266,13 @@ fn ahead(src: &Plane<'_>, du: f64, dv: f64, c: usize) -> isize {
 
 /// [`ahead`] for a run of `n` points, its step estimated from the first and
 /// the last (0 for fewer than 2).
-fn ahead_of_run(src: &Plane<'_>, first: (f64, f64), last: (f64, f64), n: usize, c: usize) -> isize {
+fn ahead_of_run<S: Lines>(
+    src: &S,
+    first: (f64, f64),
+    last: (f64, f64),
+    n: usize,
+    c: usize,
+) -> isize {
     if n < 2 {
         return 0;
     }
@@ -277,21 +286,22 @@ fn ahead_of_run(src: &Plane<'_>, first: (f64, f64), last: (f64, f64), n: usize, 
 }
 
 /// Prefetches the source lines that the pixels [`AHEAD`] columns on will
-/// read, guessed from two of this step's block offsets plus `ahead` bytes: a
+/// read, guessed from two of this step's block offsets (in bytes) plus
+/// `ahead` bytes: a
 /// rotated row walks diagonally through the source, which the hardware
 /// prefetchers do not follow.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-fn prefetch(src: &Plane<'_>, offs: &[i32; STEP], ahead: isize) {
+fn prefetch<S: Lines>(src: &S, offs: &[i32; STEP], ahead: isize) {
     if ahead == 0 {
         return;
     }
-    let base = src.data().as_ptr();
+    let base = src.base();
     for p in [0, 7] {
         let at = base.wrapping_offset(offs[p] as isize + ahead);
         // A prefetch is a hint without memory effects: any address will do.
         _mm_prefetch::<_MM_HINT_T0>(at.cast());
-        _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(src.stride()).cast());
+        _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(src.line_bytes()).cast());
     }
 }
 
@@ -970,3 +980,204 @@ entry_points!(
     nearest_proj,
     nearest_image
 );
+
+/// One axis of 8 points (two halves of 4) for the exact `u16` kernels:
+/// `(block start, fraction)`, the start `⌊q⌋` (by truncation, as the spec:
+/// its points are ≥ 0) clamped to `[0, size − 2]`, the fraction `q − ⌊q⌋`
+/// (exact in `f64`) rounded to `f32` as `as f32` does.
+///
+/// # Safety
+/// The CPU supports AVX2. (Inlined into the `u16` entry points, see
+/// [`step_wide`].)
+#[inline(always)]
+unsafe fn wide_axis(q: [__m256d; 2], size: usize) -> (__m256i, __m256) {
+    // SAFETY: the caller vouches for the CPU.
+    unsafe {
+        let (lo, hi) = (_mm256_cvttpd_epi32(q[0]), _mm256_cvttpd_epi32(q[1]));
+        let (flo, fhi) = (
+            _mm256_cvtpd_ps(_mm256_sub_pd(q[0], _mm256_cvtepi32_pd(lo))),
+            _mm256_cvtpd_ps(_mm256_sub_pd(q[1], _mm256_cvtepi32_pd(hi))),
+        );
+        let i = _mm256_min_epi32(
+            _mm256_max_epi32(_mm256_set_m128i(hi, lo), _mm256_setzero_si256()),
+            _mm256_set1_epi32(size as i32 - 2),
+        );
+        (i, _mm256_set_m128(fhi, flo))
+    }
+}
+
+/// Writes 8 `u16` output pixels of `C` channels, bilinear at `p` with
+/// exactly the scalar spec's operations (`Bilinear::fast`), as the AVX-512
+/// `step_wide`: `x0 = ⌊u⌋` (truncation: the points are inside the image),
+/// `tx = (u − x0) as f32`, the same for `v`; per channel
+/// `t = nw + tx·(ne − nw)`, `b = sw + tx·(se − sw)`, `t + ty·(b − t)` in
+/// `f32` with separate multiplies and adds; then clamped to `[0, 65535]`
+/// and rounded half to even (MXCSR's mode), as `u16::from_f32`. The `2C`
+/// samples of each block row are read with `C` 32-bit gathers.
+///
+/// The points must lie in `Bilinear::interior` for the spec's values; any
+/// other point (NaN included) reads a clamped block inside the image.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1;
+/// - `dst` is valid for writes of 8·C samples;
+/// - `C` equals `src.channels()`.
+///
+/// Not a `target_feature` function, so that it can be `inline(always)`
+/// into the `u16` entry points (which enable the features).
+#[inline(always)]
+unsafe fn step_wide<const C: usize>(src: &Plane16<'_>, p: &Points, dst: *mut u16, ahead: isize) {
+    debug_assert_eq!(src.channels(), C);
+    // SAFETY: the caller vouches for the CPU and `dst`; the reads are
+    // argued below.
+    unsafe {
+        let zero = _mm256_setzero_si256();
+        let (x, tx) = wide_axis(p.u, src.width());
+        let (y, ty) = wide_axis(p.v, src.height());
+        let stride = src.stride() as i32;
+        // Sample index of each block's top-left sample: x ≤ W − 2 and
+        // y ≤ H − 2 (clamped), so the block is inside the image.
+        let top = _mm256_add_epi32(
+            _mm256_mullo_epi32(y, _mm256_set1_epi32(stride)),
+            _mm256_mullo_epi32(x, _mm256_set1_epi32(C as i32)),
+        );
+        if ahead != 0 {
+            let mut bytes = [0i32; STEP];
+            _mm256_storeu_si256(bytes.as_mut_ptr().cast(), _mm256_slli_epi32::<1>(top));
+            prefetch(src, &bytes, ahead);
+        }
+        let base = src.data().as_ptr();
+        let low = _mm256_set1_epi32(0xffff);
+        // Sample `i` (0 .. 2C) of each block row from `row` (top or bottom):
+        // the samples row + 2k, row + 2k + 1 ≤ row + 2C − 1 are the block's,
+        // inside the image (Plane16 keeps every index below 2³¹).
+        let mut taps = [[zero; 8]; 2];
+        for (r, row) in taps.iter_mut().enumerate() {
+            let at = _mm256_add_epi32(top, _mm256_set1_epi32(r as i32 * stride));
+            for k in 0..C {
+                let idx = _mm256_add_epi32(at, _mm256_set1_epi32(2 * k as i32));
+                let g = _mm256_i32gather_epi32::<2>(base.cast(), idx);
+                row[2 * k] = _mm256_and_si256(g, low);
+                row[2 * k + 1] = _mm256_srli_epi32::<16>(g);
+            }
+        }
+        let max = _mm256_set1_ps(65535.0);
+        let mut out = [[0u32; STEP]; 4];
+        for (c, o) in out.iter_mut().enumerate().take(C) {
+            let (nw, ne) = (
+                _mm256_cvtepi32_ps(taps[0][c]),
+                _mm256_cvtepi32_ps(taps[0][C + c]),
+            );
+            let (sw, se) = (
+                _mm256_cvtepi32_ps(taps[1][c]),
+                _mm256_cvtepi32_ps(taps[1][C + c]),
+            );
+            let t = _mm256_add_ps(nw, _mm256_mul_ps(tx, _mm256_sub_ps(ne, nw)));
+            let b = _mm256_add_ps(sw, _mm256_mul_ps(tx, _mm256_sub_ps(se, sw)));
+            let r = _mm256_add_ps(t, _mm256_mul_ps(ty, _mm256_sub_ps(b, t)));
+            // NaN becomes 0 (`max` returns its second operand), as the
+            // spec's clamp-then-cast does.
+            let r = _mm256_min_ps(_mm256_max_ps(r, _mm256_setzero_ps()), max);
+            _mm256_storeu_si256(o.as_mut_ptr().cast(), _mm256_cvtps_epi32(r));
+        }
+        // Interleave the channels (values in [0, 65535]).
+        for p in 0..STEP {
+            for (c, o) in out.iter().enumerate().take(C) {
+                *dst.add(p * C + c) = o[p] as u16;
+            }
+        }
+    }
+}
+
+/// Samples the points `(u[k], v[k])` (input pixel coordinates) of a `u16`
+/// image into the pixels of `out` (`u.len()·C` samples) with bilinear
+/// interpolation, exactly as the scalar spec's `Bilinear::fast`.
+///
+/// Only points whose taps are all inside the image (`Bilinear::interior`)
+/// get the spec's values; others get some value, read inside the image.
+///
+/// # Safety
+/// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
+/// - `C` equals `src.channels()`.
+///
+/// # Panics
+/// If `v.len()` or `out.len() / C` differ from `u.len()`.
+#[target_feature(enable = "avx2,sse4.1")]
+pub unsafe fn bilinear16<const C: usize>(src: &Plane16<'_>, u: &[f64], v: &[f64], out: &mut [u16]) {
+    assert!(v.len() == u.len() && out.len() == u.len() * C);
+    let n = u.len();
+    let ahead = if n > 0 {
+        ahead_of_run(src, (u[0], v[0]), (u[n - 1], v[n - 1]), n, C)
+    } else {
+        0
+    };
+    // The loop is written out (not `fill`) so that the step, called once,
+    // is inlined.
+    let mut buf = [0u16; STEP * 4];
+    let mut j = 0;
+    while j < n {
+        let whole = j + STEP <= n;
+        let p = if whole {
+            // SAFETY: j + STEP ≤ n.
+            unsafe { load_points(u, v, j) }
+        } else {
+            // The partial last step: (0, 0) in the missing lanes.
+            let (mut pu, mut pv) = ([0.0; STEP], [0.0; STEP]);
+            pu[..n - j].copy_from_slice(&u[j..]);
+            pv[..n - j].copy_from_slice(&v[j..]);
+            // SAFETY: the arrays hold STEP values.
+            unsafe { load_points(&pu, &pv, 0) }
+        };
+        let dst = if whole {
+            // 8·C samples from j·C: j + 8 ≤ n.
+            out[j * C..].as_mut_ptr()
+        } else {
+            // 8·4 ≥ 8·C samples.
+            buf.as_mut_ptr()
+        };
+        // SAFETY: the caller vouches for the CPU and C; `dst` is valid for
+        // 8·C samples.
+        unsafe { step_wide::<C>(src, &p, dst, if whole { ahead } else { 0 }) };
+        if !whole {
+            out[j * C..].copy_from_slice(&buf[..(n - j) * C]);
+        }
+        j += STEP;
+    }
+}
+
+/// Samples output columns `j0 .. j0 + out.len() / C` of the affine `row`
+/// of a `u16` image as [`bilinear16`], its points made in registers
+/// (exactly [`Row::at`]). Only columns whose points lie in
+/// `Bilinear::interior` get the spec's values.
+///
+/// # Safety
+/// As [`bilinear16`].
+#[target_feature(enable = "avx2,sse4.1")]
+pub unsafe fn bilinear16_row<const C: usize>(
+    src: &Plane16<'_>,
+    row: &Row,
+    j0: usize,
+    out: &mut [u16],
+) {
+    let n = out.len() / C;
+    let ahead = ahead(src, row.du, row.dv, C);
+    let mut buf = [0u16; STEP * 4];
+    let mut k = 0;
+    while k < n {
+        let whole = k + STEP <= n;
+        let p = row_points(row, j0 + k);
+        let dst = if whole {
+            // 8·C samples from k·C: k + 8 ≤ n.
+            out[k * C..].as_mut_ptr()
+        } else {
+            // 8·4 ≥ 8·C samples.
+            buf.as_mut_ptr()
+        };
+        // SAFETY: as in `bilinear16`.
+        unsafe { step_wide::<C>(src, &p, dst, if whole { ahead } else { 0 }) };
+        if !whole {
+            out[k * C..n * C].copy_from_slice(&buf[..(n - k) * C]);
+        }
+        k += STEP;
+    }
+}

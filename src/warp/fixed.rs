@@ -113,6 +113,105 @@ impl<'a> Plane<'a> {
     }
 }
 
+/// What the SIMD drivers need of a source image to prefetch it, whatever its
+/// sample type: [`Plane`] (`u8`) or [`Plane16`] (`u16`).
+pub trait Lines {
+    /// The sample type.
+    type Sample: Copy + Default;
+    /// The address of the first sample.
+    fn base(&self) -> *const u8;
+    /// Bytes per row.
+    fn line_bytes(&self) -> usize;
+}
+
+impl Lines for Plane<'_> {
+    type Sample = u8;
+    #[inline(always)]
+    fn base(&self) -> *const u8 {
+        self.data.as_ptr()
+    }
+    #[inline(always)]
+    fn line_bytes(&self) -> usize {
+        self.stride()
+    }
+}
+
+/// A `u16` image the exact SIMD bilinear kernels may read (they are not
+/// fixed-point: they do the scalar spec's `f32` operations, see
+/// `Bilinear::fast`). Checked once, so that every 2×2 block at
+/// `(xb, yb) ∈ [0, W-2] × [0, H-2]` lies inside `data` and every sample
+/// index fits an `i32` (the kernels' gather indices, scaled by 2).
+#[derive(Clone, Copy, Debug)]
+pub struct Plane16<'a> {
+    data: &'a [u16],
+    width: usize,
+    height: usize,
+    channels: usize,
+}
+
+impl<'a> Plane16<'a> {
+    /// The image, if the kernels can handle it: `channels` is 1 to 4,
+    /// `width, height ≥ 2`, `data.len() == width·height·channels < 2³¹`.
+    pub fn new(data: &'a [u16], width: usize, height: usize, channels: usize) -> Option<Self> {
+        let ok = (1..=4).contains(&channels)
+            && width >= 2
+            && height >= 2
+            && width
+                .checked_mul(height)
+                .and_then(|n| n.checked_mul(channels))
+                == Some(data.len())
+            && data.len() < i32::MAX as usize;
+        ok.then_some(Plane16 {
+            data,
+            width,
+            height,
+            channels,
+        })
+    }
+
+    /// The samples.
+    #[inline(always)]
+    pub fn data(&self) -> &'a [u16] {
+        self.data
+    }
+
+    /// Width in pixels, at least 2.
+    #[inline(always)]
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Height in pixels, at least 2.
+    #[inline(always)]
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// Samples per pixel: 1 to 4.
+    #[inline(always)]
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Samples per row.
+    #[inline(always)]
+    pub fn stride(&self) -> usize {
+        self.width * self.channels
+    }
+}
+
+impl Lines for Plane16<'_> {
+    type Sample = u16;
+    #[inline(always)]
+    fn base(&self) -> *const u8 {
+        self.data.as_ptr().cast()
+    }
+    #[inline(always)]
+    fn line_bytes(&self) -> usize {
+        2 * self.stride()
+    }
+}
+
 /// One axis of the scheme: `(block start, weight of the block's first tap,
 /// weight of its second tap)` for coordinate `p` in an axis of `size ≥ 2` pixels.
 #[cfg_attr(not(test), allow(dead_code))] // the SIMD kernels' model

@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 /// Every family computes the same warp: [`Isa::Scalar`] is the specification
 /// (`scalar.rs`), the others are optimisations of the hottest cases (`u8`, 1
 /// to 4 channels: bilinear within one grey level of it, nearest and bicubic
-/// exactly it); all other cases fall back to the scalar code.
+/// exactly it; `u16` bilinear, 1 to 4 channels, exactly it); all other cases
+/// fall back to the scalar code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Isa {
     /// Portable Rust, the reference sampler. Always supported.

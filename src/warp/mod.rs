@@ -14,7 +14,11 @@
 //! bilinear with the fixed-point scheme of `fixed.rs`, within one grey level
 //! of the spec; nearest and bicubic exactly as the spec. They take a buffer
 //! of points, or make the points of an affine or projective row in registers
-//! with the grid generator's own operations. [`warp_into`] uses
+//! with the grid generator's own operations. Bilinear sampling of `u16`
+//! images, 1 to 4 channels, has SIMD kernels too, exactly the spec (its
+//! `f32` operations in the same order, its rounding), for the points whose
+//! taps are all inside the image; the spec's slow path does the rest.
+//! [`warp_into`] uses
 //! [`Isa::detect`]; [`warp_into_with`] takes the ISA explicitly, e.g. to test
 //! every kernel.
 
@@ -95,6 +99,16 @@ pub trait Sample: Copy + Default + Send + Sync + 'static {
     fn as_u8_uninit(_data: &mut [MaybeUninit<Self>]) -> Option<&mut [MaybeUninit<u8>]> {
         None
     }
+    /// The samples as `u16`s if `Self` is `u16` (which has SIMD bilinear kernels).
+    #[doc(hidden)]
+    fn as_u16(_data: &[Self]) -> Option<&[u16]> {
+        None
+    }
+    /// The samples as `u16`s if `Self` is `u16`.
+    #[doc(hidden)]
+    fn as_u16_uninit(_data: &mut [MaybeUninit<Self>]) -> Option<&mut [MaybeUninit<u16>]> {
+        None
+    }
 }
 
 /// `v.round_ties_even()` for `0 ≤ v < 2²³`, without a libm call on CPUs
@@ -133,6 +147,14 @@ impl Sample for u16 {
     #[inline(always)]
     fn from_f32(v: f32) -> Self {
         round_even_nonneg(v.clamp(0.0, 65535.0)) as u16
+    }
+    #[inline(always)]
+    fn as_u16(data: &[u16]) -> Option<&[u16]> {
+        Some(data)
+    }
+    #[inline(always)]
+    fn as_u16_uninit(data: &mut [MaybeUninit<u16>]) -> Option<&mut [MaybeUninit<u16>]> {
+        Some(data)
     }
 }
 
@@ -209,10 +231,10 @@ pub fn warp_into<T: Sample>(
     warp_into_with(src, dst, transform, opts, Isa::detect());
 }
 
-/// [`warp_into`] with the kernels of `isa`: bilinear and nearest `u8` warps
-/// run on that ISA's SIMD kernels (bilinear within one grey level of the
-/// scalar spec, nearest and bicubic exactly it), everything else on the
-/// scalar spec. [`Isa::Scalar`] forces the spec.
+/// [`warp_into`] with the kernels of `isa`: `u8` warps and `u16` bilinear
+/// warps run on that ISA's SIMD kernels (`u8` bilinear within one grey level
+/// of the scalar spec; `u8` nearest and bicubic, and `u16` bilinear, exactly
+/// it), everything else on the scalar spec. [`Isa::Scalar`] forces the spec.
 ///
 /// # Panics
 /// As [`warp_into`], and if `isa` is not supported by this CPU
@@ -334,6 +356,25 @@ fn simd_or_spec<T: Sample, const C: usize, K: scalar::Kernel>(
     opts: &WarpOptions,
     isa: Isa,
 ) {
+    let wide = T::as_u16(src.data)
+        .and_then(|data| fixed::Plane16::new(data, src.width, src.height, C))
+        .and_then(|p| Simd16::new(opts.interp, isa, &p).map(|k| (p, k)));
+    if let Some((plane, simd)) = wide {
+        let out = T::as_u16_uninit(&mut *dst.data).expect("T is u16");
+        let dst = Out {
+            data: out,
+            width: dst.width,
+            height: dst.height,
+            initialised: dst.initialised,
+        };
+        let src = ImageRef {
+            data: plane.data(),
+            width: src.width,
+            height: src.height,
+            channels: C,
+        };
+        return simd_rows16::<C, K>(src, dst, grid, opts, &plane, simd);
+    }
     let plane =
         T::as_u8(src.data).and_then(|data| fixed::Plane::new(data, src.width, src.height, C));
     if let Some((plane, simd)) = plane.and_then(|p| Simd::new(opts.interp, isa, &p).map(|k| (p, k)))
@@ -497,6 +538,97 @@ impl Simd {
         // SAFETY: as in `run`.
         unsafe { (self.image)(plane, &map.0, width, out) }
     }
+}
+
+/// A SIMD `u16` kernel: samples the points `(u[k], v[k])` into the pixels of `out`.
+type Points16Fn = unsafe fn(&fixed::Plane16<'_>, &[f64], &[f64], &mut [u16]);
+/// A SIMD `u16` kernel: samples output columns `j0 .. j0 + out.len() / C` of
+/// an affine row, its points made in registers.
+type Row16Fn = unsafe fn(&fixed::Plane16<'_>, &grid::Row, usize, &mut [u16]);
+
+/// A SIMD `u16` bilinear kernel the CPU supports, for one channel count:
+/// exactly the scalar spec's `Bilinear::fast` (same `f32` operations, same
+/// rounding), for points whose taps are all inside; the spec's slow path
+/// does the rest.
+#[derive(Clone, Copy)]
+struct Simd16 {
+    run: Points16Fn,
+    row: Row16Fn,
+    channels: usize,
+}
+
+impl Simd16 {
+    /// The kernel of `isa` for `interp` and `plane`'s channel count, if there
+    /// is one and the CPU supports it.
+    #[allow(unused_variables)] // on targets without SIMD kernels
+    fn new(interp: Interp, isa: Isa, plane: &fixed::Plane16<'_>) -> Option<Self> {
+        if interp != Interp::Bilinear || !isa.is_supported() {
+            return None;
+        }
+        let channels = plane.channels();
+        #[cfg(target_arch = "x86_64")]
+        {
+            macro_rules! set {
+                ($m:ident, $c:literal) => {
+                    (
+                        $m::bilinear16::<$c> as Points16Fn,
+                        $m::bilinear16_row::<$c> as Row16Fn,
+                    )
+                };
+            }
+            let (run, row) = match (isa, channels) {
+                (Isa::Avx2, 1) => set!(avx2, 1),
+                (Isa::Avx2, 2) => set!(avx2, 2),
+                (Isa::Avx2, 3) => set!(avx2, 3),
+                (Isa::Avx2, 4) => set!(avx2, 4),
+                (Isa::Avx512, 1) => set!(avx512, 1),
+                (Isa::Avx512, 2) => set!(avx512, 2),
+                (Isa::Avx512, 3) => set!(avx512, 3),
+                (Isa::Avx512, 4) => set!(avx512, 4),
+                _ => return None,
+            };
+            Some(Simd16 { run, row, channels })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        None
+    }
+
+    /// Samples the points `(u[k], v[k])` into the pixels of `out`.
+    #[inline]
+    fn run(&self, plane: &fixed::Plane16<'_>, u: &[f64], v: &[f64], out: &mut [u16]) {
+        assert_eq!(plane.channels(), self.channels);
+        // SAFETY: `new` checked that the CPU supports the kernel's ISA, and
+        // picked the kernel instantiated for `self.channels`, which is the
+        // plane's channel count (asserted above).
+        unsafe { (self.run)(plane, u, v, out) }
+    }
+
+    /// Samples output columns `j0 .. j0 + out.len() / C` of the affine `row`.
+    #[inline]
+    fn row(&self, plane: &fixed::Plane16<'_>, row: &grid::Row, j0: usize, out: &mut [u16]) {
+        assert_eq!(plane.channels(), self.channels);
+        // SAFETY: as in `run`.
+        unsafe { (self.row)(plane, row, j0, out) }
+    }
+}
+
+/// [`rows`] for `u16` bilinear with a SIMD kernel ([`Simd16`]) for the
+/// points whose taps are all inside; the spec's slow path and zeros for the
+/// rest, planned exactly as [`rows`] plans them. The output is the spec's.
+fn simd_rows16<const C: usize, K: scalar::Kernel>(
+    src: ImageRef<'_, u16>,
+    dst: Out<'_, u16>,
+    grid: &dyn Grid,
+    opts: &WarpOptions,
+    plane: &fixed::Plane16<'_>,
+    simd: Simd16,
+) {
+    let fast = Fast {
+        points: |u: &[f64], v: &[f64], out: &mut [u16]| simd.run(plane, u, v, out),
+        row: |row: &grid::Row, j0: usize, out: &mut [u16]| simd.row(plane, row, j0, out),
+        proj: None::<fn(&grid::ProjRow, usize, &mut [u16])>,
+    };
+    rows_with::<u16, C, K>(src, dst, grid, opts, false, TILE_COLS, fast);
 }
 
 /// Outputs of at most this many pixels, with rows narrower than

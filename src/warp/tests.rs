@@ -8,13 +8,17 @@
 //! bytes, on rows that cross the image in every direction, at exact rounding
 //! ties and integer coordinates, and far outside it (NaN, infinities, beyond
 //! `i32`).
+//!
+//! The `u16` bilinear kernels must give exactly `scalar::Bilinear::fast`'s
+//! samples at every point inside its interior (they only get such points),
+//! and whole `u16` bilinear warps on every ISA exactly `Isa::Scalar`'s.
 
-use super::fixed::Plane;
+use super::fixed::{Plane, Plane16};
 use super::grid::{ProjRow, Row};
-use super::scalar::{Bicubic, Kernel, Nearest, Src};
-use super::{Isa, WarpOptions};
+use super::scalar::{Bicubic, Bilinear, Kernel, Nearest, Src};
+use super::{warp_into_with, ImageMut, ImageRef, Interp, Isa, Padding, WarpOptions};
 use crate::affine::Affine;
-use crate::transform::Homography;
+use crate::transform::{Homography, Transform};
 
 /// A small deterministic generator (xorshift64*).
 struct Rng(u64);
@@ -270,6 +274,287 @@ fn simd_kernel_images_equal_the_spec() {
                     "{isa} {kind:?} image C={c} {w}x{h} -> {ow}x{oh} {map:?}"
                 );
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The `u16` bilinear kernels: exactly the spec, sample for sample.
+
+/// The two entry points of the `u16` bilinear kernels.
+enum Call16<'a> {
+    Points(&'a [f64], &'a [f64]),
+    Row(&'a Row, usize),
+}
+
+/// Runs `isa`'s `u16` bilinear kernel (`None` if it has none).
+#[allow(unused_variables)]
+fn simd16(isa: Isa, src: &Plane16<'_>, call: Call16<'_>, out: &mut [u16]) -> Option<()> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use super::{avx2, avx512};
+        macro_rules! go {
+            ($m:ident, $c:literal) => {
+                // SAFETY: `isa` is supported (asserted); C is the plane's
+                // channel count.
+                unsafe {
+                    match call {
+                        Call16::Points(u, v) => $m::bilinear16::<$c>(src, u, v, out),
+                        Call16::Row(r, j0) => $m::bilinear16_row::<$c>(src, r, j0, out),
+                    }
+                }
+            };
+        }
+        assert!(isa.is_supported());
+        match (isa, src.channels()) {
+            (Isa::Avx2, 1) => go!(avx2, 1),
+            (Isa::Avx2, 2) => go!(avx2, 2),
+            (Isa::Avx2, 3) => go!(avx2, 3),
+            (Isa::Avx2, 4) => go!(avx2, 4),
+            (Isa::Avx512, 1) => go!(avx512, 1),
+            (Isa::Avx512, 2) => go!(avx512, 2),
+            (Isa::Avx512, 3) => go!(avx512, 3),
+            (Isa::Avx512, 4) => go!(avx512, 4),
+            _ => return None,
+        }
+        Some(())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    None
+}
+
+/// The spec's `Bilinear::fast` at the points `(u[k], v[k])` (all inside
+/// `Bilinear::interior`).
+fn spec16(src: &Plane16<'_>, u: &[f64], v: &[f64]) -> Vec<u16> {
+    let c = src.channels();
+    let s = Src {
+        data: src.data(),
+        width: src.width(),
+        height: src.height(),
+    };
+    let mut out = vec![0u16; u.len() * c];
+    for ((u, v), px) in u.iter().zip(v).zip(out.chunks_exact_mut(c)) {
+        match c {
+            1 => Bilinear::fast::<u16, 1>(&s, *u, *v, px),
+            2 => Bilinear::fast::<u16, 2>(&s, *u, *v, px),
+            3 => Bilinear::fast::<u16, 3>(&s, *u, *v, px),
+            _ => Bilinear::fast::<u16, 4>(&s, *u, *v, px),
+        }
+    }
+    out
+}
+
+/// Random samples: full-range noise, or a few extreme values (0, 65535 and
+/// neighbours), which stress the clamp and the rounding.
+fn samples16(rng: &mut Rng, len: usize) -> Vec<u16> {
+    let extreme = rng.below(3) == 0;
+    (0..len)
+        .map(|_| {
+            if extreme {
+                [0, 1, 65534, 65535, 32767, 32768][rng.below(6)]
+            } else {
+                rng.next() as u16
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn u16_bilinear_kernels_equal_the_spec_on_rows_and_points() {
+    let mut rng = Rng(0x5851_F42D_4C95_7F2D);
+    let mut checked = 0;
+    for case in 0..6000 {
+        let c = 1 + case % 4;
+        let (w, h) = (2 + rng.below(40), 2 + rng.below(30));
+        let data = samples16(&mut rng, w * h * c);
+        let src = Plane16::new(&data, w, h, c).unwrap();
+        let interior = Bilinear::interior(w, h);
+        let row = if case % 3 == 0 {
+            // Long runs inside, slow steps (zooms).
+            Row {
+                u0: rng.real(0.0, w as f64 - 1.0),
+                v0: rng.real(0.0, h as f64 - 1.0),
+                du: rng.real(-0.05, 0.05),
+                dv: rng.real(-0.05, 0.05),
+            }
+        } else {
+            // Ties, integers, flips, rotations, minifications.
+            Row {
+                u0: rng.coord(w),
+                v0: rng.coord(h),
+                du: rng.step(),
+                dv: rng.step(),
+            }
+        };
+        let (j0, n) = (rng.below(50), rng.below(70));
+        // The row's columns inside the interior: one interval (the row is
+        // linear in j).
+        let inside: Vec<usize> = (j0..j0 + n)
+            .filter(|&j| {
+                let (u, v) = row.at(j);
+                interior.contains(u, v)
+            })
+            .collect();
+        let (a, b) = match (inside.first(), inside.last()) {
+            (Some(&a), Some(&b)) => (a, b + 1),
+            _ => (j0, j0),
+        };
+        let (mut u, mut v): (Vec<f64>, Vec<f64>) = (a..b).map(|j| row.at(j)).unzip();
+        let want = spec16(&src, &u, &v);
+        for isa in Isa::supported() {
+            let mut got = vec![0u16; u.len() * c];
+            if simd16(isa, &src, Call16::Row(&row, a), &mut got).is_none() {
+                continue;
+            }
+            checked += 1;
+            assert_eq!(got, want, "{isa} u16 row C={c} {w}x{h} {row:?} j0={a}");
+        }
+        // Points anywhere in the interior, up to just below its far edges.
+        for k in 0..u.len() {
+            match rng.below(5) {
+                0 => u[k] = (w as f64 - 1.0) * (1.0 - f64::EPSILON),
+                1 => v[k] = rng.below(h - 1) as f64,
+                2 => u[k] = rng.real(0.0, w as f64 - 1.0),
+                _ => {}
+            }
+        }
+        let want = spec16(&src, &u, &v);
+        for isa in Isa::supported() {
+            let mut got = vec![0u16; u.len() * c];
+            if simd16(isa, &src, Call16::Points(&u, &v), &mut got).is_some() {
+                assert_eq!(got, want, "{isa} u16 points C={c} {w}x{h}");
+            }
+        }
+    }
+    // Every case, on each SIMD ISA the CPU has (2 on AVX-512 machines).
+    #[cfg(target_arch = "x86_64")]
+    {
+        let simd = Isa::supported().filter(|&i| i != Isa::Scalar).count();
+        assert!(checked > 1000 * simd, "{checked}");
+    }
+}
+
+/// The kernels' contract outside the interior: any point (NaN, infinities,
+/// beyond `i32`, negative) reads inside the image and writes every sample.
+#[test]
+fn u16_bilinear_kernels_read_inside_for_any_point() {
+    let mut rng = Rng(99);
+    for case in 0..400 {
+        let c = 1 + case % 4;
+        let (w, h) = (2 + rng.below(9), 2 + rng.below(9));
+        let data = samples16(&mut rng, w * h * c);
+        let src = Plane16::new(&data, w, h, c).unwrap();
+        let odd = [
+            f64::NAN,
+            f64::INFINITY,
+            -f64::INFINITY,
+            -1e10,
+            3e9,
+            -0.5,
+            1e300,
+        ];
+        let n = rng.below(40);
+        let u: Vec<f64> = (0..n).map(|_| odd[rng.below(odd.len())]).collect();
+        let v: Vec<f64> = (0..n).map(|_| rng.coord(h)).collect();
+        for isa in Isa::supported() {
+            let mut got = vec![0u16; n * c];
+            simd16(isa, &src, Call16::Points(&u, &v), &mut got);
+            simd16(isa, &src, Call16::Points(&v, &u), &mut got);
+        }
+    }
+}
+
+/// Rotation by `deg`, scale `s`, translation `(tx, ty)`, normalised.
+fn rts(deg: f64, s: f64, tx: f64, ty: f64) -> Affine {
+    let (sin, cos) = deg.to_radians().sin_cos();
+    Affine([s * cos, -s * sin, tx, s * sin, s * cos, ty])
+}
+
+/// Warps `src` (`w`×`h`, `c` channels) to `ow`×`oh` on `isa`.
+fn warp16(
+    src: &[u16],
+    (w, h, c): (usize, usize, usize),
+    (ow, oh): (usize, usize),
+    t: &Transform,
+    opts: &WarpOptions,
+    isa: Isa,
+) -> Vec<u16> {
+    let mut out = vec![0u16; ow * oh * c];
+    warp_into_with(
+        ImageRef {
+            data: src,
+            width: w,
+            height: h,
+            channels: c,
+        },
+        ImageMut {
+            data: &mut out,
+            width: ow,
+            height: oh,
+            channels: c,
+        },
+        t,
+        opts,
+        isa,
+    );
+    out
+}
+
+/// Whole `u16` bilinear warps on every ISA equal the spec's (`Isa::Scalar`),
+/// sample for sample: random thetas (rotations of any angle, flips, zooms
+/// in and out, arbitrary matrices) and homographies, every padding and
+/// alignment, sizes from 1 pixel wide or high up to wider than the tiles,
+/// odd widths.
+#[test]
+fn u16_bilinear_warps_equal_the_spec() {
+    let mut rng = Rng(0xA076_1D64_78BD_642F);
+    for case in 0..600 {
+        let c = 1 + case % 4;
+        let pick = |rng: &mut Rng, big: bool| match rng.below(6) {
+            0 => 1,
+            1 => 2,
+            _ if big => 1 + rng.below(300),
+            _ => 1 + rng.below(60),
+        };
+        let big = case % 8 == 0;
+        let (w, h) = (pick(&mut rng, big), pick(&mut rng, false));
+        let (ow, oh) = (pick(&mut rng, big), pick(&mut rng, false));
+        let src = samples16(&mut rng, w * h * c);
+        let t: Transform = match case % 5 {
+            0 => Homography(std::array::from_fn(|k| match k {
+                0 | 4 => rng.real(0.5, 1.5) * if rng.below(4) == 0 { -1.0 } else { 1.0 },
+                6 | 7 => rng.real(-0.3, 0.3),
+                8 => 1.0,
+                _ => rng.real(-0.4, 0.4),
+            }))
+            .into(),
+            1 => {
+                // Flips and zooms, axis-aligned.
+                let sx = [1.0, -1.0, 0.5, 2.0, -0.25, 3.0][rng.below(6)];
+                let sy = [1.0, -1.0, 0.5, 2.0, -0.25, 3.0][rng.below(6)];
+                Affine([sx, 0.0, rng.real(-0.2, 0.2), 0.0, sy, rng.real(-0.2, 0.2)]).into()
+            }
+            2 => Affine(std::array::from_fn(|_| rng.real(-2.5, 2.5))).into(),
+            _ => rts(
+                rng.real(0.0, 360.0),
+                rng.real(0.2, 3.0),
+                rng.real(-1.0, 1.0),
+                rng.real(-1.0, 1.0),
+            )
+            .into(),
+        };
+        let opts = WarpOptions {
+            interp: Interp::Bilinear,
+            padding: [Padding::Zeros, Padding::Border, Padding::Reflection][rng.below(3)],
+            align_corners: rng.below(2) == 0,
+        };
+        let want = warp16(&src, (w, h, c), (ow, oh), &t, &opts, Isa::Scalar);
+        for isa in Isa::supported() {
+            let got = warp16(&src, (w, h, c), (ow, oh), &t, &opts, isa);
+            assert!(
+                got == want,
+                "{isa} C={c} {w}x{h} -> {ow}x{oh} {opts:?} {t:?}"
+            );
         }
     }
 }
