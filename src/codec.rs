@@ -23,17 +23,6 @@ use crate::error::Error;
 
 mod turbojpeg;
 
-/// Which JPEG codec this process uses: `"libjpeg-turbo"` when its TurboJPEG
-/// library loads (see `build.rs`), else `"rust"` (zune-jpeg to decode,
-/// jpeg-encoder to encode). `STN_JPEG=rust` forces the latter.
-pub fn jpeg_codec() -> &'static str {
-    if turbojpeg::available() {
-        "libjpeg-turbo"
-    } else {
-        "rust"
-    }
-}
-
 /// Whether `path` is `-`, meaning a standard stream.
 pub fn is_stdio(path: &Path) -> bool {
     path.as_os_str() == "-"
