@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod affine;
+pub mod cache;
 pub mod cli;
 pub mod codec;
 pub mod commands;

@@ -86,12 +86,8 @@ pub const LIB_NAME: &str = "libturbojpeg.so.0";
 fn candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
     let explicit = env::var_os("STN_TURBOJPEG_LIB").filter(|p| !p.is_empty());
-    let base = match env::var_os("XDG_CACHE_HOME") {
-        Some(x) if !x.is_empty() => Some(PathBuf::from(x)),
-        _ => env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")),
-    };
-    if let Some(base) = base {
-        out.push(base.join("stn").join("libjpeg-turbo").join(LIB_NAME));
+    if let Some(dir) = crate::cache::dir() {
+        out.push(dir.join("libjpeg-turbo").join(LIB_NAME));
     }
     if let Some(p) = option_env!("STN_TURBOJPEG_BUILD_PATH") {
         out.push(PathBuf::from(p));

@@ -16,11 +16,7 @@ pub fn lib_name() -> String {
 
 /// The per-user cache directory `build.rs` fills; keep in step with it.
 pub fn cache_dir() -> Option<PathBuf> {
-    let base = match env::var_os("XDG_CACHE_HOME") {
-        Some(x) if !x.is_empty() => PathBuf::from(x),
-        _ => PathBuf::from(env::var_os("HOME")?).join(".cache"),
-    };
-    Some(base.join("stn").join(format!("onnxruntime-{ORT_VERSION}")))
+    Some(crate::cache::dir()?.join(format!("onnxruntime-{ORT_VERSION}")))
 }
 
 /// Candidate library paths after an explicit `--ort-lib`, most specific first,
