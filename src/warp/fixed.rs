@@ -52,9 +52,14 @@ pub const MAX_SIDE: usize = 1 << 20;
 /// A `u8` image the fixed-point kernels may read: checked once, so that every
 /// 2×2 block at `(xb, yb) ∈ [0, W-2] × [0, H-2]`, and the 4- and 8-byte loads
 /// the kernels use around it, lies inside `data`.
+pub type Plane<'a> = PlaneOf<'a, u8>;
+
+/// An image of `T` samples some SIMD kernels may read, checked once by its
+/// constructor ([`Plane::new`], [`Plane16::new`]): `height` rows of `width`
+/// pixels of `channels` interleaved samples.
 #[derive(Clone, Copy, Debug)]
-pub struct Plane<'a> {
-    data: &'a [u8],
+pub struct PlaneOf<'a, T> {
+    data: &'a [T],
     width: usize,
     height: usize,
     channels: usize,
@@ -81,36 +86,6 @@ impl<'a> Plane<'a> {
             channels,
         })
     }
-
-    /// The samples.
-    #[inline(always)]
-    pub fn data(&self) -> &'a [u8] {
-        self.data
-    }
-
-    /// Width in pixels, at least 2.
-    #[inline(always)]
-    pub fn width(&self) -> usize {
-        self.width
-    }
-
-    /// Height in pixels, at least 2.
-    #[inline(always)]
-    pub fn height(&self) -> usize {
-        self.height
-    }
-
-    /// Samples per pixel: 1 to 4.
-    #[inline(always)]
-    pub fn channels(&self) -> usize {
-        self.channels
-    }
-
-    /// Bytes per row.
-    #[inline(always)]
-    pub fn stride(&self) -> usize {
-        self.width * self.channels
-    }
 }
 
 /// What the SIMD drivers need of a source image to prefetch it, whatever its
@@ -124,15 +99,15 @@ pub trait Lines {
     fn line_bytes(&self) -> usize;
 }
 
-impl Lines for Plane<'_> {
-    type Sample = u8;
+impl<T: Copy + Default> Lines for PlaneOf<'_, T> {
+    type Sample = T;
     #[inline(always)]
     fn base(&self) -> *const u8 {
-        self.data.as_ptr()
+        self.data.as_ptr().cast()
     }
     #[inline(always)]
     fn line_bytes(&self) -> usize {
-        self.stride()
+        std::mem::size_of::<T>() * self.stride()
     }
 }
 
@@ -141,13 +116,7 @@ impl Lines for Plane<'_> {
 /// `Bilinear::fast`). Checked once, so that every 2×2 block at
 /// `(xb, yb) ∈ [0, W-2] × [0, H-2]` lies inside `data` and every sample
 /// index fits an `i32` (the kernels' gather indices, scaled by 2).
-#[derive(Clone, Copy, Debug)]
-pub struct Plane16<'a> {
-    data: &'a [u16],
-    width: usize,
-    height: usize,
-    channels: usize,
-}
+pub type Plane16<'a> = PlaneOf<'a, u16>;
 
 impl<'a> Plane16<'a> {
     /// The image, if the kernels can handle it: `channels` is 1 to 4,
@@ -168,10 +137,12 @@ impl<'a> Plane16<'a> {
             channels,
         })
     }
+}
 
+impl<'a, T> PlaneOf<'a, T> {
     /// The samples.
     #[inline(always)]
-    pub fn data(&self) -> &'a [u16] {
+    pub fn data(&self) -> &'a [T] {
         self.data
     }
 
@@ -197,18 +168,6 @@ impl<'a> Plane16<'a> {
     #[inline(always)]
     pub fn stride(&self) -> usize {
         self.width * self.channels
-    }
-}
-
-impl Lines for Plane16<'_> {
-    type Sample = u16;
-    #[inline(always)]
-    fn base(&self) -> *const u8 {
-        self.data.as_ptr().cast()
-    }
-    #[inline(always)]
-    fn line_bytes(&self) -> usize {
-        2 * self.stride()
     }
 }
 
