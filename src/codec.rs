@@ -21,6 +21,7 @@ use image::{
 use crate::affine::Size;
 use crate::error::Error;
 
+mod stitch;
 mod turbojpeg;
 
 /// Whether `path` is `-`, meaning a standard stream.
@@ -449,8 +450,10 @@ fn format_name(format: ImageFormat) -> &'static str {
 /// does, baseline with the standard Huffman tables, through libjpeg-turbo
 /// when it loads and `jpeg-encoder` (AVX2 where the CPU has it) otherwise.
 /// Images of at least 2 × [`JPEG_MIN_STRIP_ROWS`] rows are cut into up to
-/// [`JPEG_STRIPS`] strips with a restart marker between them, encoded in
-/// parallel (see [`join_strips`]). Returns the layout written.
+/// [`JPEG_STRIPS`] strips encoded in parallel, then stitched into exactly
+/// the bytes of libjpeg-turbo's one-pass encode ([`stitch`]), or, with
+/// `jpeg-encoder` or if stitching fails, joined with restart markers
+/// ([`join_strips`]). Returns the layout written.
 fn jpeg<W: Write>(
     img: &DynamicImage,
     icc: Option<&[u8]>,
@@ -501,6 +504,9 @@ fn jpeg<W: Write>(
         .min(65535 / mcus_per_row * mcu)
         .max(mcu);
     let strips = h.div_ceil(strip_rows);
+    // Strips through libjpeg-turbo are stitched into one pass's bytes (see
+    // `stitch`), from the JPEG of each strip's last two MCUs.
+    let stitched = pixels.turbo && strips > 1 && mcus_per_row >= 2;
     let parts = {
         use rayon::prelude::*;
         (0..strips)
@@ -513,24 +519,42 @@ fn jpeg<W: Write>(
                 let v = pixels.encode(y0, rows, icc, quality)?;
                 let layout = JpegLayout::of(&v)
                     .ok_or_else(|| jpeg_error("unexpected JPEG structure from the encoder"))?;
-                Ok((v, layout))
+                let tail = if stitched {
+                    let last = y0 + (rows - 1) / mcu * mcu;
+                    let x0 = (mcus_per_row - 2) * mcu;
+                    pixels.encode_region(x0, last, y0 + rows - last, quality)
+                } else {
+                    None
+                };
+                Ok((v, layout, tail))
             })
             .collect::<Result<Vec<_>, ImageError>>()?
     };
-    let interval = (mcus_per_row * (strip_rows / mcu)) as u16;
     let icc = if pixels.turbo { icc } else { None };
+    if stitched {
+        let tails: Option<Vec<&[u8]>> = parts.iter().map(|p| p.2.as_deref()).collect();
+        let strips: Vec<&[u8]> = parts.iter().map(|p| p.0.as_slice()).collect();
+        if let Some(plan) = tails.and_then(|t| stitch::Stitch::new(&strips, &t)) {
+            out.write_all(&whole_header(&parts[0].0, &parts[0].1, h, icc, None))?;
+            plan.write(&strips, out)?;
+            out.write_all(&[0xFF, 0xD9])?; // EOI
+            return Ok(written);
+        }
+    }
+    let parts: Vec<_> = parts.into_iter().map(|(v, l, _)| (v, l)).collect();
+    let interval = (mcus_per_row * (strip_rows / mcu)) as u16;
     join_strips(&parts, h, interval, icc, out)?;
     Ok(written)
 }
 
-/// Strips (restart intervals) per JPEG at most: the unit of parallel
-/// encoding. A function of the image alone, so the bytes do not depend on
-/// the thread count. Two, because each strip boundary makes the file
-/// 30–90 bytes larger than libjpeg's one-pass encode of the same pixels
-/// (measured with libjpeg-turbo on a 4K q90 photo of 1.23 MB: single cuts at
-/// rows 512–1088 cost +31 to +92 bytes; the cost varies, it is not the
-/// marker's 2 bytes), while two strips already halve the encode's wall time
-/// on the 2-core machines stn is measured on.
+/// Strips per JPEG at most: the unit of parallel encoding. A function of
+/// the image alone, so the bytes do not depend on the thread count. Two:
+/// they already halve the encode's wall time on the 2-core machines stn is
+/// measured on. Stitched, strips cost nothing in size; joined with restart
+/// markers (the fallback), each boundary makes the file 30–90 bytes larger
+/// than a one-pass encode (measured with libjpeg-turbo on a 4K q90 photo of
+/// 1.23 MB, cuts at rows 512–1088), mostly because the byte-stuffing after
+/// it changes with its new bit alignment.
 const JPEG_STRIPS: u32 = 2;
 /// Rows per strip at least: smaller images are not split (a folder's images
 /// are encoded in parallel with each other anyway).
@@ -550,6 +574,15 @@ struct Pixels<'a> {
 impl Pixels<'_> {
     /// Encodes rows `y0..y0 + rows` as a complete JPEG file (with `icc`
     /// only through jpeg-encoder).
+    /// Encodes columns `x0..` of rows `y0..y0 + rows` through libjpeg-turbo
+    /// (`None` if it is not loaded or fails).
+    fn encode_region(&self, x0: u32, y0: u32, rows: u32, quality: u8) -> Option<Vec<u8>> {
+        let start = y0 as usize * self.row_bytes + x0 as usize * self.bpp;
+        let data = self.bytes.get(start..)?;
+        let width = u32::from(self.width) - x0;
+        turbojpeg::encode(data, width, rows, self.bpp as u8, self.row_bytes, quality)?.ok()
+    }
+
     fn encode(
         &self,
         y0: u32,
@@ -610,22 +643,12 @@ fn join_strips<W: Write>(
     out: &mut W,
 ) -> Result<(), ImageError> {
     let (first, at) = &parts[0];
-    let mut header = first[..at.after_app0].to_vec();
-    if let Some(icc) = icc {
-        icc_segments(icc, &mut header);
-    }
     if parts.len() == 1 {
-        out.write_all(&header)?;
-        out.write_all(&first[at.after_app0..])?;
+        out.write_all(&whole_header(first, at, height, icc, None))?;
+        out.write_all(&first[at.scan..])?;
         return Ok(());
     }
-    let sof_height = at.sof_height - at.after_app0 + header.len();
-    header.extend_from_slice(&first[at.after_app0..at.sos]);
-    header[sof_height..sof_height + 2].copy_from_slice(&(height as u16).to_be_bytes());
-    header.extend_from_slice(&[0xFF, 0xDD, 0, 4]); // DRI, length 4
-    header.extend_from_slice(&interval.to_be_bytes());
-    header.extend_from_slice(&first[at.sos..at.scan]);
-    out.write_all(&header)?;
+    out.write_all(&whole_header(first, at, height, icc, Some(interval)))?;
     for (k, (bytes, at)) in parts.iter().enumerate() {
         out.write_all(&bytes[at.scan..bytes.len() - 2])?;
         if k + 1 < parts.len() {
@@ -634,6 +657,32 @@ fn join_strips<W: Write>(
     }
     out.write_all(&[0xFF, 0xD9])?; // EOI
     Ok(())
+}
+
+/// The headers of the first strip `first` (laid out as `at`) for the whole
+/// image: through the SOS segment, the height set to `height`, the ICC
+/// profile `icc` after the APP0 segment if given, and a DRI segment if the
+/// strips are joined with restart markers every `restart` MCUs.
+fn whole_header(
+    first: &[u8],
+    at: &JpegLayout,
+    height: u32,
+    icc: Option<&[u8]>,
+    restart: Option<u16>,
+) -> Vec<u8> {
+    let mut header = first[..at.after_app0].to_vec();
+    if let Some(icc) = icc {
+        icc_segments(icc, &mut header);
+    }
+    let sof_height = at.sof_height - at.after_app0 + header.len();
+    header.extend_from_slice(&first[at.after_app0..at.sos]);
+    header[sof_height..sof_height + 2].copy_from_slice(&(height as u16).to_be_bytes());
+    if let Some(interval) = restart {
+        header.extend_from_slice(&[0xFF, 0xDD, 0, 4]); // DRI, length 4
+        header.extend_from_slice(&interval.to_be_bytes());
+    }
+    header.extend_from_slice(&first[at.sos..at.scan]);
+    header
 }
 
 /// The ICC profile as APP2 `ICC_PROFILE` segments (ICC.1 Annex B.4): chunks
@@ -1370,35 +1419,104 @@ mod tests {
             .0
     }
 
+    /// `img` encoded in one pass by the encoder this process uses
+    /// (libjpeg-turbo if it loads).
+    fn one_pass(img: &DynamicImage, quality: u8) -> Vec<u8> {
+        let (layout, bpp) = match img.color() {
+            ColorType::L8 => (jpeg_encoder::ColorType::Luma, 1),
+            ColorType::Rgba8 => (jpeg_encoder::ColorType::Rgba, 4),
+            _ => (jpeg_encoder::ColorType::Rgb, 3),
+        };
+        let pixels = Pixels {
+            bytes: img.as_bytes(),
+            layout,
+            bpp,
+            row_bytes: img.width() as usize * bpp,
+            width: img.width() as u16,
+            turbo: turbojpeg::available(),
+        };
+        pixels.encode(0, img.height(), None, quality).unwrap()
+    }
+
     #[test]
-    fn jpeg_in_restart_strips_decodes_as_a_single_pass_encode() {
+    fn jpeg_in_strips_is_the_one_pass_encode() {
         for img in [
             photo(300, 700),
             DynamicImage::ImageLuma8(photo(300, 700).to_luma8()),
         ] {
             let split = jpeg_bytes(&img, 90);
+            let whole = one_pass(&img, 90);
+            if turbojpeg::available() {
+                // Stitched: libjpeg-turbo's own one-pass bytes.
+                assert!(split == whole, "{:?}: not the one-pass bytes", img.color());
+                continue;
+            }
+            // jpeg-encoder: joined with a restart marker, same pixels.
             assert!(split.windows(2).any(|w| w == [0xFF, 0xDD]), "a DRI segment");
             // 700 rows: 2 strips of 352 and 348 rows, joined by RST0.
             assert!(split.windows(2).any(|w| w == [0xFF, 0xD0]), "RST0");
             assert!(!split.windows(2).any(|w| w == [0xFF, 0xD1]), "no RST1");
-            let (layout, bpp) = match img.color() {
-                ColorType::L8 => (jpeg_encoder::ColorType::Luma, 1),
-                _ => (jpeg_encoder::ColorType::Rgb, 3),
-            };
-            // With the encoder this process uses (libjpeg-turbo if it loads).
-            let pixels = Pixels {
-                bytes: img.as_bytes(),
-                layout,
-                bpp,
-                row_bytes: 300 * bpp,
-                width: 300,
-                turbo: turbojpeg::available(),
-            };
-            let whole = pixels.encode(0, 700, None, 90).unwrap();
             let a = decode(&split, 1 << 24).unwrap().pixels;
             let b = decode(&whole, 1 << 24).unwrap().pixels;
             assert_eq!((a.width(), a.height(), a.color()), (300, 700, img.color()));
             assert!(a.as_bytes() == b.as_bytes(), "same pixels as one pass");
+        }
+    }
+
+    /// Stitching strips at every bit alignment, for noise (many 0xFF bytes
+    /// to stuff), flat areas (DC-only blocks), widths that are not whole
+    /// MCUs, grey, RGB and RGBA, several qualities: always libjpeg-turbo's
+    /// one-pass bytes.
+    #[test]
+    fn stitched_strips_are_byte_for_byte_one_pass() {
+        if !turbojpeg::available() {
+            eprintln!("libjpeg-turbo not loaded: stitching is not used");
+            return;
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut noise = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut images = vec![];
+        for (w, h) in [(33, 530), (300, 700), (1001, 777), (3840, 600)] {
+            images.push(DynamicImage::ImageRgb8(image::RgbImage::from_fn(
+                w,
+                h,
+                |x, y| {
+                    let n = noise();
+                    let flat = y % 200 < 90; // bands of one colour
+                    if flat {
+                        image::Rgb([40, 90, 200])
+                    } else {
+                        image::Rgb([n as u8, (x + y) as u8 ^ (n >> 8) as u8 & 7, (y * 3) as u8])
+                    }
+                },
+            )));
+        }
+        images.push(DynamicImage::ImageLuma8(photo(517, 1100).to_luma8()));
+        images.push(DynamicImage::ImageRgba8(photo(640, 1024).to_rgba8()));
+        images.push(DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            64,
+            512,
+            image::Rgb([255, 255, 255]),
+        )));
+        for img in &images {
+            for quality in [50, 90, 100] {
+                let split = jpeg_bytes(img, quality);
+                let whole = one_pass(img, quality);
+                assert!(
+                    split == whole,
+                    "{}x{} {:?} q{quality}: {} bytes stitched, {} in one pass",
+                    img.width(),
+                    img.height(),
+                    img.color(),
+                    split.len(),
+                    whole.len()
+                );
+            }
         }
     }
 

@@ -321,8 +321,9 @@ pub fn encode(
         ) else {
             return fail(format!("{width}x{height} is too large"));
         };
-        if pixels.len() < row_bytes * height as usize
-            || row_bytes < width as usize * channels as usize
+        // The last row need not be padded to `row_bytes`.
+        let row = width as usize * channels as usize;
+        if height == 0 || pixels.len() < row_bytes * (height as usize - 1) + row || row_bytes < row
         {
             return fail("pixel buffer smaller than the image".into());
         }
