@@ -497,7 +497,14 @@ fn jpeg<W: Write>(
     let mcus_per_row = w.div_ceil(mcu);
     // Up to JPEG_STRIPS strips of at least JPEG_MIN_STRIP_ROWS rows, whole
     // MCU rows each; the restart interval (MCUs per strip) must fit in 16 bits.
-    let wanted = (h / JPEG_MIN_STRIP_ROWS).clamp(1, JPEG_STRIPS);
+    // Stitched strips are one pass's bytes whatever their number, so on one
+    // thread there is no need for them; joined with restart markers they are
+    // not, and their number must not depend on the thread count.
+    let wanted = if pixels.turbo && rayon::current_num_threads() == 1 {
+        1
+    } else {
+        (h / JPEG_MIN_STRIP_ROWS).clamp(1, JPEG_STRIPS)
+    };
     let strip_rows = h
         .div_ceil(wanted)
         .next_multiple_of(mcu)
@@ -547,8 +554,10 @@ fn jpeg<W: Write>(
     Ok(written)
 }
 
-/// Strips per JPEG at most: the unit of parallel encoding. A function of
-/// the image alone, so the bytes do not depend on the thread count. Two:
+/// Strips per JPEG at most: the unit of parallel encoding. Joined with
+/// restart markers, a function of the image alone, so the bytes do not
+/// depend on the thread count (stitched, the bytes are one pass's anyway,
+/// and one thread encodes in one pass). Two:
 /// they already halve the encode's wall time on the 2-core machines stn is
 /// measured on. Stitched, strips cost nothing in size; joined with restart
 /// markers (the fallback), each boundary makes the file 30–90 bytes larger
@@ -1503,8 +1512,13 @@ mod tests {
             512,
             image::Rgb([255, 255, 255]),
         )));
+        let one_thread = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         for img in &images {
             for quality in [50, 90, 100] {
+                assert!(one_thread.install(|| jpeg_bytes(img, quality)) == one_pass(img, quality));
                 let split = jpeg_bytes(img, quality);
                 let whole = one_pass(img, quality);
                 assert!(
