@@ -64,6 +64,17 @@ fn axis(p: [__m512d; 2], size: usize) -> (__m512i, __m512i, __m512i) {
     };
     // NaN and values beyond i32 become i32::MIN: outside, like the model's.
     let q = join(round(p[0]), round(p[1]));
+    // The common case, every block starting inside [0, size - 2]: no
+    // clamping, weights (1 - w, w). Unsigned: negatives are outside.
+    let last = _mm512_set1_epi32((size as i32 - 1) * ONE);
+    if _mm512_cmplt_epu32_mask(q, last) == u16::MAX {
+        let w = _mm512_and_si512(q, _mm512_set1_epi32(ONE - 1));
+        return (
+            _mm512_srai_epi32::<BITS>(q),
+            _mm512_sub_epi32(_mm512_set1_epi32(ONE), w),
+            w,
+        );
+    }
     let minus_one = _mm512_set1_epi32(-ONE);
     let inside = _mm512_mask_cmplt_epi32_mask(
         _mm512_cmpge_epi32_mask(q, minus_one),
