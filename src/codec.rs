@@ -43,6 +43,15 @@ pub struct Image {
 /// The format is sniffed from the content, not the name. EXIF orientation is
 /// applied, so the image is upright as a viewer shows it.
 pub fn read_image(path: &Path, max_pixels: u64) -> Result<Image, Error> {
+    read_image_with(path, max_pixels, false)
+}
+
+/// [`read_image`] for a process that warps this one image ([`decode_with`]).
+pub fn read_one_image(path: &Path, max_pixels: u64) -> Result<Image, Error> {
+    read_image_with(path, max_pixels, true)
+}
+
+fn read_image_with(path: &Path, max_pixels: u64, alone: bool) -> Result<Image, Error> {
     let read_err = |source| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -87,7 +96,7 @@ pub fn read_image(path: &Path, max_pixels: u64) -> Result<Image, Error> {
     if bytes.len() as u64 >= cap {
         return Err(too_big());
     }
-    match decode(&bytes, max_pixels) {
+    match decode_with(&bytes, max_pixels, alone) {
         Ok(img) => Ok(img),
         Err(Decoded::TooLarge(w, h)) => Err(too_many_pixels(Size::new(w, h), max_pixels, path)),
         Err(Decoded::Error(source)) => Err(Error::Decode {
@@ -229,6 +238,14 @@ impl From<ImageError> for Decoded {
 /// decompression bomb) is refused cheaply. The decoder's own allocations are
 /// capped in proportion (16 bytes per allowed pixel).
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Image, Decoded> {
+    decode_with(bytes, max_pixels, false)
+}
+
+/// [`decode`]; `alone` for a process that decodes and warps this one image:
+/// while libjpeg-turbo decodes a big JPEG, a second thread faults in the
+/// decoded buffer's pages ahead of it and prepares the warp's output buffer
+/// ([`crate::malloc::prepare_spare`]).
+pub fn decode_with(bytes: &[u8], max_pixels: u64, alone: bool) -> Result<Image, Decoded> {
     let mut reader = ImageReader::new(io::Cursor::new(bytes)).with_guessed_format()?;
     let is_jpeg = reader.format() == Some(ImageFormat::Jpeg);
     if is_jpeg && jpeg_is_truncated(bytes) {
@@ -254,7 +271,7 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Image, Decoded> {
         .filter(|p| !p.is_empty());
     let orientation = decoder.orientation()?;
     let fast = match decoder.color_type() {
-        ColorType::L8 | ColorType::Rgb8 if is_jpeg => turbojpeg::decode(bytes, max_pixels)
+        ColorType::L8 | ColorType::Rgb8 if is_jpeg => turbojpeg::decode(bytes, max_pixels, alone)
             .filter(|d| (d.width, d.height) == (w, h))
             .and_then(|d| match d.channels {
                 1 => image::GrayImage::from_raw(w, h, d.pixels).map(DynamicImage::ImageLuma8),

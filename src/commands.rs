@@ -14,7 +14,7 @@ use crate::warp;
 /// `stn warp`: decode, resolve the theta, warp, encode, write.
 pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
     refuse_overwriting_input(task)?;
-    let img = codec::read_image(&task.input, max_pixels)?;
+    let img = codec::read_one_image(&task.input, max_pixels)?;
     let input = Size::new(img.pixels.width(), img.pixels.height());
     let output = task.sampling.size.unwrap_or(input);
     codec::check_pixels(output, max_pixels, &task.output)?;

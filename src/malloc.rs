@@ -1,4 +1,6 @@
-//! Allocator settings for the `stn` binary (the library never changes them).
+//! Allocator settings for the `stn` binary (the library never changes them),
+//! and the page-fault helpers for big buffers ([`advise_huge_pages`],
+//! [`populate`], [`prepare_spare`]).
 //!
 //! A batch allocates and frees a few image-sized buffers per image (the
 //! decoded input, the warped output, the encoded file: about 1 MB each for a
@@ -75,5 +77,84 @@ pub fn advise_huge_pages(ptr: *mut u8, len: usize) {
                 libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
             }
         }
+    }
+}
+
+/// A buffer allocated and faulted in ahead of need (see [`prepare_spare`]).
+static SPARE: std::sync::Mutex<Option<Vec<u8>>> = std::sync::Mutex::new(None);
+
+/// Allocates a buffer of `len` bytes (huge pages advised), faults its pages
+/// in by writing one byte per 4 KiB, and keeps it for [`take_spare`]. Run
+/// on an otherwise idle thread, this takes the page faults and the kernel's
+/// page clearing of the next big buffer (a single image's warp output) off
+/// the critical path.
+pub fn prepare_spare(len: usize) {
+    let mut v: Vec<u8> = Vec::new();
+    if v.try_reserve_exact(len).is_err() {
+        return;
+    }
+    advise_huge_pages(v.as_mut_ptr(), len);
+    for page in v.spare_capacity_mut().iter_mut().step_by(4096) {
+        page.write(0);
+    }
+    if let Ok(mut spare) = SPARE.lock() {
+        *spare = Some(v);
+    }
+}
+
+/// The buffer [`prepare_spare`] made, as an empty `Vec<T>`, if `T` is `u8`
+/// and its capacity is `len` to `len + len / 8` (a much larger one is left
+/// alone, and freed with the next one or at exit).
+pub fn take_spare<T: 'static>(len: usize) -> Option<Vec<T>> {
+    if std::any::TypeId::of::<T>() != std::any::TypeId::of::<u8>() {
+        return None;
+    }
+    let mut spare = SPARE.lock().ok()?;
+    let fits = spare
+        .as_ref()
+        .is_some_and(|v| (len..=len + len / 8).contains(&v.capacity()));
+    if !fits {
+        return None;
+    }
+    let v: Box<dyn std::any::Any> = Box::new(spare.take()?);
+    v.downcast::<Vec<T>>().ok().map(|v| *v)
+}
+
+/// Faults in the pages of `len` bytes at `ptr` for writing, from the kernel
+/// (`MADV_POPULATE_WRITE`, Linux 5.14): another thread may be writing to them
+/// at the same time; the contents are not changed. A hint: failures are
+/// ignored.
+pub fn populate(ptr: *mut u8, len: usize) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const MADV_POPULATE_WRITE: libc::c_int = 23;
+        let page = 4096;
+        let start = (ptr as usize).next_multiple_of(page);
+        let end = (ptr as usize + len) / page * page;
+        if end > start {
+            // SAFETY: the range lies inside the caller's allocation; populating
+            // pages does not change what they hold.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, MADV_POPULATE_WRITE);
+            }
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = (ptr, len);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spare_goes_to_the_first_u8_request_of_its_size() {
+        prepare_spare(1 << 20);
+        assert!(take_spare::<u16>(1 << 19).is_none(), "not u8");
+        assert!(take_spare::<u8>(2 << 20).is_none(), "too small");
+        assert!(take_spare::<u8>(1 << 16).is_none(), "much too large");
+        let v = take_spare::<u8>((1 << 20) - 100).expect("fits");
+        assert!(v.is_empty() && v.capacity() >= 1 << 20);
+        assert!(take_spare::<u8>(1 << 20).is_none(), "taken once");
     }
 }

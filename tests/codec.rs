@@ -342,3 +342,34 @@ fn issue_11_format_pnm_in_a_batch_writes_pnm_files() {
     let (magic, ..) = zune_ppm(&env.path("out").join(&names[0]));
     assert_eq!(magic, "P6");
 }
+
+/// A JPEG big enough (≥ 4 MiB decoded) that a two-thread `stn warp` gets its
+/// pages and output buffer ready on a second thread while it decodes (and
+/// encodes in two stitched strips): the same pixels and bytes as on one
+/// thread, which does neither.
+#[test]
+fn big_jpeg_warps_the_same_on_one_and_two_threads() {
+    let env = Env::new();
+    let img = DynamicImage::ImageRgb8(image::RgbImage::from_fn(1600, 1200, |x, y| {
+        image::Rgb([(x / 7) as u8, (y / 5) as u8, ((x * y) % 251) as u8])
+    }));
+    let png = env.path("big.png");
+    util::save_png(&img, &png);
+    env.assert_ok(&["warp", IDENTITY, png.to_str().unwrap(), "-o", "big.jpg"]);
+    let jpg = env.path("big.jpg");
+    let theta = "--theta=0.87,-0.23,0.05,0.23,0.87,-0.03";
+    for (threads, out) in [("1", "one.jpg"), ("2", "two.jpg")] {
+        env.assert_ok(&[
+            "-j",
+            threads,
+            "warp",
+            theta,
+            jpg.to_str().unwrap(),
+            "-o",
+            out,
+        ]);
+    }
+    let (one, two) = (env.path("one.jpg"), env.path("two.jpg"));
+    assert!(std::fs::read(&one).unwrap() == std::fs::read(&two).unwrap());
+    assert_eq!(util::load(&two).dimensions(), (1600, 1200));
+}

@@ -223,7 +223,12 @@ pub struct Decoded {
 /// other than grey, YCbCr and RGB (CMYK, YCCK), for files over
 /// `max_pixels`, and for anything the library fails on or warns about (the
 /// caller then runs its pure-Rust decoder, which reports errors in its words).
-pub fn decode(bytes: &[u8], max_pixels: u64) -> Option<Decoded> {
+///
+/// With `prepare` (a process warping this one image, with more than one
+/// thread), a second thread meanwhile faults in the pages of the decoded
+/// buffer ahead of the decoder and prepares a buffer of the same size for
+/// the warp's output ([`crate::malloc::prepare_spare`]).
+pub fn decode(bytes: &[u8], max_pixels: u64, prepare: bool) -> Option<Decoded> {
     with_handles(|h| {
         let d = h.decompress;
         if d.is_null() {
@@ -262,18 +267,31 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Option<Decoded> {
         let pitch = w.checked_mul(c_int::from(channels))?;
         // SAFETY: the destination has room for `height` rows of `pitch`
         // bytes; tjDecompress2 writes all of them when it returns 0.
-        let r = unsafe {
+        let decompress = |dst: *mut u8| unsafe {
             (h.api.decompress)(
                 d,
                 bytes.as_ptr(),
                 len,
-                pixels.as_mut_ptr(),
+                dst,
                 w,
                 pitch,
                 ht,
                 format,
                 TJFLAG_LIMITSCANS | TJFLAG_ACCURATEDCT,
             )
+        };
+        let dst = pixels.as_mut_ptr();
+        let r = if prepare && rayon::current_num_threads() > 1 && n >= 4 << 20 {
+            let at = dst as usize;
+            std::thread::scope(|s| {
+                s.spawn(move || {
+                    crate::malloc::populate(at as *mut u8, n);
+                    crate::malloc::prepare_spare(n);
+                });
+                decompress(dst)
+            })
+        } else {
+            decompress(dst)
         };
         if r != 0 {
             return None;

@@ -947,6 +947,9 @@ impl<T: Sample, P: Fn(&[f64], &[f64], &mut [T]), R: Fn(&grid::Row, usize, &mut [
 /// every sample (zeroing each band in cache just before the kernels
 /// overwrite it), so a zero-fill here would be a wasted pass over the image.
 fn alloc<T: Sample>(len: usize) -> Result<Vec<T>, Error> {
+    if let Some(v) = crate::malloc::take_spare::<T>(len) {
+        return Ok(v);
+    }
     let mut v: Vec<T> = Vec::new();
     v.try_reserve_exact(len).map_err(|_| {
         Error::Usage(format!(
