@@ -598,17 +598,29 @@ struct Pixels<'a> {
 }
 
 impl Pixels<'_> {
-    /// Encodes rows `y0..y0 + rows` as a complete JPEG file (with `icc`
-    /// only through jpeg-encoder).
-    /// Encodes columns `x0..` of rows `y0..y0 + rows` through libjpeg-turbo
-    /// (`None` if it is not loaded or fails).
-    fn encode_region(&self, x0: u32, y0: u32, rows: u32, quality: u8) -> Option<Vec<u8>> {
+    /// Columns `x0..` of rows `y0..y0 + rows` through libjpeg-turbo: `None`
+    /// if it is not loaded, else the file or its error message.
+    fn turbo_encode(
+        &self,
+        x0: u32,
+        y0: u32,
+        rows: u32,
+        quality: u8,
+    ) -> Option<Result<Vec<u8>, String>> {
         let start = y0 as usize * self.row_bytes + x0 as usize * self.bpp;
         let data = self.bytes.get(start..)?;
         let width = u32::from(self.width) - x0;
-        turbojpeg::encode(data, width, rows, self.bpp as u8, self.row_bytes, quality)?.ok()
+        turbojpeg::encode(data, width, rows, self.bpp as u8, self.row_bytes, quality)
     }
 
+    /// Encodes columns `x0..` of rows `y0..y0 + rows` through libjpeg-turbo
+    /// (`None` if it is not loaded or fails).
+    fn encode_region(&self, x0: u32, y0: u32, rows: u32, quality: u8) -> Option<Vec<u8>> {
+        self.turbo_encode(x0, y0, rows, quality)?.ok()
+    }
+
+    /// Encodes rows `y0..y0 + rows` as a complete JPEG file (with `icc`
+    /// only through jpeg-encoder).
     fn encode(
         &self,
         y0: u32,
@@ -616,15 +628,12 @@ impl Pixels<'_> {
         icc: Option<&[u8]>,
         quality: u8,
     ) -> Result<Vec<u8>, ImageError> {
-        let data = &self.bytes[y0 as usize * self.row_bytes..(y0 + rows) as usize * self.row_bytes];
         if self.turbo {
-            let channels = self.bpp as u8;
-            let width = u32::from(self.width);
-            if let Some(r) = turbojpeg::encode(data, width, rows, channels, self.row_bytes, quality)
-            {
+            if let Some(r) = self.turbo_encode(0, y0, rows, quality) {
                 return r.map_err(jpeg_error);
             }
         }
+        let data = &self.bytes[y0 as usize * self.row_bytes..(y0 + rows) as usize * self.row_bytes];
         let mut out = Vec::with_capacity(rows as usize * self.row_bytes / 8);
         let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
         if self.layout != jpeg_encoder::ColorType::Luma {
@@ -747,39 +756,70 @@ impl JpegLayout {
     /// Walks the marker segments from SOI to the first SOS; the file must end
     /// with EOI right after the scan.
     fn of(bytes: &[u8]) -> Option<JpegLayout> {
-        if !bytes.starts_with(&[0xFF, 0xD8]) || !bytes.ends_with(&[0xFF, 0xD9]) {
+        if !bytes.ends_with(&[0xFF, 0xD9]) {
             return None;
         }
-        let mut i = 2;
         let mut sof_height = None;
         let mut after_app0 = None;
-        loop {
-            let (&[0xFF, marker], Some(len)) = (
-                bytes.get(i..i + 2)?.first_chunk::<2>()?,
-                bytes.get(i + 2..i + 4),
-            ) else {
-                return None;
-            };
-            let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
-            if marker != 0xE0 && after_app0.is_none() {
-                after_app0 = Some(i);
+        for s in jpeg_segments(bytes) {
+            if s.marker != 0xE0 && after_app0.is_none() {
+                after_app0 = Some(s.at);
             }
-            match marker {
-                0xC0 => sof_height = Some(i + 5),
+            match s.marker {
+                0xC0 => sof_height = Some(s.at + 5),
                 0xDA => {
-                    let scan = i + 2 + len;
+                    let scan = s.end();
                     return (scan <= bytes.len() - 2).then_some(JpegLayout {
                         after_app0: after_app0?,
                         sof_height: sof_height?,
-                        sos: i,
+                        sos: s.at,
                         scan,
                     });
                 }
                 _ => {}
             }
-            i += 2 + len;
         }
+        None
     }
+}
+
+/// A marker segment of a JPEG file.
+struct JpegSegment<'a> {
+    marker: u8,
+    /// Where it starts (its 0xFF).
+    at: usize,
+    /// What follows its length field.
+    body: &'a [u8],
+}
+
+impl JpegSegment<'_> {
+    /// Where the next segment (or, after SOS, the scan's data) starts.
+    fn end(&self) -> usize {
+        self.at + 4 + self.body.len()
+    }
+}
+
+/// The marker segments of a JPEG file from SOI up to and including the
+/// first SOS; none if it does not start with SOI, and no more after one
+/// that is not a whole segment.
+fn jpeg_segments(bytes: &[u8]) -> impl Iterator<Item = JpegSegment<'_>> {
+    let mut next = bytes.starts_with(&[0xFF, 0xD8]).then_some(2);
+    std::iter::from_fn(move || {
+        let at = next.take()?;
+        let (&[0xFF, marker], Some(len)) = (
+            bytes.get(at..at + 2)?.first_chunk::<2>()?,
+            bytes.get(at + 2..at + 4),
+        ) else {
+            return None;
+        };
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        let body = bytes.get(at + 4..at + 2 + len)?;
+        let s = JpegSegment { marker, at, body };
+        if marker != 0xDA {
+            next = Some(s.end());
+        }
+        Some(s)
+    })
 }
 
 /// PNG: every 8- and 16-bit layout as is; float images as 16-bit.
@@ -1535,9 +1575,9 @@ mod tests {
             .unwrap();
         for img in &images {
             for quality in [50, 90, 100] {
-                assert!(one_thread.install(|| jpeg_bytes(img, quality)) == one_pass(img, quality));
-                let split = jpeg_bytes(img, quality);
                 let whole = one_pass(img, quality);
+                assert!(one_thread.install(|| jpeg_bytes(img, quality)) == whole);
+                let split = jpeg_bytes(img, quality);
                 assert!(
                     split == whole,
                     "{}x{} {:?} q{quality}: {} bytes stitched, {} in one pass",

@@ -101,17 +101,11 @@ impl Coding {
         let mut dc: [Option<Huffman>; 4] = Default::default();
         let mut ac: [Option<Huffman>; 4] = Default::default();
         let mut sampling = Vec::new(); // (id, blocks in an interleaved MCU)
-        let mut i = 2;
-        loop {
-            if *bytes.get(i)? != 0xFF {
-                return None;
-            }
-            let marker = *bytes.get(i + 1)?;
-            let len = usize::from(u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]));
-            let seg = bytes.get(i + 4..i + 2 + len)?;
-            match marker {
+        for seg in super::jpeg_segments(bytes) {
+            let body = seg.body;
+            match seg.marker {
                 0xC4 => {
-                    let mut s = seg;
+                    let mut s = body;
                     while !s.is_empty() {
                         let (class, id) = (s[0] >> 4, usize::from(s[0] & 15));
                         let counts = s.get(1..17)?;
@@ -126,9 +120,9 @@ impl Coding {
                     }
                 }
                 0xC0 => {
-                    let n = usize::from(*seg.get(5)?);
+                    let n = usize::from(*body.get(5)?);
                     for c in 0..n {
-                        let f = seg.get(6 + 3 * c..9 + 3 * c)?;
+                        let f = body.get(6 + 3 * c..9 + 3 * c)?;
                         sampling.push((f[0], usize::from(f[1] >> 4) * usize::from(f[1] & 15)));
                     }
                 }
@@ -136,10 +130,10 @@ impl Coding {
                 0xC1..=0xC3 | 0xC5..=0xCF => return None,
                 0xDD => return None, // already has restarts
                 0xDA => {
-                    let n = usize::from(*seg.first()?);
+                    let n = usize::from(*body.first()?);
                     let mut comps = Vec::with_capacity(n);
                     for c in 0..n {
-                        let s = seg.get(1 + 2 * c..3 + 2 * c)?;
+                        let s = body.get(1 + 2 * c..3 + 2 * c)?;
                         let blocks = if n == 1 {
                             1 // a non-interleaved scan: one block per MCU
                         } else {
@@ -151,23 +145,24 @@ impl Coding {
                         comps,
                         dc,
                         ac,
-                        scan: i + 2 + len,
+                        scan: seg.end(),
                     });
                 }
                 _ => {}
             }
-            i += 2 + len;
         }
+        None
     }
 
     /// Decodes one MCU from `r`; per component, the DC prediction is updated
-    /// in `pred`, and the bit range of its first block's DC code (Huffman
-    /// code and magnitude bits) is recorded in `first_dc` if given.
+    /// in `pred`, and its first block's DC code (the bit range of Huffman
+    /// code and magnitude bits, and the difference it codes) is recorded in
+    /// `first_dc` if given.
     fn mcu(
         &self,
         r: &mut Bits<'_>,
         pred: &mut [i32],
-        mut first_dc: Option<&mut Vec<(usize, usize)>>,
+        mut first_dc: Option<&mut Vec<(usize, usize, i32)>>,
     ) -> Option<()> {
         for (c, &(blocks, dct, act)) in self.comps.iter().enumerate() {
             let (dc, ac) = (self.dc.get(dct)?.as_ref()?, self.ac.get(act)?.as_ref()?);
@@ -177,7 +172,7 @@ impl Coding {
                 let diff = extend(r.bits(s)?, s)?;
                 if b == 0 {
                     if let Some(f) = first_dc.as_deref_mut() {
-                        f.push((start, r.pos));
+                        f.push((start, r.pos, diff));
                     }
                 }
                 pred[c] += diff;
@@ -491,11 +486,14 @@ fn plan(strips: &[&[u8]], tails: &[&[u8]]) -> Option<(Vec<Vec<u8>>, Vec<Op>)> {
     if strips.len() != tails.len() || strips.is_empty() {
         return None;
     }
-    let coding = Coding::of(strips[0])?;
+    let codings = strips
+        .iter()
+        .map(|s| Coding::of(s))
+        .collect::<Option<Vec<_>>>()?;
+    let coding = &codings[0];
     let (mut windows, mut ops) = (Vec::new(), Vec::new());
     let mut pred: Option<Vec<i32>> = None; // after the strip above
-    for (k, (strip, tail)) in strips.iter().zip(tails).enumerate() {
-        let c = Coding::of(strip)?;
+    for (k, ((strip, c), tail)) in strips.iter().zip(&codings).zip(tails).enumerate() {
         if c.comps != coding.comps {
             return None;
         }
@@ -523,20 +521,12 @@ fn plan(strips: &[&[u8]], tails: &[&[u8]]) -> Option<(Vec<Vec<u8>>, Vec<Op>)> {
             c.mcu(&mut r, &mut absolute, Some(&mut firsts))?;
             let at = windows.len();
             let mut prev = 0;
-            for (comp, &(start, stop)) in firsts.iter().enumerate() {
+            // Predicted from 0, each first difference is the DC value itself.
+            for (comp, &(start, stop, value)) in firsts.iter().enumerate() {
                 let dc = coding.dc.get(coding.comps[comp].1)?.as_ref()?;
-                let mut r = Bits {
-                    data: &head,
-                    pos: start,
-                };
-                let s = dc.decode(&mut r)?;
-                let value = extend(r.bits(s)?, s)?;
                 let diff = value - above[comp];
-                let size = if diff == 0 {
-                    0
-                } else {
-                    32 - diff.unsigned_abs().leading_zeros()
-                };
+                // JPEG's magnitude category: the bits of |diff| (0 for 0).
+                let size = 32 - diff.unsigned_abs().leading_zeros();
                 if size > 11 || dc.len[size as usize] == 0 {
                     return None;
                 }
