@@ -422,6 +422,156 @@ unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
     unsafe { _mm_storeu_si128(dst.cast(), out) };
 }
 
+/// Gray sources of at most this many bytes are held in registers by the
+/// flat image kernel ([`tiny_gray`]): a 28×28 digit is 784.
+const TINY: usize = 1024;
+
+/// `vpermi2b` indices taking the low byte of each 16-bit word of two registers.
+const fn low_bytes() -> [u8; 64] {
+    let mut t = [0u8; 64];
+    let mut k = 0;
+    while k < 64 {
+        t[k] = (2 * k) as u8;
+        k += 1;
+    }
+    t
+}
+
+static LOW_BYTES: [u8; 64] = low_bytes();
+
+/// [`step_gray`] for a source held in registers (`regs`, its bytes zero-padded
+/// to 64·`regs.len()`): the 64 tap bytes of 16 pixels are looked up with
+/// one `vpermi2b` per 128 bytes of source instead of two gathers, which on a
+/// Zen 5 cost most of a small image's time. Same taps and arithmetic as
+/// [`step_gray`], hence the same bytes.
+///
+/// # Safety
+/// - the CPU supports AVX-512 F, BW, VL and VBMI;
+/// - `regs` holds `src`'s bytes, and `regs.len()` is even and at least
+///   `src.data().len().div_ceil(64)`;
+/// - `dst` is valid for writes of 16 bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+unsafe fn step_gray_tiny(src: &Plane<'_>, regs: &[__m512i], p: &Points, dst: *mut u8) {
+    let t = taps(src, p, 1);
+    // The four taps' offsets: top-left, top-right, bottom-left, bottom-right,
+    // all inside the image (clamped block starts) and below 2^16.
+    let w = _mm512_set1_epi32(src.width() as i32);
+    let one = _mm512_set1_epi32(1);
+    let (a0, a2) = (t.off, _mm512_add_epi32(t.off, w));
+    let (a1, a3) = (_mm512_add_epi32(a0, one), _mm512_add_epi32(a2, one));
+    let top = _mm512_or_si512(a0, _mm512_slli_epi32::<16>(a1));
+    let bottom = _mm512_or_si512(a2, _mm512_slli_epi32::<16>(a3));
+    // Pixel k's four offsets as 16-bit words 4k .. 4k + 4 (k < 8 in `lo`).
+    let lo = _mm512_permutex2var_epi32(
+        top,
+        _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
+        bottom,
+    );
+    let hi = _mm512_permutex2var_epi32(
+        top,
+        _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31),
+        bottom,
+    );
+    // Byte 4k + i: offset i of pixel k, modulo 128 (vpermi2b reads 7 bits),
+    // and which 128 bytes of the source it lies in.
+    let pack = table(&LOW_BYTES);
+    let index = _mm512_permutex2var_epi8(lo, pack, hi);
+    let chunk =
+        _mm512_permutex2var_epi8(_mm512_srli_epi16::<7>(lo), pack, _mm512_srli_epi16::<7>(hi));
+    let mut taps4 = _mm512_permutex2var_epi8(regs[0], index, regs[1]);
+    for k in 1..regs.len() / 2 {
+        let here = _mm512_cmpeq_epi8_mask(chunk, _mm512_set1_epi8(k as i8));
+        let got = _mm512_permutex2var_epi8(regs[2 * k], index, regs[2 * k + 1]);
+        taps4 = _mm512_mask_mov_epi8(taps4, here, got);
+    }
+    // Each 32-bit lane is (top-left, top-right, bottom-left, bottom-right);
+    // the pairs as `step_gray` makes them from its two gathers.
+    let top = _mm512_madd_epi16(_mm512_shuffle_epi8(taps4, table(&GRAY_TOP)), t.wx);
+    let bottom = _mm512_madd_epi16(_mm512_shuffle_epi8(taps4, table(&GRAY_BOTTOM)), t.wx);
+    let out = finish(top, bottom, t.wt, t.wb);
+    // SAFETY: the caller guarantees 16 writable bytes at `dst`.
+    unsafe { _mm_storeu_si128(dst.cast(), out) };
+}
+
+/// The flat image kernel for a gray source of at most [`TINY`] bytes, its
+/// bytes in registers ([`step_gray_tiny`]); `false` (nothing done) for other
+/// sources.
+///
+/// # Safety
+/// The CPU supports AVX-512 F, BW, VL and VBMI; `C` is `src`'s channel count.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+unsafe fn tiny_gray<const C: usize>(
+    src: &Plane<'_>,
+    map: &[f64; 6],
+    width: usize,
+    out: &mut [u8],
+) -> bool {
+    let data = src.data();
+    if C != 1 || data.len() > TINY {
+        return false;
+    }
+    let mut bytes = [0u8; TINY];
+    bytes[..data.len()].copy_from_slice(data);
+    let mut regs = [_mm512_setzero_si512(); TINY / 64];
+    // Whole 128-byte chunks.
+    let n = data.len().div_ceil(128) * 2;
+    for (k, r) in regs[..n].iter_mut().enumerate() {
+        // SAFETY: 64·k + 64 ≤ 64·n ≤ TINY bytes of `bytes`.
+        *r = unsafe { _mm512_loadu_si512(bytes.as_ptr().add(64 * k).cast()) };
+    }
+    let regs = &regs[..n];
+    // As `run_image`, written out so that the step is inlined and, for rows
+    // of 16 pixels or more, a step wraps its lanes without a branch.
+    let ramp = _mm512_setr_pd(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
+    let wide = _mm512_set1_pd(width as f64);
+    let one = _mm512_set1_pd(1.0);
+    let mut x = [ramp, _mm512_add_pd(ramp, _mm512_set1_pd(8.0))];
+    let mut y = [_mm512_setzero_pd(); 2];
+    let wrap = |x: &mut [__m512d; 2], y: &mut [__m512d; 2]| {
+        for h in 0..2 {
+            loop {
+                let m = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x[h], wide);
+                x[h] = _mm512_mask_sub_pd(x[h], m, x[h], wide);
+                y[h] = _mm512_mask_add_pd(y[h], m, y[h], one);
+                // A step of 16 wraps a lane at most once if rows are 16 or wider.
+                if width >= STEP || m == 0 {
+                    break;
+                }
+            }
+        }
+    };
+    wrap(&mut x, &mut y);
+    let stride = _mm512_set1_pd(STEP as f64);
+    let mut chunks = out.chunks_exact_mut(STEP);
+    for chunk in &mut chunks {
+        let p = map_points(map, x, y);
+        x = [_mm512_add_pd(x[0], stride), _mm512_add_pd(x[1], stride)];
+        wrap(&mut x, &mut y);
+        // SAFETY: `regs` holds the source; `chunk` has 16 bytes.
+        unsafe { step_gray_tiny(src, regs, &p, chunk.as_mut_ptr()) };
+    }
+    let rest = chunks.into_remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; STEP];
+        // SAFETY: as above; `buf` has 16 bytes.
+        unsafe { step_gray_tiny(src, regs, &map_points(map, x, y), buf.as_mut_ptr()) };
+        let n = rest.len();
+        rest.copy_from_slice(&buf[..n]);
+    }
+    true
+}
+
+/// For kernels without a register-held variant: never handles the image.
+///
+/// # Safety
+/// None needed (`unsafe` only to share [`tiny_gray`]'s signature).
+#[inline]
+unsafe fn no_tiny<const C: usize>(_: &Plane<'_>, _: &[f64; 6], _: usize, _: &mut [u8]) -> bool {
+    false
+}
+
 /// The 2×2 blocks of 16 colour pixels in the layout [`step_colour`] reads:
 /// register `r` holds pixels `4r .. 4r + 4`, one per 128-bit lane, the top
 /// row's 8 bytes then the bottom row's (loaded [`bottom_shift`] bytes early).
@@ -1051,7 +1201,7 @@ fn run_image<const C: usize>(
 macro_rules! entry_points {
     (
         $what:literal, $step:ident, [$($cg:tt)*], [$($ca:tt)*],
-        $points:ident, $row:ident, $proj:ident, $image:ident
+        $points:ident, $row:ident, $proj:ident, $image:ident, $tiny:ident
     ) => {
         #[doc = concat!("Samples the points `(u[k], v[k])` (input pixel coordinates; NaN reads")]
         #[doc = concat!("as outside) into the pixels of `out` (`u.len()·C` bytes) with ", $what, ".")]
@@ -1117,6 +1267,10 @@ macro_rules! entry_points {
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
         pub unsafe fn $image<$($cg)*>(src: &Plane<'_>, map: &[f64; 6], width: usize, out: &mut [u8]) {
             // SAFETY: as in the point-buffer kernel.
+            if unsafe { $tiny::<C>(src, map, width, out) } {
+                return;
+            }
+            // SAFETY: as in the point-buffer kernel.
             run_image::<C>(map, width, out, |p, dst, ahead| unsafe {
                 $step::<$($ca)*>(src, p, dst, ahead)
             });
@@ -1132,7 +1286,8 @@ entry_points!(
     bilinear,
     bilinear_row,
     bilinear_proj,
-    bilinear_image
+    bilinear_image,
+    tiny_gray
 );
 
 entry_points!(
@@ -1143,7 +1298,8 @@ entry_points!(
     bicubic,
     bicubic_row,
     bicubic_proj,
-    bicubic_image
+    bicubic_image,
+    no_tiny
 );
 
 entry_points!(
@@ -1154,7 +1310,8 @@ entry_points!(
     nearest,
     nearest_row,
     nearest_proj,
-    nearest_image
+    nearest_image,
+    no_tiny
 );
 
 /// One axis of 16 points (two halves of 8) for the exact `u16` kernels:

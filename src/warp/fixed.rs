@@ -457,9 +457,27 @@ mod tests {
     fn simd_image_kernels_equal_the_model_exactly() {
         use crate::affine::Affine;
         let mut rng = Rng(7);
-        for case in 0..600 {
-            let c = 1 + case % 4;
-            let (w, h) = (2 + rng.below(40), 2 + rng.below(30));
+        // Gray sources at the edges of the register-held kernel's size
+        // (avx512::TINY, 1024 bytes) come first.
+        let edges = [
+            (28, 28),
+            (32, 32),
+            (31, 33),
+            (512, 2),
+            (2, 512),
+            (33, 31),
+            (1025, 2),
+        ];
+        for case in 0..600 + 4 * edges.len() {
+            let c = if case < 4 * edges.len() {
+                1
+            } else {
+                1 + case % 4
+            };
+            let (w, h) = match edges.get(case / 4) {
+                Some(&size) => size,
+                None => (2 + rng.below(40), 2 + rng.below(30)),
+            };
             let data: Vec<u8> = (0..w * h * c).map(|_| rng.next() as u8).collect();
             let src = Plane::new(&data, w, h, c).unwrap();
             let (ow, oh) = (1 + rng.below(40), 1 + rng.below(20));
