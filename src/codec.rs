@@ -9,6 +9,7 @@ use std::io::{self, Read, Seek, Write};
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
 pub use image::codecs::png::CompressionType;
 use image::codecs::png::{FilterType, PngEncoder};
@@ -1249,6 +1250,17 @@ fn syncfs_all<T>(group: &[(T, Staged)]) -> bool {
 /// Most outputs one commit thread flushes with one `syncfs`.
 const COMMIT_GROUP: usize = 64;
 
+/// How long a commit thread gathers outputs after the first before it
+/// flushes them: one `syncfs` costs about what one `fsync` does (a journal
+/// commit, 0.3–0.4 ms here), so small outputs made faster than that are
+/// flushed in groups instead of one by one. Taking only what was queued
+/// already, the four threads emptied the queue as it filled: 10,000 text
+/// crops made 7,946 `fsync` and 970 `syncfs` calls, and the journal
+/// commits, not the CPU, set the pace. The wait delays an output's commit,
+/// not the work: the threads that make outputs never wait for it, and a
+/// closed queue (the end of a run) ends it at once.
+const COMMIT_WAIT: Duration = Duration::from_millis(5);
+
 /// The outcome of one commit, with the token it was submitted with.
 pub type Outcome<T> = (T, Result<(), Error>);
 
@@ -1279,7 +1291,8 @@ impl<T: Send + 'static> Committer<T> {
             .map(|_| {
                 let (jobs, report) = (jobs.clone(), report.clone());
                 thread::spawn(move || loop {
-                    // The next output, and whatever else is queued already.
+                    // The next output, and whatever else arrives within
+                    // COMMIT_WAIT of it (at once when the queue is closed).
                     let group = {
                         let Ok(rx) = jobs.lock() else {
                             return;
@@ -1288,8 +1301,10 @@ impl<T: Send + 'static> Committer<T> {
                             return;
                         };
                         let mut group = vec![first];
+                        let until = Instant::now() + COMMIT_WAIT;
                         while group.len() < COMMIT_GROUP {
-                            match rx.try_recv() {
+                            let left = until.saturating_duration_since(Instant::now());
+                            match rx.recv_timeout(left) {
                                 Ok(next) => group.push(next),
                                 Err(_) => break,
                             }
