@@ -292,13 +292,16 @@ pub fn decode_with(bytes: &[u8], max_pixels: u64, alone: bool) -> Result<Image, 
 /// start-of-scan (FF DA). Scan data stuffs every FF byte, so neither marker can
 /// appear inside it; trailing bytes after the end marker are allowed.
 fn jpeg_is_truncated(bytes: &[u8]) -> bool {
-    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
-    let last_end = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
-    match (last_scan, last_end) {
-        (Some(s), Some(e)) => e < s,
-        (Some(_), None) => true,
-        (None, _) => false, // no scan at all: the decoder reports it
-    }
+    use memchr::memmem;
+    // Equivalently: a start-of-scan after the last end-of-image (or after the
+    // start, if there is none). The last end marker is normally the file's
+    // last two bytes, so this reads only the file's end, where searching the
+    // whole file backwards for the last scan cost ~0.7 ms on a 4K photo.
+    let after_end = match memmem::rfind(bytes, &[0xFF, 0xD9]) {
+        Some(e) => &bytes[e + 2..],
+        None => bytes,
+    };
+    memmem::find(after_end, &[0xFF, 0xDA]).is_some()
 }
 
 /// The format to write `path` in: `explicit` if given, PNG for standard output,
@@ -1475,6 +1478,12 @@ mod tests {
         assert!(!jpeg_is_truncated(&trailing));
         assert!(jpeg_is_truncated(&jpg[..jpg.len() - 10]));
         assert!(decode(&jpg[..jpg.len() - 10], 1 << 20).is_err());
+        // An end marker before the scan (an EXIF thumbnail's) does not count.
+        let thumb = [0xFF, 0xD8, 0xFF, 0xE1, 0, 6, 0xFF, 0xD8, 0xFF, 0xD9];
+        let whole = [&thumb[..], &[0xFF, 0xDA, 0, 2, 7, 0xFF, 0xD9]].concat();
+        assert!(!jpeg_is_truncated(&whole));
+        assert!(jpeg_is_truncated(&whole[..whole.len() - 2]));
+        assert!(!jpeg_is_truncated(&thumb)); // no scan: the decoder says so
     }
 
     /// A photo-like RGB image: gradients, a hard edge, texture.
