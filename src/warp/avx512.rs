@@ -1466,9 +1466,10 @@ unsafe fn wide_finish(taps: [__m512i; 4], tx: __m512, ty: __m512, dst: *mut u16)
 /// interleaving. Gray gathers each pixel's two taps per row with one 32-bit
 /// gather. With `C` ≥ 2 each pixel's row of `2C` samples is one 16-byte
 /// load (the bottom row's `8 − 2C` samples early, so that it ends at the
-/// block's last sample), four pixels per register; one `vpermt2w` per tap
-/// and output vector picks its samples from a register pair, and `vpermd`
-/// spreads the fractions to the sample lanes.
+/// block's last sample), four pixels per register; one `vpermt2w` per row
+/// and output vector picks each sample's left and right taps from a
+/// register pair (the two words of its lane), and `vpermd` spreads the
+/// fractions to the sample lanes.
 ///
 /// The points must lie in `Bilinear::interior` (`[0, W−1) × [0, H−1)`) for
 /// the spec's values; any other point (NaN included) reads a clamped block
@@ -1538,7 +1539,7 @@ unsafe fn step_wide<const C: usize>(src: &Plane16<'_>, p: &Points, dst: *mut u16
                 *reg = _mm512_inserti32x4::<3>(v, _mm_loadu_si128(at(3)));
             }
         }
-        let even: __mmask32 = 0x5555_5555;
+        let low = _mm512_set1_epi32(0xffff);
         for m in 0..C {
             let a = wide_pair(C, m);
             let pick = _mm512_loadu_si512(WIDE_LANES[C - 2][m].as_ptr().cast());
@@ -1548,16 +1549,20 @@ unsafe fn step_wide<const C: usize>(src: &Plane16<'_>, p: &Points, dst: *mut u16
                 _mm512_permutexvar_ps(pixels, ty),
             );
             let [rt, rb] = &rows;
-            let right = _mm512_add_epi16(pick, _mm512_set1_epi16(C as i16));
-            let (down, down_right) = (
-                _mm512_add_epi16(pick, _mm512_set1_epi16(shift as i16)),
-                _mm512_add_epi16(pick, _mm512_set1_epi16((shift + C) as i16)),
+            // Word 0 of each lane picks the left tap, word 1 the right one
+            // (C samples on): one `vpermt2w` per row instead of one per tap.
+            let pair = _mm512_or_si512(
+                pick,
+                _mm512_slli_epi32::<16>(_mm512_add_epi16(pick, _mm512_set1_epi32(C as i32))),
             );
+            let down = _mm512_add_epi16(pair, _mm512_set1_epi16(shift as i16));
+            let top = _mm512_permutex2var_epi16(rt[a], pair, rt[a + 1]);
+            let bottom = _mm512_permutex2var_epi16(rb[a], down, rb[a + 1]);
             let taps = [
-                _mm512_maskz_permutex2var_epi16(even, rt[a], pick, rt[a + 1]),
-                _mm512_maskz_permutex2var_epi16(even, rt[a], right, rt[a + 1]),
-                _mm512_maskz_permutex2var_epi16(even, rb[a], down, rb[a + 1]),
-                _mm512_maskz_permutex2var_epi16(even, rb[a], down_right, rb[a + 1]),
+                _mm512_and_si512(top, low),
+                _mm512_srli_epi32::<16>(top),
+                _mm512_and_si512(bottom, low),
+                _mm512_srli_epi32::<16>(bottom),
             ];
             wide_finish(taps, txm, tym, dst.add(16 * m));
         }
