@@ -14,12 +14,15 @@
 //! its taps with one 32-bit gather per source row. Colour fetches each pixel's
 //! top-row and bottom-row 8 bytes into one 128-bit lane, either with four
 //! 64-bit gathers ([`fetch_gather`]) or with 32 plain loads and the shuffles
-//! that assemble them ([`fetch_load`]), whichever the CPU does faster
+//! that assemble them ([`fetch_stored`]), whichever the CPU does faster
 //! ([`super::isa::fast_gathers`]: gathers 14 % faster on 1080p RGB on a
 //! Sapphire-Rapids-class Xeon; 7 % slower than loads at 4K on a Zen 5 EPYC).
 //! `vpermb` lays the taps out as `(left, right)` 16-bit pairs, one output
 //! sample per 32-bit lane, for `vpmaddwd`; `vpmovdb` packs the results. Rows
-//! prefetch the source lines 64 columns ahead.
+//! prefetch the source lines 64 columns ahead. The drivers run the kernels
+//! in two halves ([`Kernel`]), software-pipelined: a step's block offsets are
+//! stored when its points are made and loaded back two steps later, when
+//! its taps are fetched.
 //!
 //! Bilinear for `u16` images ([`bilinear16`], [`bilinear16_row`]) is exactly
 //! the scalar spec's `Bilinear::fast`, in `f32`, one output sample per lane
@@ -260,7 +263,7 @@ static GRAY_TOP: [u8; 64] = gray_pairs(0);
 static GRAY_BOTTOM: [u8; 64] = gray_pairs(2);
 
 /// The register pair `(R_a, R_a+1)` holding the pixels of output vector `m`
-/// in the gather layout of [`step_colour`] (4 pixels per register).
+/// in the gather layout of [`colour_from`] (4 pixels per register).
 const fn pair_of(channels: usize, m: usize) -> usize {
     let a = 16 * m / channels / 4;
     if a > 2 {
@@ -270,7 +273,7 @@ const fn pair_of(channels: usize, m: usize) -> usize {
     }
 }
 
-/// `vpermi2b` indices for `C` channels in the gather layout of [`step_colour`]:
+/// `vpermi2b` indices for `C` channels in the gather layout of [`colour_from`]:
 /// pixel `p`'s 16 bytes (top row's 8, then bottom row's 8) at `16(p - 4a)` of
 /// the register pair `a = pair_of(C, m)`. Output vector `m`, 32-bit lane `k`
 /// is sample `s = 16m + k`; bytes 0 and 2 are its left and right tap (row
@@ -388,21 +391,14 @@ fn prefetch<S: Lines>(src: &S, offs: &[i32; STEP], ahead: isize) {
     }
 }
 
-/// Writes 16 gray output pixels, sampled at `p`, to `dst`.
+/// Writes 16 gray output pixels with the taps `t` to `dst`.
 ///
 /// # Safety
 /// - the CPU supports AVX-512 F, BW, VL and VBMI;
 /// - `dst` is valid for writes of 16 bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
-    let t = taps(src, p, 1);
-    if ahead != 0 {
-        let mut offs = [0i32; STEP];
-        // SAFETY: writes exactly the 64 bytes of `offs`.
-        unsafe { _mm512_storeu_si512(offs.as_mut_ptr().cast(), t.off) };
-        prefetch(src, &offs, ahead);
-    }
+unsafe fn gray_from(src: &Plane<'_>, t: &Taps, dst: *mut u8) {
     let base = src.data().as_ptr();
     let below = _mm512_add_epi32(t.off, _mm512_set1_epi32(src.stride() as i32 - 2));
     // SAFETY: every offset is that of a block inside the image (Plane's
@@ -439,11 +435,11 @@ const fn low_bytes() -> [u8; 64] {
 
 static LOW_BYTES: [u8; 64] = low_bytes();
 
-/// [`step_gray`] for a source held in registers (`regs`, its bytes zero-padded
+/// [`gray_from`] for a source held in registers (`regs`, its bytes zero-padded
 /// to 64·`regs.len()`): the 64 tap bytes of 16 pixels are looked up with
 /// one `vpermi2b` per 128 bytes of source instead of two gathers, which on a
 /// Zen 5 cost most of a small image's time. Same taps and arithmetic as
-/// [`step_gray`], hence the same bytes.
+/// [`gray_from`], hence the same bytes.
 ///
 /// # Safety
 /// - the CPU supports AVX-512 F, BW, VL and VBMI;
@@ -486,7 +482,7 @@ unsafe fn step_gray_tiny(src: &Plane<'_>, regs: &[__m512i], p: &Points, dst: *mu
         taps4 = _mm512_mask_mov_epi8(taps4, here, got);
     }
     // Each 32-bit lane is (top-left, top-right, bottom-left, bottom-right);
-    // the pairs as `step_gray` makes them from its two gathers.
+    // the pairs as `gray_from` makes them from its two gathers.
     let top = _mm512_madd_epi16(_mm512_shuffle_epi8(taps4, table(&GRAY_TOP)), t.wx);
     let bottom = _mm512_madd_epi16(_mm512_shuffle_epi8(taps4, table(&GRAY_BOTTOM)), t.wx);
     let out = finish(top, bottom, t.wt, t.wb);
@@ -572,7 +568,7 @@ unsafe fn no_tiny<const C: usize>(_: &Plane<'_>, _: &[f64; 6], _: usize, _: &mut
     false
 }
 
-/// The 2×2 blocks of 16 colour pixels in the layout [`step_colour`] reads:
+/// The 2×2 blocks of 16 colour pixels in the layout [`colour_from`] reads:
 /// register `r` holds pixels `4r .. 4r + 4`, one per 128-bit lane, the top
 /// row's 8 bytes then the bottom row's (loaded [`bottom_shift`] bytes early).
 /// Fetched with four 64-bit gathers, each filling one register.
@@ -630,65 +626,21 @@ unsafe fn fetch_gather<const C: usize>(src: &Plane<'_>, t: &Taps, ahead: isize) 
     }
 }
 
-/// [`fetch_gather`] with 32 plain 8-byte loads and the shuffles that
-/// assemble them: for CPUs whose gathers are slow (AMD's; Intel's with the
-/// Gather Data Sampling microcode).
+/// Writes 16 colour output pixels of `C` = 2 to 4 channels from their
+/// taps `t` and fetched blocks `regs` (the layout of [`fetch_gather`]):
+/// `vpermb` lays the taps out as `(left, right)` 16-bit pairs, one output
+/// sample per 32-bit lane, for `vpmaddwd`; `vpmovdb` packs the results.
 ///
 /// # Safety
-/// As [`fetch_gather`].
+/// The CPU supports AVX-512 F, BW, VL and VBMI; `C` is the source's channel
+/// count, 2 to 4; `dst` is valid for writes of `16·C` bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn fetch_load<const C: usize>(src: &Plane<'_>, t: &Taps, ahead: isize) -> [__m512i; 4] {
-    let base = src.data().as_ptr();
-    let mut offs = [0i32; STEP];
-    // SAFETY: writes exactly the 64 bytes of `offs`.
-    unsafe { _mm512_storeu_si512(offs.as_mut_ptr().cast(), t.off) };
-    prefetch(src, &offs, ahead);
-    let below = src.stride() - bottom_shift(C);
-    let pixel = |p: usize| {
-        let o = offs[p] as usize;
-        // SAFETY: as in `fetch_gather`.
-        unsafe {
-            _mm_unpacklo_epi64(
-                _mm_loadl_epi64(base.add(o).cast()),
-                _mm_loadl_epi64(base.add(o + below).cast()),
-            )
-        }
-    };
-    let quad = |p: usize| {
-        let lo = _mm256_set_m128i(pixel(p + 1), pixel(p));
-        let hi = _mm256_set_m128i(pixel(p + 3), pixel(p + 2));
-        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
-    };
-    [quad(0), quad(4), quad(8), quad(12)]
-}
-
-/// Writes 16 colour output pixels of `C` = 2 to 4 channels, sampled at `p`.
-///
-/// # Safety
-/// - the CPU supports AVX-512 F, BW, VL and VBMI;
-/// - `C` is `src`'s channel count, 2 to 4;
-/// - `dst` is valid for writes of `16·C` bytes.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn step_colour<const C: usize, const GATHER: bool>(
-    src: &Plane<'_>,
-    p: &Points,
-    dst: *mut u8,
-    ahead: isize,
-) {
+unsafe fn colour_from<const C: usize>(t: &Taps, regs: &[__m512i; 4], dst: *mut u8) {
     let (tops, bottoms, pixels) = match C {
         2 => (&GA_TOP, &GA_BOTTOM, &GA_PIXELS),
         3 => (&RGB_TOP, &RGB_BOTTOM, &RGB_PIXELS),
         _ => (&RGBA_TOP, &RGBA_BOTTOM, &RGBA_PIXELS),
-    };
-    let t = taps(src, p, C);
-    let regs = if GATHER {
-        // SAFETY: forwarded from the caller.
-        unsafe { fetch_gather::<C>(src, &t, ahead) }
-    } else {
-        // SAFETY: forwarded from the caller.
-        unsafe { fetch_load::<C>(src, &t, ahead) }
     };
     for m in 0..C {
         let spread = table(&pixels[m]);
@@ -709,28 +661,41 @@ unsafe fn step_colour<const C: usize, const GATHER: bool>(
     }
 }
 
-/// Writes 16 pixels sampled at `p` to `dst`.
+/// The blocks of 16 colour pixels in [`fetch_gather`]'s layout, with 32
+/// plain 8-byte loads (for CPUs whose gathers are slow: AMD's, Intel's with
+/// the Gather Data Sampling microcode) at the block offsets `offs`, which
+/// were stored to memory steps earlier ([`fill`]'s pipeline). Reading them
+/// from memory instead of extracting them from a register one by one
+/// (`vpextrd`) frees the shuffle unit, which the extraction and the
+/// assembly of the registers kept busy: 512×512 RGB in cache 1.4× faster
+/// on a Zen 5. Read a step after they were stored, a 64-byte store had to
+/// forward to 4-byte loads, and 4K RGBA, bound by memory, got 40 % slower;
+/// two steps after, 4K is as fast as before. Volatile, so that the compiler
+/// does not extract them from the register again.
 ///
 /// # Safety
-/// - the CPU supports AVX-512 F, BW, VL and VBMI;
-/// - `C` is `src`'s channel count, 1 to 4;
-/// - `dst` is valid for writes of `16·C` bytes.
+/// As [`fetch_gather`]; `offs` are the step's block offsets.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn step<const C: usize, const GATHER: bool>(
-    src: &Plane<'_>,
-    p: &Points,
-    dst: *mut u8,
-    ahead: isize,
-) {
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        if C == 1 {
-            step_gray(src, p, dst, ahead);
-        } else {
-            step_colour::<C, GATHER>(src, p, dst, ahead);
+unsafe fn fetch_stored<const C: usize>(src: &Plane<'_>, offs: &[i32; STEP]) -> [__m512i; 4] {
+    let base = src.data().as_ptr();
+    let below = src.stride() - bottom_shift(C);
+    let pixel = |p: usize| {
+        // SAFETY: `p < 16`; as in `fetch_gather` for the loads.
+        unsafe {
+            let o = std::ptr::read_volatile(offs.as_ptr().add(p)) as usize;
+            _mm_unpacklo_epi64(
+                _mm_loadl_epi64(base.add(o).cast()),
+                _mm_loadl_epi64(base.add(o + below).cast()),
+            )
         }
-    }
+    };
+    let quad = |p: usize| {
+        let lo = _mm256_set_m128i(pixel(p + 1), pixel(p));
+        let hi = _mm256_set_m128i(pixel(p + 3), pixel(p + 2));
+        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+    };
+    [quad(0), quad(4), quad(8), quad(12)]
 }
 
 /// `vpermb` indices packing 16 RGB pixels, one per 32-bit lane (bytes 0–2),
@@ -1067,29 +1032,138 @@ unsafe fn bicubic_store<const C: usize>(acc: &[__m512; 4], dst: *mut u8) {
     unsafe { store_pixels::<C>(bytes, dst) }
 }
 
-/// Fills `out` (a multiple of 16·C samples long, plus a partial last step) by
-/// calling `step(points, dst, ahead)` on the points `next()` yields, with a
-/// `dst` valid for writes of 16·C samples (the steps' contract).
+/// A kernel as the drivers run it: in two halves, so that a step's memory
+/// reads can be set up steps ahead. [`fill`] calls `prepare` on a step a few
+/// steps before `finish`; `prepare` may store into its `slot`
+/// what `finish` will read of it (the bilinear kernel stores its block
+/// offsets there, so that `finish` loads them from the cache a step later
+/// instead of extracting them from a register one by one, which, with the
+/// assembly of the taps, kept the shuffle unit busy).
+trait Kernel<T> {
+    /// What `prepare` hands to `finish`.
+    type Prepared;
+
+    /// The first half of the step at `p`.
+    ///
+    /// # Safety
+    /// The CPU supports AVX-512 F, BW, VL and VBMI.
+    unsafe fn prepare(&self, p: &Points, slot: &mut [i32; STEP], ahead: isize) -> Self::Prepared;
+
+    /// The second half: writes the step's 16 pixels to `dst`.
+    ///
+    /// # Safety
+    /// The CPU supports AVX-512 F, BW, VL and VBMI; `x` and `slot` are what
+    /// `prepare` made and filled for this step; `dst` is valid for writes of
+    /// 16·C samples.
+    unsafe fn finish(&self, x: &Self::Prepared, slot: &[i32; STEP], dst: *mut T, ahead: isize);
+}
+
+/// A kernel that is one step function, all in `finish`.
+struct Steps<F>(F);
+
+impl<T, F: Fn(&Points, *mut T, isize)> Kernel<T> for Steps<F> {
+    type Prepared = Points;
+
+    #[inline(always)]
+    unsafe fn prepare(&self, p: &Points, _: &mut [i32; STEP], _: isize) -> Points {
+        *p
+    }
+
+    #[inline(always)]
+    unsafe fn finish(&self, x: &Points, _: &[i32; STEP], dst: *mut T, ahead: isize) {
+        (self.0)(x, dst, ahead)
+    }
+}
+
+/// The fixed-point bilinear kernel for `u8` images of `C` channels.
+/// `prepare` makes the taps, stores the block offsets into the slot and
+/// prefetches; `finish` fetches the blocks (gray and `GATHER`: gathers;
+/// colour: plain loads at the offsets in the slot) and interpolates.
+struct Bilinear8<'a, const C: usize, const GATHER: bool>(&'a Plane<'a>);
+
+impl<const C: usize, const GATHER: bool> Kernel<u8> for Bilinear8<'_, C, GATHER> {
+    type Prepared = Taps;
+
+    #[inline(always)]
+    unsafe fn prepare(&self, p: &Points, slot: &mut [i32; STEP], ahead: isize) -> Taps {
+        // SAFETY: the caller vouches for the CPU; the store writes the
+        // slot's 64 bytes.
+        unsafe {
+            let t = taps(self.0, p, C);
+            _mm512_storeu_si512(slot.as_mut_ptr().cast(), t.off);
+            prefetch(self.0, slot, ahead);
+            t
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn finish(&self, t: &Taps, slot: &[i32; STEP], dst: *mut u8, _: isize) {
+        // SAFETY: forwarded from the caller (`slot` holds `t`'s offsets).
+        unsafe {
+            if C == 1 {
+                gray_from(self.0, t, dst);
+            } else {
+                let regs = if GATHER {
+                    fetch_gather::<C>(self.0, t, 0)
+                } else {
+                    fetch_stored::<C>(self.0, slot)
+                };
+                colour_from::<C>(t, &regs, dst);
+            }
+        }
+    }
+}
+
+/// Fills `out` (a multiple of 16·C samples long, plus a partial last step)
+/// with `kernel` at the points `next()` yields: each step is prepared, then
+/// finished three steps later (the partial last step at once).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-fn fill<T: Copy + Default, const C: usize>(
+fn fill<T: Copy + Default, const C: usize, K: Kernel<T>>(
     out: &mut [T],
     ahead: isize,
     mut next: impl FnMut() -> Points,
-    step: impl Fn(&Points, *mut T, isize),
+    kernel: &K,
 ) {
+    // Step k uses slot k mod DEPTH and finishes just before step
+    // k + DEPTH is prepared (see `fetch_stored` for why not sooner).
+    const DEPTH: usize = 3;
+    let mut slots = [[0i32; STEP]; DEPTH];
+    let mut pending: [Option<(K::Prepared, *mut T)>; DEPTH] = std::array::from_fn(|_| None);
     let mut chunks = out.chunks_exact_mut(STEP * C);
+    let mut k = 0;
     for chunk in &mut chunks {
-        // `chunk` has 16·C bytes.
-        step(&next(), chunk.as_mut_ptr(), ahead);
+        let at = k % DEPTH;
+        // SAFETY: this function's features are the kernels' CPU contract;
+        // `chunk` has 16·C samples, and each step finishes with its own
+        // prepared value and slot.
+        unsafe {
+            if let Some((px, dst)) = pending[at].take() {
+                kernel.finish(&px, &slots[at], dst, ahead);
+            }
+            let x = kernel.prepare(&next(), &mut slots[at], ahead);
+            pending[at] = Some((x, chunk.as_mut_ptr()));
+        }
+        k += 1;
     }
+    for i in 0..DEPTH {
+        let at = (k + i) % DEPTH;
+        if let Some((px, dst)) = pending[at].take() {
+            // SAFETY: as above, the last whole steps, in order.
+            unsafe { kernel.finish(&px, &slots[at], dst, ahead) };
+        }
+    }
+    let slot = &mut slots[0];
     let rest = chunks.into_remainder();
     if !rest.is_empty() {
         // The last partial step: compute 16 pixels (the extra lanes read
         // clamped, in-bounds blocks), keep the ones asked for.
         let mut buf = [T::default(); STEP * 4];
-        // `buf` has 16·4 ≥ 16·C samples.
-        step(&next(), buf.as_mut_ptr(), 0);
+        // SAFETY: as above; `buf` has 16·4 ≥ 16·C samples.
+        unsafe {
+            let x = kernel.prepare(&next(), slot, 0);
+            kernel.finish(&x, slot, buf.as_mut_ptr(), 0);
+        }
         let n = rest.len();
         rest.copy_from_slice(&buf[..n]);
     }
@@ -1104,7 +1178,7 @@ fn run_row<S: Lines, const C: usize>(
     row: &Row,
     j0: usize,
     out: &mut [S::Sample],
-    step: impl Fn(&Points, *mut S::Sample, isize),
+    kernel: &impl Kernel<S::Sample>,
 ) {
     let ahead = ahead(src, row.du, row.dv, C);
     let mut j = j0;
@@ -1113,7 +1187,7 @@ fn run_row<S: Lines, const C: usize>(
         j += STEP;
         p
     };
-    fill::<_, C>(out, ahead, next, step);
+    fill::<_, C, _>(out, ahead, next, kernel);
 }
 
 /// Runs `step` over output columns `j0 .. j0 + out.len() / C` of the
@@ -1125,7 +1199,7 @@ fn run_proj<const C: usize>(
     row: &ProjRow,
     j0: usize,
     out: &mut [u8],
-    step: impl Fn(&Points, *mut u8, isize),
+    kernel: &impl Kernel<u8>,
 ) {
     // From the run's first and last points (0 if either is behind the camera).
     let n = out.len() / C;
@@ -1137,7 +1211,7 @@ fn run_proj<const C: usize>(
         j += STEP;
         p
     };
-    fill::<_, C>(out, ahead, next, step);
+    fill::<_, C, _>(out, ahead, next, kernel);
 }
 
 /// Runs `step` over the points `(u[k], v[k])`, into the pixels of `out`.
@@ -1151,7 +1225,7 @@ fn run_points<S: Lines, const C: usize>(
     u: &[f64],
     v: &[f64],
     out: &mut [S::Sample],
-    step: impl Fn(&Points, *mut S::Sample, isize),
+    kernel: &impl Kernel<S::Sample>,
 ) {
     assert!(v.len() == u.len() && out.len() == u.len() * C);
     let n = u.len();
@@ -1178,7 +1252,7 @@ fn run_points<S: Lines, const C: usize>(
         j += STEP;
         p
     };
-    fill::<_, C>(out, ahead, next, step);
+    fill::<_, C, _>(out, ahead, next, kernel);
 }
 
 /// Runs `step` over a whole `width`-pixel-wide output image `out` through
@@ -1191,7 +1265,7 @@ fn run_image<const C: usize>(
     map: &[f64; 6],
     width: usize,
     out: &mut [u8],
-    step: impl Fn(&Points, *mut u8, isize),
+    kernel: &impl Kernel<u8>,
 ) {
     let ramp = _mm512_setr_pd(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
     let n = _mm512_set1_pd(width as f64);
@@ -1220,14 +1294,14 @@ fn run_image<const C: usize>(
         wrap(&mut x, &mut y);
         p
     };
-    fill::<_, C>(out, 0, next, step);
+    fill::<_, C, _>(out, 0, next, kernel);
 }
 
 /// Defines the four entry points of one kernel (`$step::<C, …>` per 16
 /// pixels): a point buffer, an affine row, a projective row, a small image.
 macro_rules! entry_points {
     (
-        $what:literal, $step:ident, [$($cg:tt)*], [$($ca:tt)*],
+        $what:literal, $kernel:ident, $step:ident, [$($cg:tt)*], [$($ca:tt)*],
         $points:ident, $row:ident, $proj:ident, $image:ident, $tiny:ident
     ) => {
         #[doc = concat!("Samples the points `(u[k], v[k])` (input pixel coordinates; NaN reads")]
@@ -1246,9 +1320,7 @@ macro_rules! entry_points {
         pub unsafe fn $points<$($cg)*>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
             // SAFETY: the caller vouches for the CPU and C; `fill` passes
             // pointers valid for 16·C bytes.
-            run_points::<_, C>(src, u, v, out, |p, dst, ahead| unsafe {
-                $step::<$($ca)*>(src, p, dst, ahead)
-            });
+            run_points::<_, C>(src, u, v, out, &$kernel!(src, $step, $($ca)*));
         }
 
         #[doc = concat!("Samples output columns `j0 .. j0 + out.len() / C` of the affine `row` with ", $what, ",")]
@@ -1264,9 +1336,7 @@ macro_rules! entry_points {
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
         pub unsafe fn $row<$($cg)*>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
             // SAFETY: as in the point-buffer kernel.
-            run_row::<_, C>(src, row, j0, out, |p, dst, ahead| unsafe {
-                $step::<$($ca)*>(src, p, dst, ahead)
-            });
+            run_row::<_, C>(src, row, j0, out, &$kernel!(src, $step, $($ca)*));
         }
 
         #[doc = concat!("Samples output columns `j0 .. j0 + out.len() / C` of the projective `row` with ", $what, "")]
@@ -1279,9 +1349,7 @@ macro_rules! entry_points {
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
         pub unsafe fn $proj<$($cg)*>(src: &Plane<'_>, row: &ProjRow, j0: usize, out: &mut [u8]) {
             // SAFETY: as in the point-buffer kernel.
-            run_proj::<C>(src, row, j0, out, |p, dst, ahead| unsafe {
-                $step::<$($ca)*>(src, p, dst, ahead)
-            });
+            run_proj::<C>(src, row, j0, out, &$kernel!(src, $step, $($ca)*));
         }
 
         #[doc = concat!("Samples a whole `width`-pixel-wide output image `out` with ", $what, " and zero")]
@@ -1298,16 +1366,33 @@ macro_rules! entry_points {
                 return;
             }
             // SAFETY: as in the point-buffer kernel.
-            run_image::<C>(map, width, out, |p, dst, ahead| unsafe {
-                $step::<$($ca)*>(src, p, dst, ahead)
-            });
+            run_image::<C>(map, width, out, &$kernel!(src, $step, $($ca)*));
         }
+    };
+}
+
+/// The [`Kernel`] of a step function `$step::<…>` on `$src`.
+macro_rules! plain {
+    ($src:ident, $step:ident, $($ca:tt)*) => {
+        Steps(|p: &Points, dst: *mut u8, ahead: isize| {
+            // SAFETY: the entry points' callers vouch for the CPU and C;
+            // `fill` passes pointers valid for 16·C bytes.
+            unsafe { $step::<$($ca)*>($src, p, dst, ahead) }
+        })
+    };
+}
+
+/// The bilinear [`Kernel`] on `$src` (the step name is unused).
+macro_rules! bilinear8 {
+    ($src:ident, $step:ident, $($ca:tt)*) => {
+        Bilinear8::<$($ca)*>($src)
     };
 }
 
 entry_points!(
     "the fixed-point bilinear scheme",
-    step,
+    bilinear8,
+    gray_from,
     [const C: usize, const GATHER: bool],
     [C, GATHER],
     bilinear,
@@ -1319,6 +1404,7 @@ entry_points!(
 
 entry_points!(
     "bicubic convolution (exactly the scalar spec)",
+    plain,
     step_bicubic,
     [const C: usize],
     [C],
@@ -1331,6 +1417,7 @@ entry_points!(
 
 entry_points!(
     "nearest-neighbour sampling (exactly the scalar spec)",
+    plain,
     step_nearest,
     [const C: usize],
     [C],
@@ -1371,7 +1458,7 @@ unsafe fn wide_axis(q: [__m512d; 2], size: usize) -> (__m512i, __m512) {
 
 /// The register pair `(R_a, R_a+1)` holding the pixels of output vector `m`
 /// of a `u16` step with `C` ≥ 2 channels (four pixels per register, see
-/// [`wide_taps`]): its 16 samples `16m .. 16m + 16` belong to pixels
+/// [`step_wide`]): its 16 samples `16m .. 16m + 16` belong to pixels
 /// `16m / C ..= (16m + 15) / C`, which lie in `4a .. 4a + 8`.
 const fn wide_pair(channels: usize, m: usize) -> usize {
     let a = 16 * m / channels / 4;
