@@ -518,45 +518,29 @@ unsafe fn tiny_gray<const C: usize>(
         *r = unsafe { _mm512_loadu_si512(bytes.as_ptr().add(64 * k).cast()) };
     }
     let regs = &regs[..n];
-    // As `run_image`, written out so that the step is inlined and, for rows
-    // of 16 pixels or more, a step wraps its lanes without a branch.
-    let ramp = _mm512_setr_pd(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
-    let wide = _mm512_set1_pd(width as f64);
-    let one = _mm512_set1_pd(1.0);
-    let mut x = [ramp, _mm512_add_pd(ramp, _mm512_set1_pd(8.0))];
-    let mut y = [_mm512_setzero_pd(); 2];
-    let wrap = |x: &mut [__m512d; 2], y: &mut [__m512d; 2]| {
-        for h in 0..2 {
-            loop {
-                let m = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x[h], wide);
-                x[h] = _mm512_mask_sub_pd(x[h], m, x[h], wide);
-                y[h] = _mm512_mask_add_pd(y[h], m, y[h], one);
-                // A step of 16 wraps a lane at most once if rows are 16 or wider.
-                if width >= STEP || m == 0 {
-                    break;
-                }
-            }
-        }
-    };
-    wrap(&mut x, &mut y);
-    let stride = _mm512_set1_pd(STEP as f64);
-    let mut chunks = out.chunks_exact_mut(STEP);
-    for chunk in &mut chunks {
-        let p = map_points(map, x, y);
-        x = [_mm512_add_pd(x[0], stride), _mm512_add_pd(x[1], stride)];
-        wrap(&mut x, &mut y);
-        // SAFETY: `regs` holds the source; `chunk` has 16 bytes.
-        unsafe { step_gray_tiny(src, regs, &p, chunk.as_mut_ptr()) };
-    }
-    let rest = chunks.into_remainder();
-    if !rest.is_empty() {
-        let mut buf = [0u8; STEP];
-        // SAFETY: as above; `buf` has 16 bytes.
-        unsafe { step_gray_tiny(src, regs, &map_points(map, x, y), buf.as_mut_ptr()) };
-        let n = rest.len();
-        rest.copy_from_slice(&buf[..n]);
-    }
+    run_image::<1>(map, width, out, &TinyGray { src, regs });
     true
+}
+
+/// [`step_gray_tiny`] as a [`Kernel`] (all in `finish`).
+struct TinyGray<'a> {
+    src: &'a Plane<'a>,
+    regs: &'a [__m512i],
+}
+
+impl Kernel<u8> for TinyGray<'_> {
+    type Prepared = Points;
+
+    #[inline(always)]
+    unsafe fn prepare(&self, p: &Points, _: &mut [i32; STEP], _: isize) -> Points {
+        *p
+    }
+
+    #[inline(always)]
+    unsafe fn finish(&self, p: &Points, _: &[i32; STEP], dst: *mut u8, _: isize) {
+        // SAFETY: forwarded from the caller; `regs` holds the source.
+        unsafe { step_gray_tiny(self.src, self.regs, p, dst) }
+    }
 }
 
 /// For kernels without a register-held variant: never handles the image.
@@ -1278,11 +1262,13 @@ fn run_image<const C: usize>(
         for h in 0..2 {
             loop {
                 let m = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x[h], n);
-                if m == 0 {
-                    break;
-                }
                 x[h] = _mm512_mask_sub_pd(x[h], m, x[h], n);
                 y[h] = _mm512_mask_add_pd(y[h], m, y[h], one);
+                // A step of 16 wraps a lane at most once if rows are 16 or
+                // wider: then no second compare, no data-dependent branch.
+                if width >= STEP || m == 0 {
+                    break;
+                }
             }
         }
     };
