@@ -561,14 +561,8 @@ unsafe fn no_tiny<const C: usize>(_: &Plane<'_>, _: &[f64; 6], _: usize, _: &mut
 /// The CPU supports AVX-512 F, BW, VL and VBMI; `C` is `src`'s channel count, 2 to 4.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn fetch_gather<const C: usize>(src: &Plane<'_>, t: &Taps, ahead: isize) -> [__m512i; 4] {
+unsafe fn fetch_gather<const C: usize>(src: &Plane<'_>, t: &Taps) -> [__m512i; 4] {
     let base = src.data().as_ptr();
-    if ahead != 0 {
-        let mut offs = [0i32; STEP];
-        // SAFETY: writes exactly the 64 bytes of `offs`.
-        unsafe { _mm512_storeu_si512(offs.as_mut_ptr().cast(), t.off) };
-        prefetch(src, &offs, ahead);
-    }
     let below = (src.stride() - bottom_shift(C)) as i32;
     let rows = _mm512_setr_epi32(
         0, below, 0, below, 0, below, 0, below, 0, below, 0, below, 0, below, 0, below,
@@ -1088,7 +1082,7 @@ impl<const C: usize, const GATHER: bool> Kernel<u8> for Bilinear8<'_, C, GATHER>
                 gray_from(self.0, t, dst);
             } else {
                 let regs = if GATHER {
-                    fetch_gather::<C>(self.0, t, 0)
+                    fetch_gather::<C>(self.0, t)
                 } else {
                     fetch_stored::<C>(self.0, slot)
                 };
