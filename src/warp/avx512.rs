@@ -418,6 +418,41 @@ unsafe fn gray_from(src: &Plane<'_>, t: &Taps, dst: *mut u8) {
     unsafe { _mm_storeu_si128(dst.cast(), out) };
 }
 
+/// [`gray_from`] with plain loads instead of gathers (for CPUs whose
+/// gathers are slow, see [`fetch_stored`]): per pixel, the top pair of
+/// taps (2 bytes at its offset, read back from `offs`, where it was stored
+/// steps earlier) and the bottom pair, joined in a general register into the
+/// 4 bytes `gray_from`'s two gathers put in the pixel's lane, stored, and
+/// the 16 lanes loaded as one register. The same taps and arithmetic, hence
+/// the same bytes.
+///
+/// # Safety
+/// As [`gray_from`]; `offs` are the step's block offsets (`t.off`).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+unsafe fn gray_from_stored(src: &Plane<'_>, t: &Taps, offs: &[i32; STEP], dst: *mut u8) {
+    let base = src.data().as_ptr();
+    let stride = src.stride();
+    let mut lanes = [0u32; STEP];
+    for (p, lane) in lanes.iter_mut().enumerate() {
+        // SAFETY: `p < 16`; each offset is that of a block inside the image
+        // (as in `gray_from`): 2 bytes at `o` and at `o + W` lie inside it.
+        unsafe {
+            let o = std::ptr::read_volatile(offs.as_ptr().add(p)) as usize;
+            let top = base.add(o).cast::<u16>().read_unaligned();
+            let bottom = base.add(o + stride).cast::<u16>().read_unaligned();
+            *lane = u32::from(top) | u32::from(bottom) << 16;
+        }
+    }
+    // SAFETY: 64 bytes of `lanes`.
+    let taps4 = unsafe { _mm512_loadu_si512(lanes.as_ptr().cast()) };
+    let top = _mm512_madd_epi16(_mm512_shuffle_epi8(taps4, table(&GRAY_TOP)), t.wx);
+    let bottom = _mm512_madd_epi16(_mm512_shuffle_epi8(taps4, table(&GRAY_BOTTOM)), t.wx);
+    let out = finish(top, bottom, t.wt, t.wb);
+    // SAFETY: the caller guarantees 16 writable bytes at `dst`.
+    unsafe { _mm_storeu_si128(dst.cast(), out) };
+}
+
 /// Gray sources of at most this many bytes are held in registers by the
 /// flat image kernel ([`tiny_gray`]): a 28×28 digit is 784.
 const TINY: usize = 1024;
@@ -1055,8 +1090,8 @@ impl<T, F: Fn(&Points, *mut T, isize)> Kernel<T> for Steps<F> {
 
 /// The fixed-point bilinear kernel for `u8` images of `C` channels.
 /// `prepare` makes the taps, stores the block offsets into the slot and
-/// prefetches; `finish` fetches the blocks (gray and `GATHER`: gathers;
-/// colour: plain loads at the offsets in the slot) and interpolates.
+/// prefetches; `finish` fetches the blocks (`GATHER`: gathers; else plain
+/// loads at the offsets in the slot) and interpolates.
 struct Bilinear8<'a, const C: usize, const GATHER: bool>(&'a Plane<'a>);
 
 impl<const C: usize, const GATHER: bool> Kernel<u8> for Bilinear8<'_, C, GATHER> {
@@ -1078,8 +1113,10 @@ impl<const C: usize, const GATHER: bool> Kernel<u8> for Bilinear8<'_, C, GATHER>
     unsafe fn finish(&self, t: &Taps, slot: &[i32; STEP], dst: *mut u8, _: isize) {
         // SAFETY: forwarded from the caller (`slot` holds `t`'s offsets).
         unsafe {
-            if C == 1 {
+            if C == 1 && GATHER {
                 gray_from(self.0, t, dst);
+            } else if C == 1 {
+                gray_from_stored(self.0, t, slot, dst);
             } else {
                 let regs = if GATHER {
                     fetch_gather::<C>(self.0, t)

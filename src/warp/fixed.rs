@@ -368,15 +368,16 @@ mod tests {
                     }
                     assert_eq!(got, want, "{isa} row C={c} {w}x{h} {row:?} j0={j0} n={n}");
                 }
-                // The AVX-512 colour kernel's other way of fetching taps.
+                // The AVX-512 kernel's other way of fetching taps.
                 #[cfg(target_arch = "x86_64")]
-                if isa == crate::warp::Isa::Avx512 && c > 1 {
+                if isa == crate::warp::Isa::Avx512 {
                     use crate::warp::avx512;
                     let mut got = vec![0u8; n * c];
                     // SAFETY: as above.
                     unsafe {
                         match c {
                             3 => avx512::bilinear::<3, false>(&src, u, v, &mut got),
+                            1 => avx512::bilinear::<1, false>(&src, u, v, &mut got),
                             2 => avx512::bilinear::<2, false>(&src, u, v, &mut got),
                             _ => avx512::bilinear::<4, false>(&src, u, v, &mut got),
                         }

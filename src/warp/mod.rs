@@ -459,14 +459,15 @@ impl Simd {
                 };
             }
             use Interp::{Bicubic, Bilinear, Nearest};
-            // Bilinear gray always gathers; colour as `fast_gathers` says.
+            // Gathers or loads, as `fast_gathers` says.
             let gather = isa::fast_gathers();
             let (run, row, proj, image) = match (interp, isa, channels) {
                 (Bilinear, Isa::Avx2, 1) => bilinear!(avx2, 1),
                 (Bilinear, Isa::Avx2, 2) => bilinear!(avx2, 2),
                 (Bilinear, Isa::Avx2, 3) => bilinear!(avx2, 3),
                 (Bilinear, Isa::Avx2, 4) => bilinear!(avx2, 4),
-                (Bilinear, Isa::Avx512, 1) => bilinear!(avx512, 1, true),
+                (Bilinear, Isa::Avx512, 1) if gather => bilinear!(avx512, 1, true),
+                (Bilinear, Isa::Avx512, 1) => bilinear!(avx512, 1, false),
                 (Bilinear, Isa::Avx512, 2) if gather => bilinear!(avx512, 2, true),
                 (Bilinear, Isa::Avx512, 2) => bilinear!(avx512, 2, false),
                 (Bilinear, Isa::Avx512, 3) if gather => bilinear!(avx512, 3, true),
