@@ -543,14 +543,26 @@ unsafe fn tiny_gray<const C: usize>(
     if C != 1 || data.len() > TINY {
         return false;
     }
-    let mut bytes = [0u8; TINY];
-    bytes[..data.len()].copy_from_slice(data);
     let mut regs = [_mm512_setzero_si512(); TINY / 64];
-    // Whole 128-byte chunks.
+    // Whole 128-byte chunks, loaded straight from the source: the last
+    // bytes with a masked load (which does not touch the bytes masked off),
+    // the rest zero. (Copying the source into a zeroed buffer first cost
+    // ~17 % of a 28×28 warp, in `memmove`.)
     let n = data.len().div_ceil(128) * 2;
     for (k, r) in regs[..n].iter_mut().enumerate() {
-        // SAFETY: 64·k + 64 ≤ 64·n ≤ TINY bytes of `bytes`.
-        *r = unsafe { _mm512_loadu_si512(bytes.as_ptr().add(64 * k).cast()) };
+        let start = 64 * k;
+        let left = data.len().saturating_sub(start);
+        // SAFETY: a full load reads bytes start .. start + 64 ≤ len; a
+        // masked one only the `left` < 64 bytes from `start` (< len).
+        *r = unsafe {
+            if left >= 64 {
+                _mm512_loadu_si512(data.as_ptr().add(start).cast())
+            } else if left > 0 {
+                _mm512_maskz_loadu_epi8((1u64 << left) - 1, data.as_ptr().add(start).cast())
+            } else {
+                _mm512_setzero_si512()
+            }
+        };
     }
     let regs = &regs[..n];
     run_image::<1>(map, width, out, &TinyGray { src, regs });
