@@ -453,80 +453,14 @@ unsafe fn gray_from_stored(src: &Plane<'_>, t: &Taps, offs: &[i32; STEP], dst: *
     unsafe { _mm_storeu_si128(dst.cast(), out) };
 }
 
-/// Gray sources of at most this many bytes are held in registers by the
-/// flat image kernel ([`tiny_gray`]): a 28×28 digit is 784.
+/// Gray sources of at most this many bytes take the small-image path
+/// ([`tiny_gray`]): a table of their blocks' taps, 4 bytes per source byte,
+/// stays in L1.
 const TINY: usize = 1024;
 
-/// `vpermi2b` indices taking the low byte of each 16-bit word of two registers.
-const fn low_bytes() -> [u8; 64] {
-    let mut t = [0u8; 64];
-    let mut k = 0;
-    while k < 64 {
-        t[k] = (2 * k) as u8;
-        k += 1;
-    }
-    t
-}
-
-static LOW_BYTES: [u8; 64] = low_bytes();
-
-/// [`gray_from`] for a source held in registers (`regs`, its bytes zero-padded
-/// to 64·`regs.len()`): the 64 tap bytes of 16 pixels are looked up with
-/// one `vpermi2b` per 128 bytes of source instead of two gathers, which on a
-/// Zen 5 cost most of a small image's time. Same taps and arithmetic as
-/// [`gray_from`], hence the same bytes.
-///
-/// # Safety
-/// - the CPU supports AVX-512 F, BW, VL and VBMI;
-/// - `regs` holds `src`'s bytes, and `regs.len()` is even and at least
-///   `src.data().len().div_ceil(64)`;
-/// - `dst` is valid for writes of 16 bytes.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn step_gray_tiny(src: &Plane<'_>, regs: &[__m512i], p: &Points, dst: *mut u8) {
-    let t = taps(src, p, 1);
-    // The four taps' offsets: top-left, top-right, bottom-left, bottom-right,
-    // all inside the image (clamped block starts) and below 2^16.
-    let w = _mm512_set1_epi32(src.width() as i32);
-    let one = _mm512_set1_epi32(1);
-    let (a0, a2) = (t.off, _mm512_add_epi32(t.off, w));
-    let (a1, a3) = (_mm512_add_epi32(a0, one), _mm512_add_epi32(a2, one));
-    let top = _mm512_or_si512(a0, _mm512_slli_epi32::<16>(a1));
-    let bottom = _mm512_or_si512(a2, _mm512_slli_epi32::<16>(a3));
-    // Pixel k's four offsets as 16-bit words 4k .. 4k + 4 (k < 8 in `lo`).
-    let lo = _mm512_permutex2var_epi32(
-        top,
-        _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
-        bottom,
-    );
-    let hi = _mm512_permutex2var_epi32(
-        top,
-        _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31),
-        bottom,
-    );
-    // Byte 4k + i: offset i of pixel k, modulo 128 (vpermi2b reads 7 bits),
-    // and which 128 bytes of the source it lies in.
-    let pack = table(&LOW_BYTES);
-    let index = _mm512_permutex2var_epi8(lo, pack, hi);
-    let chunk =
-        _mm512_permutex2var_epi8(_mm512_srli_epi16::<7>(lo), pack, _mm512_srli_epi16::<7>(hi));
-    let mut taps4 = _mm512_permutex2var_epi8(regs[0], index, regs[1]);
-    for k in 1..regs.len() / 2 {
-        let here = _mm512_cmpeq_epi8_mask(chunk, _mm512_set1_epi8(k as i8));
-        let got = _mm512_permutex2var_epi8(regs[2 * k], index, regs[2 * k + 1]);
-        taps4 = _mm512_mask_mov_epi8(taps4, here, got);
-    }
-    // Each 32-bit lane is (top-left, top-right, bottom-left, bottom-right);
-    // the pairs as `gray_from` makes them from its two gathers.
-    let top = _mm512_madd_epi16(_mm512_shuffle_epi8(taps4, table(&GRAY_TOP)), t.wx);
-    let bottom = _mm512_madd_epi16(_mm512_shuffle_epi8(taps4, table(&GRAY_BOTTOM)), t.wx);
-    let out = finish(top, bottom, t.wt, t.wb);
-    // SAFETY: the caller guarantees 16 writable bytes at `dst`.
-    unsafe { _mm_storeu_si128(dst.cast(), out) };
-}
-
-/// The flat image kernel for a gray source of at most [`TINY`] bytes, its
-/// bytes in registers ([`step_gray_tiny`]); `false` (nothing done) for other
+/// The flat image kernel for a gray source of at most [`TINY`] bytes
+/// (a 28×28 digit is 784), through a table of every block's four taps
+/// ([`tiny_pairs`], [`TinyPairs`]); `false` (nothing done) for other
 /// sources.
 ///
 /// # Safety
@@ -539,58 +473,97 @@ unsafe fn tiny_gray<const C: usize>(
     width: usize,
     out: &mut [u8],
 ) -> bool {
-    let data = src.data();
-    if C != 1 || data.len() > TINY {
+    if C != 1 || src.data().len() > TINY {
         return false;
     }
-    let mut regs = [_mm512_setzero_si512(); TINY / 64];
-    // Whole 128-byte chunks, loaded straight from the source: the last
-    // bytes with a masked load (which does not touch the bytes masked off),
-    // the rest zero. (Copying the source into a zeroed buffer first cost
-    // ~17 % of a 28×28 warp, in `memmove`.)
-    let n = data.len().div_ceil(128) * 2;
-    for (k, r) in regs[..n].iter_mut().enumerate() {
-        let start = 64 * k;
-        let left = data.len().saturating_sub(start);
-        // SAFETY: a full load reads bytes start .. start + 64 ≤ len; a
-        // masked one only the `left` < 64 bytes from `start` (< len).
-        *r = unsafe {
-            if left >= 64 {
-                _mm512_loadu_si512(data.as_ptr().add(start).cast())
-            } else if left > 0 {
-                _mm512_maskz_loadu_epi8((1u64 << left) - 1, data.as_ptr().add(start).cast())
-            } else {
-                _mm512_setzero_si512()
-            }
-        };
+    let mut table = [0u32; TINY];
+    let n = tiny_pairs(src, &mut table);
+    let pairs = &table[..n];
+    if super::isa::fast_gathers() {
+        run_image::<1>(map, width, out, &TinyPairs::<true> { src, pairs });
+    } else {
+        run_image::<1>(map, width, out, &TinyPairs::<false> { src, pairs });
     }
-    let regs = &regs[..n];
-    run_image::<1>(map, width, out, &TinyGray { src, regs });
     true
 }
 
-/// [`step_gray_tiny`] as a [`Kernel`] (all in `finish`).
-struct TinyGray<'a> {
+/// The four taps of every block start of a gray source of at most
+/// [`TINY`] bytes, one 32-bit word each (byte 0 top-left, 1 top-right, 2
+/// bottom-left, 3 bottom-right: the lane [`gray_from`] makes from its two
+/// gathers), so that a step fetches 16 words instead of 32 scattered pairs.
+struct TinyPairs<'a, const GATHER: bool> {
     src: &'a Plane<'a>,
-    regs: &'a [__m512i],
+    pairs: &'a [u32],
 }
 
-impl Kernel<u8> for TinyGray<'_> {
-    type Prepared = Points;
+/// Fills `pairs[o]` with the taps of the block starting at byte `o` of
+/// `src` (`w × h`, both ≥ 2), for every `o < w·(h − 1) − 1` (every block
+/// start a step can have, and a few that wrap a row, unused). Returns how
+/// many words were written.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn tiny_pairs(src: &Plane<'_>, pairs: &mut [u32; TINY]) -> usize {
+    let data = src.data();
+    let w = src.width();
+    let m = data.len() - w - 1;
+    let at = |o: usize, mask: u16| {
+        // SAFETY: the caller's loads (below) read bytes o .. o + k of
+        // `data` with k set in `mask`, all < len.
+        unsafe { _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, data.as_ptr().add(o).cast())) }
+    };
+    for o in (0..m).step_by(16) {
+        let k = (m - o).min(16);
+        let mask = ((1u32 << k) - 1) as u16;
+        // o + k − 1 + w + 1 ≤ m − 1 + w + 1 = len − 1: inside.
+        let v = _mm512_or_si512(
+            _mm512_or_si512(at(o, mask), _mm512_slli_epi32::<8>(at(o + 1, mask))),
+            _mm512_or_si512(
+                _mm512_slli_epi32::<16>(at(o + w, mask)),
+                _mm512_slli_epi32::<24>(at(o + w + 1, mask)),
+            ),
+        );
+        // SAFETY: words o .. o + k of `pairs` (m ≤ TINY).
+        unsafe { _mm512_mask_storeu_epi32(pairs.as_mut_ptr().add(o).cast(), mask, v) };
+    }
+    m
+}
+
+impl<const GATHER: bool> Kernel<u8> for TinyPairs<'_, GATHER> {
+    type Prepared = Taps;
 
     #[inline(always)]
-    unsafe fn prepare(&self, p: &Points, _: &mut [i32; STEP], _: isize) -> Points {
-        *p
+    unsafe fn prepare(&self, p: &Points, slot: &mut [i32; STEP], _: isize) -> Taps {
+        // SAFETY: the caller vouches for the CPU; the store writes the slot.
+        unsafe {
+            let t = taps(self.src, p, 1);
+            _mm512_storeu_si512(slot.as_mut_ptr().cast(), t.off);
+            t
+        }
     }
 
     #[inline(always)]
-    unsafe fn finish(&self, p: &Points, _: &[i32; STEP], dst: *mut u8, _: isize) {
-        // SAFETY: forwarded from the caller; `regs` holds the source.
-        unsafe { step_gray_tiny(self.src, self.regs, p, dst) }
+    unsafe fn finish(&self, t: &Taps, slot: &[i32; STEP], dst: *mut u8, _: isize) {
+        // SAFETY: every offset is a block start, below the `pairs` written
+        // by `tiny_pairs`; `dst` as the caller guarantees.
+        unsafe {
+            let taps4 = if GATHER {
+                _mm512_i32gather_epi32::<4>(t.off, self.pairs.as_ptr().cast())
+            } else {
+                let mut lanes = [0u32; STEP];
+                for (p, lane) in lanes.iter_mut().enumerate() {
+                    let o = std::ptr::read_volatile(slot.as_ptr().add(p)) as usize;
+                    *lane = *self.pairs.get_unchecked(o);
+                }
+                _mm512_loadu_si512(lanes.as_ptr().cast())
+            };
+            let top = _mm512_madd_epi16(_mm512_shuffle_epi8(taps4, table(&GRAY_TOP)), t.wx);
+            let bottom = _mm512_madd_epi16(_mm512_shuffle_epi8(taps4, table(&GRAY_BOTTOM)), t.wx);
+            _mm_storeu_si128(dst.cast(), finish(top, bottom, t.wt, t.wb));
+        }
     }
 }
 
-/// For kernels without a register-held variant: never handles the image.
+/// For kernels without a small-image variant: never handles the image.
 ///
 /// # Safety
 /// None needed (`unsafe` only to share [`tiny_gray`]'s signature).

@@ -458,7 +458,7 @@ mod tests {
     fn simd_image_kernels_equal_the_model_exactly() {
         use crate::affine::Affine;
         let mut rng = Rng(7);
-        // Gray sources at the edges of the register-held kernel's size
+        // Gray sources at the edges of the small-image kernel's size
         // (avx512::TINY, 1024 bytes) come first.
         let edges = [
             (28, 28),
