@@ -154,6 +154,36 @@ fn bench_mnist_batch(c: &mut Criterion) {
             }
         })
     });
+    // The same through `warp_batch`, which spreads the images over the pool.
+    let transforms: Vec<stn::Transform> = thetas.iter().map(|&t| t.into()).collect();
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        group.bench_function(BenchmarkId::new("warp_batch", threads), |b| {
+            b.iter(|| {
+                pool.install(|| {
+                    stn::warp_batch(
+                        ImageRef {
+                            data: &src,
+                            width: 28,
+                            height: 28,
+                            channels: 1,
+                        },
+                        ImageMut {
+                            data: &mut dst,
+                            width: 28,
+                            height: 28,
+                            channels: 1,
+                        },
+                        &transforms,
+                        &WarpOptions::default(),
+                    )
+                })
+            })
+        });
+    }
     group.finish();
 }
 

@@ -484,6 +484,11 @@ def bench_sampler(cfg, with_torch):
     if key in crit:
         rows.append({"workload": label, "tool": "stn (criterion)", "threads": 1, "images": n,
                      **crit[key]})
+    for threads in (1, 2):
+        key = f"warp_28x28_gray8_batch/warp_batch/{threads}"
+        if key in crit:
+            rows.append({"workload": label, "tool": "stn::warp_batch (criterion)",
+                         "threads": threads, "images": n, **crit[key]})
     rows += [dict(r, images=n) for r in kernel_rows(crit, "warp_kernels_28x28_gray8_batch", label)]
     for threads in (1, 2):
         cv2.setNumThreads(threads)

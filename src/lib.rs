@@ -25,7 +25,9 @@ pub use affine::{Affine, Size};
 pub use config::Config;
 pub use error::{Error, Exit};
 pub use transform::{Homography, Tps, Transform};
-pub use warp::{warp_image, warp_into, ImageMut, ImageRef, Interp, Padding, WarpOptions};
+pub use warp::{
+    warp_batch, warp_image, warp_into, ImageMut, ImageRef, Interp, Padding, WarpOptions,
+};
 
 /// Runs a validated configuration and returns the exit status it earned.
 ///

@@ -256,6 +256,65 @@ pub fn warp_into_with<T: Sample>(
     warp_out(src, out, transform, opts, isa);
 }
 
+/// Warps a batch of images of one size into outputs of one size, image `k`
+/// through `transforms[k]`, as [`warp_into`] would one by one, the images
+/// spread over the thread pool (as PyTorch's `grid_sample` does an
+/// `N × C × H × W` batch). `src` and `dst` describe one image each; their
+/// `data` hold `transforms.len()` images back to back.
+///
+/// # Panics
+/// As [`warp_into`], and if a buffer does not hold `transforms.len()`
+/// images of its size.
+pub fn warp_batch<T: Sample>(
+    src: ImageRef<'_, T>,
+    dst: ImageMut<'_, T>,
+    transforms: &[Transform],
+    opts: &WarpOptions,
+) {
+    assert_eq!(src.channels, dst.channels, "channel counts differ");
+    let n = transforms.len();
+    let (src_len, dst_len) = (
+        src.width * src.height * src.channels,
+        dst.width * dst.height * dst.channels,
+    );
+    assert_eq!(src.data.len(), n * src_len, "source batch size");
+    assert_eq!(dst.data.len(), n * dst_len, "destination batch size");
+    if n == 0 || dst_len == 0 {
+        return;
+    }
+    let isa = Isa::detect();
+    // Enough images per task that a task is worth sending to another
+    // thread (≥ 2^15 output pixels, as for one image's bands).
+    let per_task = (PARALLEL_MIN_PIXELS / (dst.width * dst.height).max(1)).clamp(1, n);
+    let one = |((s, d), t): ((&[T], &mut [T]), &Transform)| {
+        let s = ImageRef { data: s, ..src };
+        let d = ImageMut {
+            data: d,
+            width: dst.width,
+            height: dst.height,
+            channels: dst.channels,
+        };
+        warp_into_with(s, d, t, opts, isa);
+    };
+    if src_len == 0 {
+        // Empty sources: the outputs are all padding; one image at a time.
+        for (d, t) in dst.data.chunks_mut(dst_len).zip(transforms) {
+            one(((src.data, d), t));
+        }
+        return;
+    }
+    src.data
+        .par_chunks(src_len * per_task)
+        .zip(dst.data.par_chunks_mut(dst_len * per_task))
+        .zip(transforms.par_chunks(per_task))
+        .for_each(|((s, d), t)| {
+            s.chunks(src_len)
+                .zip(d.chunks_mut(dst_len))
+                .zip(t)
+                .for_each(&one)
+        });
+}
+
 /// The destination of the row engine: `width × height` pixels of the
 /// source's channel count, either initialised (a caller's `&mut [T]`) or a
 /// fresh, uninitialised buffer ([`warp_buffer`]). A fresh buffer is zeroed

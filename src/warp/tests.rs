@@ -558,3 +558,70 @@ fn u16_bilinear_warps_equal_the_spec() {
         }
     }
 }
+
+/// A batch warps image k through transform k, exactly as one warp each,
+/// for sizes that split the batch into one and into many parallel tasks.
+#[test]
+fn batch_equals_one_warp_per_image() {
+    let mut rng = Rng(0xB47C);
+    for (w, h, ow, oh, c, n) in [
+        (28, 28, 28, 28, 1, 300),
+        (13, 7, 9, 11, 3, 5),
+        (200, 180, 190, 170, 4, 3),
+        (5, 5, 0, 4, 1, 4),
+    ] {
+        let src: Vec<u8> = (0..w * h * c * n).map(|_| rng.below(256) as u8).collect();
+        let transforms: Vec<Transform> = (0..n)
+            .map(|_| {
+                let t: [f64; 6] = std::array::from_fn(|_| rng.real(-1.2, 1.2));
+                Transform::Affine(Affine(t))
+            })
+            .collect();
+        let opts = WarpOptions::default();
+        let mut got = vec![7u8; ow * oh * c * n];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            super::warp_batch(
+                ImageRef {
+                    data: &src,
+                    width: w,
+                    height: h,
+                    channels: c,
+                },
+                ImageMut {
+                    data: &mut got,
+                    width: ow,
+                    height: oh,
+                    channels: c,
+                },
+                &transforms,
+                &opts,
+            )
+        });
+        let mut want = vec![0u8; ow * oh * c * n];
+        for k in 0..n {
+            let (s, d) = (w * h * c, ow * oh * c);
+            warp_into_with(
+                ImageRef {
+                    data: &src[k * s..(k + 1) * s],
+                    width: w,
+                    height: h,
+                    channels: c,
+                },
+                ImageMut {
+                    data: &mut want[k * d..(k + 1) * d],
+                    width: ow,
+                    height: oh,
+                    channels: c,
+                },
+                &transforms[k],
+                &opts,
+                Isa::detect(),
+            );
+        }
+        assert_eq!(got, want, "{w}x{h} -> {ow}x{oh}, C={c}, n={n}");
+    }
+}
