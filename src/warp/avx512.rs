@@ -1,6 +1,6 @@
 //! AVX-512 (F, BW, VL, VBMI) kernels for `u8` images with 1 to 4 channels
 //! (grey, grey+alpha, RGB, RGBA), 16 output pixels per step: bilinear with
-//! the fixed-point scheme of [`super::fixed`]; nearest ([`step_nearest`]) and
+//! the fixed-point scheme of [`super::fixed`]; nearest ([`Nearest8`]) and
 //! bicubic ([`step_bicubic`]) exactly as the scalar spec. All three share the
 //! drivers (`run_points`, `run_row`, `run_proj`, `run_image`) that make or
 //! load the points, and each has the four entry points those drivers serve.
@@ -11,7 +11,8 @@
 //! [`ProjRow::at`]: [`bilinear_proj`]) — quantised to 1/2048 pixel in `i32`
 //! lanes, from which the
 //! block offsets and 11-bit weights follow with integer operations. Gray reads
-//! its taps with one 32-bit gather per source row. Colour fetches each pixel's
+//! its taps with one 32-bit gather per source row, or two 2-byte loads per
+//! pixel ([`gray_from_stored`]). Colour fetches each pixel's
 //! top-row and bottom-row 8 bytes into one 128-bit lane, either with four
 //! 64-bit gathers ([`fetch_gather`]) or with 32 plain loads and the shuffles
 //! that assemble them ([`fetch_stored`]), whichever the CPU does faster
@@ -22,7 +23,9 @@
 //! prefetch the source lines 64 columns ahead. The drivers run the kernels
 //! in two halves ([`Kernel`]), software-pipelined: a step's block offsets are
 //! stored when its points are made and loaded back two steps later, when
-//! its taps are fetched.
+//! its taps are fetched. Nearest runs in the same two halves, with a gather
+//! or 16 plain loads at the stored offsets. Gray sources of at most 1 KiB (a
+//! 28×28 digit) read a table of their blocks' taps ([`tiny_gray`]).
 //!
 //! Bilinear for `u16` images ([`bilinear16`], [`bilinear16_row`]) is exactly
 //! the scalar spec's `Bilinear::fast`, in `f32`, one output sample per lane
@@ -712,61 +715,93 @@ const fn rgb_pack() -> [u8; 64] {
 
 static RGB_PACK: [u8; 64] = rgb_pack();
 
-/// Writes 16 nearest-neighbour output pixels, sampled at `p` with zero
-/// padding (exactly the scalar spec's `Nearest`: `nearbyint`, ties to even),
-/// to `dst`.
-///
-/// Each pixel's `C` bytes are fetched with one 32-bit gather: at its offset,
-/// or up to 3 bytes earlier for the last pixels of the image (so that the 4
-/// bytes end inside it), then shifted down. Lanes outside the image are not
-/// fetched and give 0.
-///
-/// # Safety
-/// - the CPU supports AVX-512 F, BW, VL and VBMI;
-/// - `C` is `src`'s channel count, 1 to 4;
-/// - `dst` is valid for writes of `16·C` bytes.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn step_nearest<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
-    // Round to nearest, ties to even, as `nearbyint`: exactly the spec's
-    // rounding. NaN and values beyond i32 become i32::MIN: outside.
-    let round =
-        |p| _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(p);
-    let x = join(round(p.u[0]), round(p.u[1]));
-    let y = join(round(p.v[0]), round(p.v[1]));
-    // Unsigned compares: negative coordinates are huge, so outside too.
-    let inside = _mm512_cmplt_epu32_mask(x, _mm512_set1_epi32(src.width() as i32))
-        & _mm512_cmplt_epu32_mask(y, _mm512_set1_epi32(src.height() as i32));
-    let off = _mm512_maskz_add_epi32(
-        inside,
-        _mm512_mullo_epi32(y, _mm512_set1_epi32(src.stride() as i32)),
-        _mm512_mullo_epi32(x, _mm512_set1_epi32(C as i32)),
-    );
-    if ahead != 0 {
-        let mut offs = [0i32; STEP];
-        // SAFETY: writes exactly the 64 bytes of `offs`.
-        unsafe { _mm512_storeu_si512(offs.as_mut_ptr().cast(), off) };
-        prefetch(src, &offs, ahead);
+/// The nearest-neighbour kernel for `u8` images of `C` channels, sampling
+/// with zero padding exactly as the scalar spec's `Nearest` (`nearbyint`,
+/// ties to even). Each pixel's `C` bytes are fetched as 4 bytes: at its
+/// offset, or up to 3 bytes earlier for the last pixels of the image (so that
+/// the 4 bytes end inside it), then shifted down; lanes outside the image
+/// give 0. `prepare` rounds the points and stores the offsets into the slot;
+/// `finish` fetches them (`GATHER`: one gather; else 16 plain loads at the
+/// offsets read back from the slot, for CPUs whose gathers are slow, as
+/// [`fetch_stored`]) and stores the pixels.
+struct Nearest8<'a, const C: usize, const GATHER: bool>(&'a Plane<'a>);
+
+/// A prepared nearest step: which lanes are inside, their load offsets,
+/// and the shifts that bring each pixel down to its lane's low bytes.
+#[derive(Clone, Copy)]
+struct NearestTaps {
+    inside: __mmask16,
+    safe: __m512i,
+    shift: __m512i,
+}
+
+impl<const C: usize, const GATHER: bool> Kernel<u8> for Nearest8<'_, C, GATHER> {
+    type Prepared = NearestTaps;
+
+    #[inline(always)]
+    unsafe fn prepare(&self, p: &Points, slot: &mut [i32; STEP], ahead: isize) -> NearestTaps {
+        let src = self.0;
+        // SAFETY (intrinsics): the caller vouches for the CPU.
+        unsafe {
+            // Round to nearest, ties to even, as `nearbyint`: exactly the
+            // spec's rounding. NaN and values beyond i32 become i32::MIN: outside.
+            let round = |p| {
+                _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(p)
+            };
+            let x = join(round(p.u[0]), round(p.u[1]));
+            let y = join(round(p.v[0]), round(p.v[1]));
+            // Unsigned compares: negative coordinates are huge, so outside too.
+            let inside = _mm512_cmplt_epu32_mask(x, _mm512_set1_epi32(src.width() as i32))
+                & _mm512_cmplt_epu32_mask(y, _mm512_set1_epi32(src.height() as i32));
+            let off = _mm512_maskz_add_epi32(
+                inside,
+                _mm512_mullo_epi32(y, _mm512_set1_epi32(src.stride() as i32)),
+                _mm512_mullo_epi32(x, _mm512_set1_epi32(C as i32)),
+            );
+            let len = src.data().len();
+            // Plane: W, H ≥ 2, so len ≥ 4; len < i32::MAX. Inside the image
+            // `off` is y·W·C + x·C ≤ len − C, and `safe` = min(off, len − 4)
+            // ≥ 0, so the 4 bytes at `safe` lie inside the data and the
+            // pixel's C bytes are bytes `off − safe .. off − safe + C` of
+            // them; outside, `off` = `safe` = 0 (fetched or not, zeroed).
+            let safe = _mm512_min_epu32(off, _mm512_set1_epi32(len as i32 - 4));
+            let shift = _mm512_slli_epi32::<3>(_mm512_sub_epi32(off, safe));
+            _mm512_storeu_si512(slot.as_mut_ptr().cast(), safe);
+            if ahead != 0 {
+                prefetch(src, slot, ahead);
+            }
+            NearestTaps {
+                inside,
+                safe,
+                shift,
+            }
+        }
     }
-    let len = src.data().len();
-    // Plane: W, H ≥ 2, so len ≥ 4; len < i32::MAX.
-    let safe = _mm512_min_epu32(off, _mm512_set1_epi32(len as i32 - 4));
-    let shift = _mm512_slli_epi32::<3>(_mm512_sub_epi32(off, safe));
-    // SAFETY: only lanes inside the image are fetched; there `off` is
-    // y·W·C + x·C ≤ len − C (x < W, y < H), and `safe` = min(off, len − 4) ≥ 0,
-    // so the 4 bytes at `safe` lie inside the data, and the pixel's C bytes
-    // are bytes `off − safe .. off − safe + C` of them.
-    let px = unsafe {
-        _mm512_mask_i32gather_epi32::<1>(
-            _mm512_setzero_si512(),
-            inside,
-            safe,
-            src.data().as_ptr().cast(),
-        )
-    };
-    let px = _mm512_srlv_epi32(px, shift);
-    // SAFETY: the caller guarantees 16·C writable bytes.
-    unsafe { store_pixels::<C>(px, dst) }
+
+    #[inline(always)]
+    unsafe fn finish(&self, t: &NearestTaps, slot: &[i32; STEP], dst: *mut u8, _: isize) {
+        let base = self.0.data().as_ptr();
+        // SAFETY: every offset in `t.safe` (and the slot) starts 4 bytes
+        // inside the data (see `prepare`); `dst` as the caller guarantees.
+        unsafe {
+            let px = if GATHER {
+                _mm512_mask_i32gather_epi32::<1>(
+                    _mm512_setzero_si512(),
+                    t.inside,
+                    t.safe,
+                    base.cast(),
+                )
+            } else {
+                let mut lanes = [0u32; STEP];
+                for (p, lane) in lanes.iter_mut().enumerate() {
+                    let o = std::ptr::read_volatile(slot.as_ptr().add(p)) as usize;
+                    *lane = base.add(o).cast::<u32>().read_unaligned();
+                }
+                _mm512_maskz_mov_epi32(t.inside, _mm512_loadu_si512(lanes.as_ptr().cast()))
+            };
+            store_pixels::<C>(_mm512_srlv_epi32(px, t.shift), dst);
+        }
+    }
 }
 
 /// Stores 16 pixels, each in the low `C` bytes of its 32-bit lane of `px`
@@ -852,7 +887,7 @@ fn floor_fraction(p: [__m512d; 2]) -> (__m512i, __m512) {
 /// and channel one `vpermi2b` per 8 pixels picks all four taps into the
 /// bytes of each pixel's lane (shifts and masks then spread them); elsewhere
 /// each tap is fetched with one masked 32-bit gather per 16 pixels, as in
-/// [`step_nearest`], and taps outside the image read 0. (All gathers: 79 ms
+/// [`Nearest8`], and taps outside the image read 0. (All gathers: 79 ms
 /// at 4K RGB on a Zen 5, whose gathers are slow; loads with one `vpermi2b`
 /// per tap: 42 ms; four taps per `vpermi2b`: 1.2× faster again, see
 /// BENCHMARKS.md.)
@@ -1386,6 +1421,13 @@ macro_rules! plain {
     };
 }
 
+/// The nearest [`Kernel`] on `$src` (the step name is unused).
+macro_rules! nearest8 {
+    ($src:ident, $step:ident, $($ca:tt)*) => {
+        Nearest8::<$($ca)*>($src)
+    };
+}
+
 /// The bilinear [`Kernel`] on `$src` (the step name is unused).
 macro_rules! bilinear8 {
     ($src:ident, $step:ident, $($ca:tt)*) => {
@@ -1421,10 +1463,10 @@ entry_points!(
 
 entry_points!(
     "nearest-neighbour sampling (exactly the scalar spec)",
-    plain,
-    step_nearest,
-    [const C: usize],
-    [C],
+    nearest8,
+    store_pixels,
+    [const C: usize, const GATHER: bool],
+    [C, GATHER],
     nearest,
     nearest_row,
     nearest_proj,

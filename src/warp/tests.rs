@@ -103,19 +103,22 @@ fn simd(kind: Kind, isa: Isa, src: &Plane<'_>, call: Call<'_>, out: &mut [u8]) -
     #[cfg(target_arch = "x86_64")]
     {
         use super::{avx2, avx512};
+        // AVX-512 nearest: gathers or loads, as `fast_gathers` says (CI
+        // runs the suite with STN_AVX512_TAPS=gather and =load).
+        let gather = super::isa::fast_gathers();
         macro_rules! go {
-            ($m:ident, $c:literal) => {
+            ($m:ident, $c:literal $(, $g:literal)?) => {
                 // SAFETY: `isa` is supported (asserted); C is the plane's
                 // channel count.
                 unsafe {
                     match (kind, call) {
-                        (Kind::Nearest, Call::Points(u, v)) => $m::nearest::<$c>(src, u, v, out),
-                        (Kind::Nearest, Call::Row(r, j0)) => $m::nearest_row::<$c>(src, r, j0, out),
+                        (Kind::Nearest, Call::Points(u, v)) => $m::nearest::<$c $(, $g)?>(src, u, v, out),
+                        (Kind::Nearest, Call::Row(r, j0)) => $m::nearest_row::<$c $(, $g)?>(src, r, j0, out),
                         (Kind::Nearest, Call::Proj(r, j0)) => {
-                            $m::nearest_proj::<$c>(src, r, j0, out)
+                            $m::nearest_proj::<$c $(, $g)?>(src, r, j0, out)
                         }
                         (Kind::Nearest, Call::Image(m, w)) => {
-                            $m::nearest_image::<$c>(src, m, w, out)
+                            $m::nearest_image::<$c $(, $g)?>(src, m, w, out)
                         }
                         (Kind::Bicubic, Call::Points(u, v)) => $m::bicubic::<$c>(src, u, v, out),
                         (Kind::Bicubic, Call::Row(r, j0)) => $m::bicubic_row::<$c>(src, r, j0, out),
@@ -135,10 +138,14 @@ fn simd(kind: Kind, isa: Isa, src: &Plane<'_>, call: Call<'_>, out: &mut [u8]) -
             (Isa::Avx2, 2) => go!(avx2, 2),
             (Isa::Avx2, 3) => go!(avx2, 3),
             (Isa::Avx2, 4) => go!(avx2, 4),
-            (Isa::Avx512, 1) => go!(avx512, 1),
-            (Isa::Avx512, 2) => go!(avx512, 2),
-            (Isa::Avx512, 3) => go!(avx512, 3),
-            (Isa::Avx512, 4) => go!(avx512, 4),
+            (Isa::Avx512, 1) if gather => go!(avx512, 1, true),
+            (Isa::Avx512, 1) => go!(avx512, 1, false),
+            (Isa::Avx512, 2) if gather => go!(avx512, 2, true),
+            (Isa::Avx512, 2) => go!(avx512, 2, false),
+            (Isa::Avx512, 3) if gather => go!(avx512, 3, true),
+            (Isa::Avx512, 3) => go!(avx512, 3, false),
+            (Isa::Avx512, 4) if gather => go!(avx512, 4, true),
+            (Isa::Avx512, 4) => go!(avx512, 4, false),
             _ => return None,
         }
         Some(())
@@ -293,8 +300,11 @@ fn simd16(isa: Isa, src: &Plane16<'_>, call: Call16<'_>, out: &mut [u16]) -> Opt
     #[cfg(target_arch = "x86_64")]
     {
         use super::{avx2, avx512};
+        // AVX-512 nearest: gathers or loads, as `fast_gathers` says (CI
+        // runs the suite with STN_AVX512_TAPS=gather and =load).
+        let gather = super::isa::fast_gathers();
         macro_rules! go {
-            ($m:ident, $c:literal) => {
+            ($m:ident, $c:literal $(, $g:literal)?) => {
                 // SAFETY: `isa` is supported (asserted); C is the plane's
                 // channel count.
                 unsafe {
@@ -311,10 +321,14 @@ fn simd16(isa: Isa, src: &Plane16<'_>, call: Call16<'_>, out: &mut [u16]) -> Opt
             (Isa::Avx2, 2) => go!(avx2, 2),
             (Isa::Avx2, 3) => go!(avx2, 3),
             (Isa::Avx2, 4) => go!(avx2, 4),
-            (Isa::Avx512, 1) => go!(avx512, 1),
-            (Isa::Avx512, 2) => go!(avx512, 2),
-            (Isa::Avx512, 3) => go!(avx512, 3),
-            (Isa::Avx512, 4) => go!(avx512, 4),
+            (Isa::Avx512, 1) if gather => go!(avx512, 1, true),
+            (Isa::Avx512, 1) => go!(avx512, 1, false),
+            (Isa::Avx512, 2) if gather => go!(avx512, 2, true),
+            (Isa::Avx512, 2) => go!(avx512, 2, false),
+            (Isa::Avx512, 3) if gather => go!(avx512, 3, true),
+            (Isa::Avx512, 3) => go!(avx512, 3, false),
+            (Isa::Avx512, 4) if gather => go!(avx512, 4, true),
+            (Isa::Avx512, 4) => go!(avx512, 4, false),
             _ => return None,
         }
         Some(())
