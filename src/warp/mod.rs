@@ -303,6 +303,14 @@ pub fn warp_batch<T: Sample>(
         }
         return;
     }
+    if rayon::current_num_threads() == 1 {
+        src.data
+            .chunks(src_len)
+            .zip(dst.data.chunks_mut(dst_len))
+            .zip(transforms)
+            .for_each(one);
+        return;
+    }
     src.data
         .par_chunks(src_len * per_task)
         .zip(dst.data.par_chunks_mut(dst_len * per_task))

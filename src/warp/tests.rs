@@ -592,29 +592,33 @@ fn batch_equals_one_warp_per_image() {
             })
             .collect();
         let opts = WarpOptions::default();
-        let mut got = vec![7u8; ow * oh * c * n];
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            super::warp_batch(
-                ImageRef {
-                    data: &src,
-                    width: w,
-                    height: h,
-                    channels: c,
-                },
-                ImageMut {
-                    data: &mut got,
-                    width: ow,
-                    height: oh,
-                    channels: c,
-                },
-                &transforms,
-                &opts,
-            )
-        });
+        let mut runs = Vec::new();
+        for threads in [1, 2] {
+            let mut got = vec![7u8; ow * oh * c * n];
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                super::warp_batch(
+                    ImageRef {
+                        data: &src,
+                        width: w,
+                        height: h,
+                        channels: c,
+                    },
+                    ImageMut {
+                        data: &mut got,
+                        width: ow,
+                        height: oh,
+                        channels: c,
+                    },
+                    &transforms,
+                    &opts,
+                )
+            });
+            runs.push((threads, got));
+        }
         let mut want = vec![0u8; ow * oh * c * n];
         for k in 0..n {
             let (s, d) = (w * h * c, ow * oh * c);
@@ -636,6 +640,11 @@ fn batch_equals_one_warp_per_image() {
                 Isa::detect(),
             );
         }
-        assert_eq!(got, want, "{w}x{h} -> {ow}x{oh}, C={c}, n={n}");
+        for (threads, got) in runs {
+            assert_eq!(
+                got, want,
+                "{w}x{h} -> {ow}x{oh}, C={c}, n={n}, {threads} thread(s)"
+            );
+        }
     }
 }
