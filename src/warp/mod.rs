@@ -303,24 +303,48 @@ pub fn warp_batch<T: Sample>(
         }
         return;
     }
+    // Images in order, each warped while the next one's source is fetched
+    // into the cache (small ones: a 28×28 digit is 13 lines, whose misses
+    // were ~10 % of its warp).
+    let run = |s: &[T], d: &mut [T], t: &[Transform]| {
+        let mut next = s.chunks(src_len).skip(1);
+        for ((s, d), t) in s.chunks(src_len).zip(d.chunks_mut(dst_len)).zip(t) {
+            if let Some(n) = next.next() {
+                prefetch_small(n);
+            }
+            one(((s, d), t));
+        }
+    };
     if rayon::current_num_threads() == 1 {
-        src.data
-            .chunks(src_len)
-            .zip(dst.data.chunks_mut(dst_len))
-            .zip(transforms)
-            .for_each(one);
+        run(src.data, dst.data, transforms);
         return;
     }
     src.data
         .par_chunks(src_len * per_task)
         .zip(dst.data.par_chunks_mut(dst_len * per_task))
         .zip(transforms.par_chunks(per_task))
-        .for_each(|((s, d), t)| {
-            s.chunks(src_len)
-                .zip(d.chunks_mut(dst_len))
-                .zip(t)
-                .for_each(&one)
-        });
+        .for_each(|((s, d), t)| run(s, d, t));
+}
+
+/// Asks the CPU to bring `data` into the cache, if it is small (at most
+/// 16 KiB: a larger image's rows are prefetched by the kernels as they go).
+fn prefetch_small<T>(data: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = std::mem::size_of_val(data);
+        if bytes > 16 << 10 {
+            return;
+        }
+        let p = data.as_ptr().cast::<i8>();
+        for at in (0..bytes).step_by(64) {
+            // SAFETY: SSE is part of x86-64; a prefetch is a hint without
+            // memory effects (any address will do; this one is in `data`).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(at)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
 }
 
 /// The destination of the row engine: `width × height` pixels of the
