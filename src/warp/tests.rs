@@ -300,11 +300,8 @@ fn simd16(isa: Isa, src: &Plane16<'_>, call: Call16<'_>, out: &mut [u16]) -> Opt
     #[cfg(target_arch = "x86_64")]
     {
         use super::{avx2, avx512};
-        // AVX-512 nearest: gathers or loads, as `fast_gathers` says (CI
-        // runs the suite with STN_AVX512_TAPS=gather and =load).
-        let gather = super::isa::fast_gathers();
         macro_rules! go {
-            ($m:ident, $c:literal $(, $g:literal)?) => {
+            ($m:ident, $c:literal) => {
                 // SAFETY: `isa` is supported (asserted); C is the plane's
                 // channel count.
                 unsafe {
@@ -321,14 +318,10 @@ fn simd16(isa: Isa, src: &Plane16<'_>, call: Call16<'_>, out: &mut [u16]) -> Opt
             (Isa::Avx2, 2) => go!(avx2, 2),
             (Isa::Avx2, 3) => go!(avx2, 3),
             (Isa::Avx2, 4) => go!(avx2, 4),
-            (Isa::Avx512, 1) if gather => go!(avx512, 1, true),
-            (Isa::Avx512, 1) => go!(avx512, 1, false),
-            (Isa::Avx512, 2) if gather => go!(avx512, 2, true),
-            (Isa::Avx512, 2) => go!(avx512, 2, false),
-            (Isa::Avx512, 3) if gather => go!(avx512, 3, true),
-            (Isa::Avx512, 3) => go!(avx512, 3, false),
-            (Isa::Avx512, 4) if gather => go!(avx512, 4, true),
-            (Isa::Avx512, 4) => go!(avx512, 4, false),
+            (Isa::Avx512, 1) => go!(avx512, 1),
+            (Isa::Avx512, 2) => go!(avx512, 2),
+            (Isa::Avx512, 3) => go!(avx512, 3),
+            (Isa::Avx512, 4) => go!(avx512, 4),
             _ => return None,
         }
         Some(())
