@@ -72,6 +72,14 @@ fn warp_t(
     );
 }
 
+/// A rayon pool of `threads` threads.
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+}
+
 /// The 28×28 batch: `n` gray images stacked in one buffer, each with its own theta.
 fn mnist_batch(n: usize) -> (Vec<u8>, Vec<Affine>) {
     let thetas = (0..n)
@@ -97,10 +105,7 @@ fn bench_4k(c: &mut Criterion) {
     group.sample_size(20);
     for interp in [Interp::Bilinear, Interp::Nearest, Interp::Bicubic] {
         for threads in [1usize, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = pool(threads);
             let opts = WarpOptions {
                 interp,
                 ..Default::default()
@@ -124,10 +129,7 @@ fn bench_1080p(c: &mut Criterion) {
     let mut group = c.benchmark_group("warp_1080p_rgb8");
     group.throughput(Throughput::Elements((w * h) as u64));
     for threads in [1usize, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
+        let pool = pool(threads);
         group.bench_function(BenchmarkId::new("bilinear", threads), |b| {
             b.iter(|| {
                 pool.install(|| {
@@ -157,10 +159,7 @@ fn bench_mnist_batch(c: &mut Criterion) {
     // The same through `warp_batch`, which spreads the images over the pool.
     let transforms: Vec<stn::Transform> = thetas.iter().map(|&t| t.into()).collect();
     for threads in [1usize, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
+        let pool = pool(threads);
         group.bench_function(BenchmarkId::new("warp_batch", threads), |b| {
             b.iter(|| {
                 pool.install(|| {
@@ -194,10 +193,7 @@ fn bench_kernels(c: &mut Criterion) {
     let src = noise_image(w, h, 3);
     let mut dst = vec![0u8; w * h * 3];
     let theta = rts(15.0, 0.9, 0.05, -0.03);
-    let one = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
+    let one = pool(1);
     let mut group = c.benchmark_group("warp_kernels_1080p_rgb8");
     group.throughput(Throughput::Elements((w * h) as u64));
     for isa in Isa::supported() {
@@ -261,10 +257,7 @@ fn bench_families(c: &mut Criterion) {
     group.sample_size(15);
     for (name, t) in families() {
         for threads in [1usize, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = pool(threads);
             group.bench_function(BenchmarkId::new(name, threads), |b| {
                 b.iter(|| {
                     pool.install(|| {
@@ -306,10 +299,7 @@ fn bench_crops(c: &mut Criterion) {
         align_corners: true,
         ..Default::default()
     };
-    let one = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
+    let one = pool(1);
     let mut group = c.benchmark_group("families_crops_200x64_tps20");
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function("bilinear/1", |b| {
@@ -383,10 +373,7 @@ fn bench_layouts(c: &mut Criterion) {
             let src16: Vec<u16> = src8.iter().map(|&b| u16::from(b) * 257 + 3).collect();
             let (mut dst8, mut dst16) = (vec![0u8; w * h * ch], vec![0u16; w * h * ch]);
             for threads in [1usize, 2] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
+                let pool = pool(threads);
                 group.bench_function(BenchmarkId::new(name, threads), |b| {
                     b.iter(|| {
                         pool.install(|| {
