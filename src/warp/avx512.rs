@@ -463,14 +463,15 @@ const TINY: usize = 1024;
 
 /// The flat image kernel for a gray source of at most [`TINY`] bytes
 /// (a 28×28 digit is 784), through a table of every block's four taps
-/// ([`tiny_pairs`], [`TinyPairs`]); `false` (nothing done) for other
+/// ([`tiny_pairs`], [`TinyPairs`], fetched with gathers if `GATHER`, as
+/// the rest of the bilinear kernel); `false` (nothing done) for other
 /// sources.
 ///
 /// # Safety
 /// The CPU supports AVX-512 F, BW, VL and VBMI; `C` is `src`'s channel count.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn tiny_gray<const C: usize>(
+unsafe fn tiny_gray<const C: usize, const GATHER: bool>(
     src: &Plane<'_>,
     map: &[f64; 6],
     width: usize,
@@ -481,11 +482,7 @@ unsafe fn tiny_gray<const C: usize>(
     }
     let mut table = [std::mem::MaybeUninit::<u32>::uninit(); TINY];
     let pairs = tiny_pairs(src, &mut table);
-    if super::isa::fast_gathers() {
-        run_image::<1>(map, width, out, &TinyPairs::<true> { src, pairs });
-    } else {
-        run_image::<1>(map, width, out, &TinyPairs::<false> { src, pairs });
-    }
+    run_image::<1>(map, width, out, &TinyPairs::<GATHER> { src, pairs });
     true
 }
 
@@ -1341,7 +1338,7 @@ fn run_image<const C: usize>(
 macro_rules! entry_points {
     (
         $what:literal, $kernel:ident, $step:ident, [$($cg:tt)*], [$($ca:tt)*],
-        $points:ident, $row:ident, $proj:ident, $image:ident, $tiny:ident
+        $points:ident, $row:ident, $proj:ident, $image:ident, $tiny:ident[$($ta:tt)*]
     ) => {
         #[doc = concat!("Samples the points `(u[k], v[k])` (input pixel coordinates; NaN reads")]
         #[doc = concat!("as outside) into the pixels of `out` (`u.len()·C` bytes) with ", $what, ".")]
@@ -1401,7 +1398,7 @@ macro_rules! entry_points {
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
         pub unsafe fn $image<$($cg)*>(src: &Plane<'_>, map: &[f64; 6], width: usize, out: &mut [u8]) {
             // SAFETY: as in the point-buffer kernel.
-            if unsafe { $tiny::<C>(src, map, width, out) } {
+            if unsafe { $tiny::<$($ta)*>(src, map, width, out) } {
                 return;
             }
             // SAFETY: as in the point-buffer kernel.
@@ -1445,7 +1442,7 @@ entry_points!(
     bilinear_row,
     bilinear_proj,
     bilinear_image,
-    tiny_gray
+    tiny_gray[C, GATHER]
 );
 
 entry_points!(
@@ -1458,7 +1455,7 @@ entry_points!(
     bicubic_row,
     bicubic_proj,
     bicubic_image,
-    no_tiny
+    no_tiny[C]
 );
 
 entry_points!(
@@ -1471,7 +1468,7 @@ entry_points!(
     nearest_row,
     nearest_proj,
     nearest_image,
-    no_tiny
+    no_tiny[C]
 );
 
 /// One axis of 16 points (two halves of 8) for the exact `u16` kernels:

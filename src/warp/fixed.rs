@@ -527,13 +527,14 @@ mod tests {
                 got.copy_from_slice(&want);
                 assert_eq!(got, want, "{isa} C={c} {w}x{h} -> {ow}x{oh} {map:?}");
                 #[cfg(target_arch = "x86_64")]
-                if isa == crate::warp::Isa::Avx512 && c > 1 {
+                if isa == crate::warp::Isa::Avx512 {
                     use crate::warp::avx512;
                     let mut got = vec![0u8; ow * oh * c];
                     // SAFETY: as above.
                     unsafe {
                         match c {
                             3 => avx512::bilinear_image::<3, false>(&src, &map.0, ow, &mut got),
+                            1 => avx512::bilinear_image::<1, false>(&src, &map.0, ow, &mut got),
                             2 => avx512::bilinear_image::<2, false>(&src, &map.0, ow, &mut got),
                             _ => avx512::bilinear_image::<4, false>(&src, &map.0, ow, &mut got),
                         }
