@@ -544,7 +544,7 @@ impl<const GATHER: bool> Kernel<u8> for TinyPairs<'_, GATHER> {
     }
 
     #[inline(always)]
-    unsafe fn finish(&self, t: &Taps, slot: &[i32; STEP], dst: *mut u8, _: isize) {
+    unsafe fn finish(&self, t: &Taps, slot: &[i32; STEP], dst: *mut u8) {
         // SAFETY: every offset is a block start, below the `pairs` written
         // by `tiny_pairs`; `dst` as the caller guarantees.
         unsafe {
@@ -776,7 +776,7 @@ impl<const C: usize, const GATHER: bool> Kernel<u8> for Nearest8<'_, C, GATHER> 
     }
 
     #[inline(always)]
-    unsafe fn finish(&self, t: &NearestTaps, slot: &[i32; STEP], dst: *mut u8, _: isize) {
+    unsafe fn finish(&self, t: &NearestTaps, slot: &[i32; STEP], dst: *mut u8) {
         let base = self.0.data().as_ptr();
         // SAFETY: every offset in `t.safe` (and the slot) starts 4 bytes
         // inside the data (see `prepare`); `dst` as the caller guarantees.
@@ -895,7 +895,7 @@ fn floor_fraction(p: [__m512d; 2]) -> (__m512i, __m512) {
 /// - `dst` is valid for writes of `16·C` bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-unsafe fn step_bicubic<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, _ahead: isize) {
+unsafe fn step_bicubic<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8) {
     let (x0, tx) = floor_fraction(p.u);
     let (y0, ty) = floor_fraction(p.v);
     let (wx, wy) = (cubic_weights(tx), cubic_weights(ty));
@@ -1087,13 +1087,13 @@ trait Kernel<T> {
     /// The CPU supports AVX-512 F, BW, VL and VBMI; `x` and `slot` are what
     /// `prepare` made and filled for this step; `dst` is valid for writes of
     /// 16·C samples.
-    unsafe fn finish(&self, x: &Self::Prepared, slot: &[i32; STEP], dst: *mut T, ahead: isize);
+    unsafe fn finish(&self, x: &Self::Prepared, slot: &[i32; STEP], dst: *mut T);
 }
 
 /// A kernel that is one step function, all in `finish`.
 struct Steps<F>(F);
 
-impl<T, F: Fn(&Points, *mut T, isize)> Kernel<T> for Steps<F> {
+impl<T, F: Fn(&Points, *mut T)> Kernel<T> for Steps<F> {
     type Prepared = Points;
 
     #[inline(always)]
@@ -1102,8 +1102,8 @@ impl<T, F: Fn(&Points, *mut T, isize)> Kernel<T> for Steps<F> {
     }
 
     #[inline(always)]
-    unsafe fn finish(&self, x: &Points, _: &[i32; STEP], dst: *mut T, ahead: isize) {
-        (self.0)(x, dst, ahead)
+    unsafe fn finish(&self, x: &Points, _: &[i32; STEP], dst: *mut T) {
+        (self.0)(x, dst)
     }
 }
 
@@ -1129,7 +1129,7 @@ impl<const C: usize, const GATHER: bool> Kernel<u8> for Bilinear8<'_, C, GATHER>
     }
 
     #[inline(always)]
-    unsafe fn finish(&self, t: &Taps, slot: &[i32; STEP], dst: *mut u8, _: isize) {
+    unsafe fn finish(&self, t: &Taps, slot: &[i32; STEP], dst: *mut u8) {
         // SAFETY: forwarded from the caller (`slot` holds `t`'s offsets).
         unsafe {
             if C == 1 && GATHER {
@@ -1173,7 +1173,7 @@ fn fill<T: Copy + Default, const C: usize, K: Kernel<T>>(
         // prepared value and slot.
         unsafe {
             if let Some((px, dst)) = pending[at].take() {
-                kernel.finish(&px, &slots[at], dst, ahead);
+                kernel.finish(&px, &slots[at], dst);
             }
             let x = kernel.prepare(&next(), &mut slots[at], ahead);
             pending[at] = Some((x, chunk.as_mut_ptr()));
@@ -1184,7 +1184,7 @@ fn fill<T: Copy + Default, const C: usize, K: Kernel<T>>(
         let at = (k + i) % DEPTH;
         if let Some((px, dst)) = pending[at].take() {
             // SAFETY: as above, the last whole steps, in order.
-            unsafe { kernel.finish(&px, &slots[at], dst, ahead) };
+            unsafe { kernel.finish(&px, &slots[at], dst) };
         }
     }
     let slot = &mut slots[0];
@@ -1196,7 +1196,7 @@ fn fill<T: Copy + Default, const C: usize, K: Kernel<T>>(
         // SAFETY: as above; `buf` has 16·4 ≥ 16·C samples.
         unsafe {
             let x = kernel.prepare(&next(), slot, 0);
-            kernel.finish(&x, slot, buf.as_mut_ptr(), 0);
+            kernel.finish(&x, slot, buf.as_mut_ptr());
         }
         let n = rest.len();
         rest.copy_from_slice(&buf[..n]);
@@ -1410,10 +1410,10 @@ macro_rules! entry_points {
 /// The [`Kernel`] of a step function `$step::<…>` on `$src`.
 macro_rules! plain {
     ($src:ident, $step:ident, $($ca:tt)*) => {
-        Steps(|p: &Points, dst: *mut u8, ahead: isize| {
+        Steps(|p: &Points, dst: *mut u8| {
             // SAFETY: the entry points' callers vouch for the CPU and C;
             // `fill` passes pointers valid for 16·C bytes.
-            unsafe { $step::<$($ca)*>($src, p, dst, ahead) }
+            unsafe { $step::<$($ca)*>($src, p, dst) }
         })
     };
 }
