@@ -18,7 +18,9 @@
 //! needed), into `${XDG_CACHE_HOME:-~/.cache}/stn/libjpeg-turbo/`. Without
 //! apt stn uses its pure-Rust JPEG codecs (zune-jpeg, jpeg-encoder), which
 //! are slower but give the same kind of files; a system `libturbojpeg.so.0`
-//! is used too. Set `STN_SKIP_TURBOJPEG_FETCH=1` to skip the fetch.
+//! is used too. Beside it goes `libjpeg.so.62` from `libjpeg62-turbo` (the
+//! same source package's libjpeg API, for decoding row by row). Set
+//! `STN_SKIP_TURBOJPEG_FETCH=1` to skip the fetch.
 
 use std::env;
 use std::fs;
@@ -77,6 +79,8 @@ fn cache_dir() -> Option<PathBuf> {
 /// The TurboJPEG library's file name (its ABI, stable since libjpeg-turbo 1.2);
 /// keep in step with `codec::turbojpeg`.
 const TURBOJPEG_LIB: &str = "libturbojpeg.so.0";
+/// libjpeg-turbo's libjpeg 6.2 library; keep in step with `codec::libjpeg`.
+const LIBJPEG_LIB: &str = "libjpeg.so.62";
 
 /// Fetches `libturbojpeg.so.0` from Debian's `libturbojpeg0` package into
 /// `<stn cache>/libjpeg-turbo/` unless it is there already. Never fails the
@@ -101,6 +105,17 @@ fn turbojpeg() {
         }
     }
     println!("cargo:rustc-env=STN_TURBOJPEG_BUILD_PATH={}", lib.display());
+    // Its libjpeg API, from the same source package, beside it: the
+    // row-by-row decoder (`codec::libjpeg`). Optional.
+    let rows = dir.join(LIBJPEG_LIB);
+    if !rows.is_file() {
+        if let Err(e) = fetch_deb(&dir, "libjpeg62-turbo", LIBJPEG_LIB, &rows) {
+            println!(
+                "cargo:warning=stn: {LIBJPEG_LIB} not fetched ({e}); stn warp decodes big \
+                 JPEG files whole before warping them"
+            );
+        }
+    }
 }
 
 /// `apt-get download PACKAGE` into a temporary folder, then `dpkg-deb -x`

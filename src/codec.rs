@@ -22,6 +22,7 @@ use image::{
 use crate::affine::Size;
 use crate::error::Error;
 
+mod libjpeg;
 mod stitch;
 mod turbojpeg;
 
@@ -52,7 +53,140 @@ pub fn read_one_image(path: &Path, max_pixels: u64) -> Result<Image, Error> {
     read_image_with(path, max_pixels, true)
 }
 
+/// An image file read for `stn warp`: decoded, or a JPEG left to decode row
+/// by row while its rows are warped ([`JpegRows`]).
+pub enum OneImage {
+    /// Decoded, upright, with its profile.
+    Decoded(Image),
+    /// A JPEG to decode row by row.
+    Rows(JpegRows),
+}
+
+/// [`read_one_image`], except that a JPEG that libjpeg-turbo can decode row
+/// by row (baseline, grey or colour, upright, at least
+/// [`ROWS_MIN_BYTES`] of pixels), read while more than one thread is
+/// available, comes back undecoded as [`OneImage::Rows`].
+pub fn read_one_image_or_rows(path: &Path, max_pixels: u64) -> Result<OneImage, Error> {
+    let bytes = match read_file(path, max_pixels)? {
+        FileContent::Image(img) => return Ok(OneImage::Decoded(img)),
+        FileContent::Bytes(bytes) => bytes,
+    };
+    if rayon::current_num_threads() > 1 {
+        if let Some(rows) = JpegRows::new(path, &bytes, max_pixels) {
+            return Ok(OneImage::Rows(rows.with_bytes(bytes)));
+        }
+    }
+    decode_file(path, &bytes, max_pixels, true).map(OneImage::Decoded)
+}
+
+/// Pixels of a JPEG below which [`read_one_image_or_rows`] decodes as
+/// usual: on small images there is little to overlap.
+pub const ROWS_MIN_BYTES: usize = 4 << 20;
+
+/// A JPEG file that libjpeg-turbo decodes row by row ([`JpegRows::decode`]),
+/// with what its header says.
+pub struct JpegRows {
+    path: std::path::PathBuf,
+    bytes: Vec<u8>,
+    max_pixels: u64,
+    /// Its size in pixels.
+    pub size: Size,
+    /// 1 (grey) or 3 (RGB).
+    pub channels: u8,
+    /// Its ICC profile.
+    pub icc: Option<Vec<u8>>,
+}
+
+impl JpegRows {
+    /// The header of `bytes` if they are a JPEG fit for row-by-row decoding
+    /// (the decoder itself refuses progressive files when it starts).
+    fn new(path: &Path, bytes: &[u8], max_pixels: u64) -> Option<JpegRows> {
+        if !libjpeg::available() || jpeg_is_truncated(bytes) {
+            return None;
+        }
+        let reader = ImageReader::new(io::Cursor::new(bytes))
+            .with_guessed_format()
+            .ok()?;
+        if reader.format() != Some(ImageFormat::Jpeg) {
+            return None;
+        }
+        let mut decoder = reader.into_decoder().ok()?;
+        let (w, h) = decoder.dimensions();
+        let channels = match decoder.color_type() {
+            ColorType::L8 => 1u8,
+            ColorType::Rgb8 => 3,
+            _ => return None,
+        };
+        let size = Size::new(w, h);
+        let upright = decoder.orientation().ok()? == image::metadata::Orientation::NoTransforms;
+        if !upright
+            || pixels(size) > max_pixels
+            || (pixels(size) as usize).saturating_mul(usize::from(channels)) < ROWS_MIN_BYTES
+        {
+            return None;
+        }
+        let icc = decoder
+            .icc_profile()
+            .ok()
+            .flatten()
+            .filter(|p| !p.is_empty());
+        Some(JpegRows {
+            path: path.to_path_buf(),
+            bytes: Vec::new(),
+            max_pixels,
+            size,
+            channels,
+            icc,
+        })
+    }
+
+    fn with_bytes(self, bytes: Vec<u8>) -> JpegRows {
+        JpegRows { bytes, ..self }
+    }
+
+    /// Bytes of pixels: `width · height · channels`.
+    pub fn pixel_bytes(&self) -> usize {
+        pixels(self.size) as usize * usize::from(self.channels)
+    }
+
+    /// Decodes the pixels into `dst` ([`JpegRows::pixel_bytes`] bytes), calling
+    /// `done(n)` whenever the first `n` rows are complete. `false` if
+    /// libjpeg-turbo did not decode it after all (a progressive file, an
+    /// error, a warning about corrupt data): the rows handed over may then
+    /// be wrong, and [`JpegRows::decode_fully`] says what the file holds.
+    ///
+    /// # Safety
+    /// `dst` must be valid for writes of [`JpegRows::pixel_bytes`] bytes, and
+    /// nothing may access a row of it before `done` has handed it over.
+    pub unsafe fn decode(&self, dst: *mut u8, done: &mut dyn FnMut(usize)) -> bool {
+        let shape = (self.size.width, self.size.height, self.channels);
+        // SAFETY: the caller's promise.
+        unsafe { libjpeg::decode_rows(&self.bytes, shape, dst, done) }.is_ok()
+    }
+
+    /// Decodes the file as [`read_one_image`] does (after [`JpegRows::decode`]
+    /// failed: the general decoders then decode it or say why not).
+    pub fn decode_fully(self) -> Result<Image, Error> {
+        decode_file(&self.path, &self.bytes, self.max_pixels, true)
+    }
+}
+
+/// A file's content: decoded already (the raw Netpbm path), or its bytes.
+enum FileContent {
+    Image(Image),
+    Bytes(Vec<u8>),
+}
+
 fn read_image_with(path: &Path, max_pixels: u64, alone: bool) -> Result<Image, Error> {
+    match read_file(path, max_pixels)? {
+        FileContent::Image(img) => Ok(img),
+        FileContent::Bytes(bytes) => decode_file(path, &bytes, max_pixels, alone),
+    }
+}
+
+/// Reads a file, or standard input for `-`, within the size any image of
+/// `max_pixels` can have; a raw 8-bit Netpbm file straight into its image.
+fn read_file(path: &Path, max_pixels: u64) -> Result<FileContent, Error> {
     let read_err = |source| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -85,7 +219,7 @@ fn read_image_with(path: &Path, max_pixels: u64, alone: bool) -> Result<Image, E
             return Err(too_big());
         }
         if let Some(img) = read_raw_netpbm(&mut file, meta.len(), max_pixels).map_err(read_err)? {
-            return Ok(img);
+            return Ok(FileContent::Image(img));
         }
         // The size is known: one allocation of exactly that, read in place
         // (`File::read_to_end` sizes its buffer from the metadata).
@@ -97,7 +231,12 @@ fn read_image_with(path: &Path, max_pixels: u64, alone: bool) -> Result<Image, E
     if bytes.len() as u64 >= cap {
         return Err(too_big());
     }
-    match decode_with(&bytes, max_pixels, alone) {
+    Ok(FileContent::Bytes(bytes))
+}
+
+/// Decodes a file's `bytes` ([`decode_with`]), errors naming `path`.
+fn decode_file(path: &Path, bytes: &[u8], max_pixels: u64, alone: bool) -> Result<Image, Error> {
+    match decode_with(bytes, max_pixels, alone) {
         Ok(img) => Ok(img),
         Err(Decoded::TooLarge(w, h)) => Err(too_many_pixels(Size::new(w, h), max_pixels, path)),
         Err(Decoded::Error(source)) => Err(Error::Decode {
@@ -1380,6 +1519,111 @@ impl<T> Drop for Committer<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A JPEG of `w` × `h` noisy, smooth-ish pixels through `jpeg-encoder`.
+    fn jpeg_of(
+        w: u16,
+        h: u16,
+        grey: bool,
+        set: impl FnOnce(&mut jpeg_encoder::Encoder<&mut Vec<u8>>),
+    ) -> Vec<u8> {
+        let c = if grey { 1 } else { 3 };
+        let px: Vec<u8> = (0..usize::from(w) * usize::from(h) * c)
+            .map(|i| ((i * 7 + (i / 97) * 13) % 256) as u8 ^ ((i % 5) as u8 * 40))
+            .collect();
+        let mut out = Vec::new();
+        let mut e = jpeg_encoder::Encoder::new(&mut out, 85);
+        set(&mut e);
+        let layout = if grey {
+            jpeg_encoder::ColorType::Luma
+        } else {
+            jpeg_encoder::ColorType::Rgb
+        };
+        e.encode(&px, w, h, layout).unwrap();
+        out
+    }
+
+    /// Decodes through the row decoder, checking the rows are handed over
+    /// in order and all of them.
+    fn rows(bytes: &[u8], w: u32, h: u32, c: u8) -> Result<Vec<u8>, libjpeg::Failed> {
+        let mut px = vec![0u8; (w * h) as usize * usize::from(c)];
+        let mut seen = vec![0usize];
+        // SAFETY: `px` is ours and of the image's size.
+        let r = unsafe {
+            libjpeg::decode_rows(bytes, (w, h, c), px.as_mut_ptr(), &mut |n| seen.push(n))
+        };
+        r.map(|()| {
+            assert!(seen.windows(2).all(|p| p[0] < p[1]), "{seen:?}");
+            assert_eq!(*seen.last().unwrap(), h as usize);
+            px
+        })
+    }
+
+    /// The row decoder, wherever libjpeg-turbo is in use, gives exactly the
+    /// TurboJPEG decoder's pixels (the ones held to Pillow's in the
+    /// integration tests): every chroma subsampling, grey, sizes that are
+    /// not whole blocks, restart markers.
+    #[test]
+    fn row_decoder_gives_turbojpeg_pixels() {
+        if !turbojpeg::available() {
+            return; // STN_JPEG=rust, or no library: nothing uses it.
+        }
+        assert!(libjpeg::available(), "libjpeg.so.62 beside libturbojpeg");
+        use jpeg_encoder::SamplingFactor as F;
+        let cases: Vec<(u16, u16, bool, Option<F>, u16)> = vec![
+            (37, 29, false, Some(F::F_2_2), 0),
+            (301, 203, false, Some(F::F_2_2), 0),
+            (301, 203, false, Some(F::F_1_1), 0),
+            (301, 203, false, Some(F::F_2_1), 0),
+            (300, 200, false, Some(F::F_4_1), 0),
+            (123, 77, false, Some(F::F_1_2), 0),
+            (301, 203, true, None, 0),
+            (301, 203, false, Some(F::F_2_2), 5),
+        ];
+        for (w, h, grey, sampling, restart) in cases {
+            let jpg = jpeg_of(w, h, grey, |e| {
+                if let Some(f) = sampling {
+                    e.set_sampling_factor(f);
+                }
+                if restart > 0 {
+                    e.set_restart_interval(restart);
+                }
+            });
+            let want = turbojpeg::decode(&jpg, 1 << 30, false).expect("TurboJPEG decodes it");
+            let c = want.channels;
+            let got = rows(&jpg, w.into(), h.into(), c).expect("the row decoder decodes it");
+            assert!(
+                got == want.pixels,
+                "{w}x{h} grey {grey} {sampling:?} restart {restart}"
+            );
+        }
+    }
+
+    /// What the row decoder refuses before any row (a progressive file, a
+    /// size or layout other than the header's, no image at all) and what
+    /// makes it fail while decoding (corrupt data): errors, never a crash or
+    /// a message on standard error.
+    #[test]
+    fn row_decoder_refuses_and_fails_cleanly() {
+        if !turbojpeg::available() {
+            return;
+        }
+        use libjpeg::Failed;
+        let jpg = jpeg_of(64, 48, false, |_| {});
+        assert!(rows(&jpg, 64, 48, 3).is_ok());
+        assert_eq!(rows(&jpg, 64, 47, 3), Err(Failed::Unsuitable));
+        assert_eq!(rows(&jpg, 64, 48, 1), Err(Failed::Unsuitable));
+        let progressive = jpeg_of(64, 48, false, |e| e.set_progressive(true));
+        assert_eq!(rows(&progressive, 64, 48, 3), Err(Failed::Unsuitable));
+        // SOI then EOI: libjpeg's error_exit ("no image"), caught.
+        assert_eq!(
+            rows(&[0xFF, 0xD8, 0xFF, 0xD9], 64, 48, 3),
+            Err(Failed::Unsuitable)
+        );
+        // The scan cut short (then EOI): a warning, so a failure.
+        let cut = [&jpg[..jpg.len() * 2 / 3], &[0xFF, 0xD9][..]].concat();
+        assert!(matches!(rows(&cut, 64, 48, 3), Err(Failed::Decoding(_))));
+    }
 
     #[test]
     fn format_from_extension() {

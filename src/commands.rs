@@ -8,14 +8,18 @@ use crate::codec;
 use crate::config::{MatrixSource, WarpTask};
 use crate::error::{Error, Exit};
 use crate::net::{Builtin, BUILTINS};
+use crate::overlap;
 use crate::transform::{Homography, Transform};
 use crate::warp;
 
 /// `stn warp`: decode, resolve the theta, warp, encode, write.
 pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
     refuse_overwriting_input(task)?;
-    let img = codec::read_one_image(&task.input, max_pixels)?;
-    let input = Size::new(img.pixels.width(), img.pixels.height());
+    let img = codec::read_one_image_or_rows(&task.input, max_pixels)?;
+    let input = match &img {
+        codec::OneImage::Decoded(img) => Size::new(img.pixels.width(), img.pixels.height()),
+        codec::OneImage::Rows(jpeg) => jpeg.size,
+    };
     let output = task.sampling.size.unwrap_or(input);
     codec::check_pixels(output, max_pixels, &task.output)?;
     let opts = task.sampling.options;
@@ -36,10 +40,22 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
         }
         MatrixSource::Tps(t) => t.clone().into(),
     };
-    let warped = warp::warp_image(&img.pixels, &theta, output, &opts)?;
-    drop(img.pixels);
-    let icc = img.icc.as_deref();
-    match codec::write_image(&warped, icc, task.format, task.encoding, &task.output) {
+    let warped = match img {
+        codec::OneImage::Decoded(img) => codec::Image {
+            pixels: warp::warp_image(&img.pixels, &theta, output, &opts)?,
+            icc: img.icc,
+        },
+        // Decoded and warped at once (a big JPEG, more than one thread).
+        codec::OneImage::Rows(jpeg) => overlap::warp_jpeg(jpeg, &theta, output, &opts)?,
+    };
+    let icc = warped.icc.as_deref();
+    match codec::write_image(
+        &warped.pixels,
+        icc,
+        task.format,
+        task.encoding,
+        &task.output,
+    ) {
         Ok(note) => {
             if let Some(note) = note {
                 eprintln!("stn: note: {}: {note}", task.output.display());

@@ -13,6 +13,7 @@ pub mod inputs;
 pub mod interrupt;
 pub mod malloc;
 pub mod net;
+pub mod overlap;
 pub mod overlay;
 pub mod pipeline;
 pub mod report;

@@ -343,33 +343,98 @@ fn issue_11_format_pnm_in_a_batch_writes_pnm_files() {
     assert_eq!(magic, "P6");
 }
 
-/// A JPEG big enough (≥ 4 MiB decoded) that a two-thread `stn warp` gets its
-/// pages and output buffer ready on a second thread while it decodes (and
-/// encodes in two stitched strips): the same pixels and bytes as on one
-/// thread, which does neither.
+/// A JPEG big enough (≥ 4 MiB decoded) that a two-thread `stn warp` warps it
+/// while decoding it row by row (and encodes in two stitched strips): the
+/// same bytes as on one thread, which decodes it whole first. Every
+/// interpolation and padding, a homography (whose bands wait for the whole
+/// image), grey and colour.
 #[test]
 fn big_jpeg_warps_the_same_on_one_and_two_threads() {
     let env = Env::new();
-    let img = DynamicImage::ImageRgb8(image::RgbImage::from_fn(1600, 1200, |x, y| {
+    let rgb = DynamicImage::ImageRgb8(image::RgbImage::from_fn(1600, 1200, |x, y| {
         image::Rgb([(x / 7) as u8, (y / 5) as u8, ((x * y) % 251) as u8])
     }));
-    let png = env.path("big.png");
-    util::save_png(&img, &png);
-    env.assert_ok(&["warp", IDENTITY, png.to_str().unwrap(), "-o", "big.jpg"]);
-    let jpg = env.path("big.jpg");
+    let grey = DynamicImage::ImageLuma8(image::GrayImage::from_fn(2400, 1800, |x, y| {
+        image::Luma([((x * 3 + y * 5) % 256) as u8 ^ ((x * y) % 7) as u8])
+    }));
     let theta = "--theta=0.87,-0.23,0.05,0.23,0.87,-0.03";
-    for (threads, out) in [("1", "one.jpg"), ("2", "two.jpg")] {
-        env.assert_ok(&[
-            "-j",
-            threads,
-            "warp",
-            theta,
-            jpg.to_str().unwrap(),
-            "-o",
-            out,
-        ]);
+    let runs: [&[&str]; 6] = [
+        &[theta],
+        &[theta, "--interp", "bicubic"],
+        &[theta, "--interp", "nearest", "--padding", "border"],
+        &[theta, "--padding", "reflection", "--align-corners"],
+        &["--theta=-0.9,0.3,0.1,0.2,1.1,0.2", "--size", "1000x1500"],
+        &[
+            "--corners=10,20,1500,5,1590,1190,30,1100",
+            "--size",
+            "1200x900",
+        ],
+    ];
+    for (name, img) in [("rgb", &rgb), ("grey", &grey)] {
+        let png = env.path(&format!("{name}.png"));
+        util::save_png(img, &png);
+        let jpg = format!("{name}.jpg");
+        env.assert_ok(&["warp", IDENTITY, png.to_str().unwrap(), "-o", &jpg]);
+        for (k, opts) in runs.iter().enumerate() {
+            let outs = ["1", "2"].map(|threads| {
+                let out = format!("{name}_{k}_{threads}.jpg");
+                let mut args = vec!["-j", threads, "warp"];
+                args.extend_from_slice(opts);
+                args.extend_from_slice(&[&jpg, "-o", &out]);
+                env.assert_ok(&args);
+                std::fs::read(env.path(&out)).unwrap()
+            });
+            assert!(outs[0] == outs[1], "{name} {opts:?}");
+        }
     }
-    let (one, two) = (env.path("one.jpg"), env.path("two.jpg"));
-    assert!(std::fs::read(&one).unwrap() == std::fs::read(&two).unwrap());
-    assert_eq!(util::load(&two).dimensions(), (1600, 1200));
+}
+
+/// Big JPEG files that the row-by-row decoder does not decode (progressive;
+/// corrupt data, which it only notices midway) give on two threads what
+/// they give on one: the same image, or the same error.
+#[test]
+fn big_jpeg_the_row_decoder_declines_behaves_as_on_one_thread() {
+    let env = Env::new();
+    let (w, h) = (1600u16, 1200u16);
+    let px: Vec<u8> = (0..usize::from(w) * usize::from(h) * 3)
+        .map(|i| ((i * 31) % 253) as u8)
+        .collect();
+    let mut progressive = Vec::new();
+    let mut e = jpeg_encoder::Encoder::new(&mut progressive, 90);
+    e.set_progressive(true);
+    e.encode(&px, w, h, jpeg_encoder::ColorType::Rgb).unwrap();
+    std::fs::write(env.path("progressive.jpg"), &progressive).unwrap();
+    let mut plain = Vec::new();
+    jpeg_encoder::Encoder::new(&mut plain, 90)
+        .encode(&px, w, h, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    // The scan cut at two thirds, then the end-of-image marker.
+    let cut = [&plain[..plain.len() * 2 / 3], &[0xFF, 0xD9][..]].concat();
+    std::fs::write(env.path("cut.jpg"), &cut).unwrap();
+    for input in ["progressive.jpg", "cut.jpg"] {
+        let runs = ["1", "2"].map(|threads| {
+            let out = format!("{input}_{threads}.ppm");
+            let o = env.run(&[
+                "-j",
+                threads,
+                "warp",
+                "--theta=0.9,-0.2,0,0.2,0.9,0",
+                input,
+                "-o",
+                &out,
+            ]);
+            let written = std::fs::read(env.path(&out)).ok();
+            (
+                o.status.code(),
+                String::from_utf8_lossy(&o.stderr).replace(&out, "OUT"),
+                written,
+            )
+        });
+        assert!(
+            runs[0] == runs[1],
+            "{input}: {:?} vs {:?}",
+            (&runs[0].0, &runs[0].1),
+            (&runs[1].0, &runs[1].1)
+        );
+    }
 }

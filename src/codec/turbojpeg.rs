@@ -1,7 +1,8 @@
 //! libjpeg-turbo through its TurboJPEG C API, loaded at run time: JPEG
 //! decoding and encoding at the speed of the library OpenCV and Pillow use
-//! (and with its pixels: the same IDCT and chroma upsampling). The only file
-//! that touches the library.
+//! (and with its pixels: the same IDCT and chroma upsampling). With
+//! [`super::libjpeg`] (the same library's row-by-row decoder), the only files
+//! that touch libjpeg-turbo.
 //!
 //! The library is looked for, in order: `STN_TURBOJPEG_LIB` (a path), the
 //! per-user cache `build.rs` fills (`${XDG_CACHE_HOME:-~/.cache}/stn/libjpeg-turbo/`),
@@ -59,6 +60,8 @@ struct Api {
     ) -> c_int,
     buf_size: unsafe extern "C" fn(c_int, c_int, c_int) -> c_ulong,
     error: unsafe extern "C" fn(Handle) -> *mut c_char,
+    /// Where it was loaded from (a bare file name: the loader's search).
+    path: PathBuf,
     /// Keeps the functions above loaded.
     _lib: libloading::Library,
 }
@@ -116,6 +119,7 @@ fn load(path: &PathBuf) -> Result<Api, libloading::Error> {
             compress: *lib.get(b"tjCompress2\0")?,
             buf_size: *lib.get(b"tjBufSize\0")?,
             error: *lib.get(b"tjGetErrorStr2\0")?,
+            path: path.clone(),
             _lib: lib,
         })
     }
@@ -151,6 +155,12 @@ fn api() -> Option<&'static Api> {
 /// Whether JPEG files go through libjpeg-turbo in this process.
 pub fn available() -> bool {
     api().is_some()
+}
+
+/// The path the library was loaded from (a bare file name if the dynamic
+/// loader found it), or `None` if it is not in use.
+pub fn loaded_from() -> Option<&'static std::path::Path> {
+    api().map(|a| a.path.as_path())
 }
 
 /// One thread's TurboJPEG handles (a handle is not to be shared between

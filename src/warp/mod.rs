@@ -252,6 +252,7 @@ pub fn warp_into_with<T: Sample>(
         width: dst.width,
         height: dst.height,
         initialised: true,
+        first_row: None,
     };
     warp_out(src, out, transform, opts, isa);
 }
@@ -357,9 +358,13 @@ fn prefetch_small<T>(data: &[T]) {
 struct Out<'a, T> {
     data: &'a mut [MaybeUninit<T>],
     width: usize,
+    /// Rows in `data`.
     height: usize,
     /// Whether every element of `data` is initialised.
     initialised: bool,
+    /// `None` for a whole output image; for a band of a larger output
+    /// ([`Bands`]), the output row that `data`'s first row is.
+    first_row: Option<usize>,
 }
 
 /// `data` as possibly uninitialised samples.
@@ -415,7 +420,18 @@ fn warp_out<T: Sample>(
         Size::new(dst.width as u32, dst.height as u32),
         opts.align_corners,
     );
-    let grid = &*grid;
+    warp_grid(src, dst, &*grid, opts, isa);
+}
+
+/// [`warp_out`] through a grid built for the whole output (of which `dst`
+/// may be a band, see [`Out::first_row`]); `src` and `dst` are checked.
+fn warp_grid<T: Sample>(
+    src: ImageRef<'_, T>,
+    dst: Out<'_, T>,
+    grid: &dyn Grid,
+    opts: &WarpOptions,
+    isa: Isa,
+) {
     match src.channels {
         1 => dispatch::<T, 1>(src, dst, grid, opts, isa),
         2 => dispatch::<T, 2>(src, dst, grid, opts, isa),
@@ -457,6 +473,7 @@ fn simd_or_spec<T: Sample, const C: usize, K: scalar::Kernel>(
             width: dst.width,
             height: dst.height,
             initialised: dst.initialised,
+            first_row: dst.first_row,
         };
         let src = ImageRef {
             data: plane.data(),
@@ -476,6 +493,7 @@ fn simd_or_spec<T: Sample, const C: usize, K: scalar::Kernel>(
             width: dst.width,
             height: dst.height,
             initialised: dst.initialised,
+            first_row: dst.first_row,
         };
         let src = ImageRef {
             data: plane.data(),
@@ -757,7 +775,10 @@ fn simd_rows<const C: usize, K: scalar::Kernel>(
     let zeros = opts.padding == Padding::Zeros;
     match grid.as_affine() {
         Some(map)
-            if zeros && dst.width < SIMD_SPAN_MIN && dst.width * dst.height <= SIMD_IMAGE_MAX =>
+            if zeros
+                && dst.first_row.is_none()
+                && dst.width < SIMD_SPAN_MIN
+                && dst.width * dst.height <= SIMD_IMAGE_MAX =>
         {
             simd.image(plane, map, dst.width, Out::band(dst.initialised, dst.data))
         }
@@ -877,10 +898,10 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
         }
         Some(Plan { ra, a, b, rb })
     };
-    let initialised = dst.initialised;
+    let (initialised, first_row) = (dst.initialised, dst.first_row.unwrap_or(0));
     let band = |(k, rows): (usize, &mut [MaybeUninit<T>])| {
         let rows = Out::band(initialised, rows);
-        let first = k * BAND_ROWS;
+        let first = first_row + k * BAND_ROWS;
         let mut plans = [None; BAND_ROWS];
         for (r, p) in plans.iter_mut().take(rows.len() / row_len).enumerate() {
             *p = plan(first + r);
@@ -920,7 +941,11 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
         }
     };
     let chunk = row_len * BAND_ROWS;
-    if dst.width * dst.height < PARALLEL_MIN_PIXELS || rayon::current_num_threads() == 1 {
+    // A band of a larger output ([`Bands`]) runs on the caller's thread.
+    if dst.width * dst.height < PARALLEL_MIN_PIXELS
+        || rayon::current_num_threads() == 1
+        || dst.first_row.is_some()
+    {
         dst.data.chunks_mut(chunk).enumerate().for_each(band);
     } else {
         dst.data.par_chunks_mut(chunk).enumerate().for_each(band);
@@ -1086,6 +1111,7 @@ where
             width: w,
             height: h,
             initialised: false,
+            first_row: None,
         },
         transform,
         opts,
@@ -1096,6 +1122,107 @@ where
     // by a kernel or with zeros, including for empty inputs).
     unsafe { data.set_len(len) };
     Ok(ImageBuffer::from_raw(out.width, out.height, data).expect("buffer sized above"))
+}
+
+/// A warp run band by band: the grid is built once, and each call to
+/// [`Bands::rows_into`] samples a range of output rows, on the calling thread.
+/// A caller can then warp rows as soon as the source rows they read exist
+/// (`stn warp` warps a JPEG while it is still being decoded) and spread the
+/// bands over threads itself. The samples are exactly [`warp_into`]'s.
+pub struct Bands<'a, T> {
+    src: ImageRef<'a, T>,
+    grid: Box<dyn Grid + 'a>,
+    out: Size,
+    opts: WarpOptions,
+    isa: Isa,
+}
+
+impl<'a, T: Sample> Bands<'a, T> {
+    /// Prepares the warp of `src` through `transform` to an output of size `out`.
+    ///
+    /// # Panics
+    /// As [`warp_into`], for `src`.
+    pub fn new(
+        src: ImageRef<'a, T>,
+        transform: &'a Transform,
+        out: Size,
+        opts: &WarpOptions,
+    ) -> Self {
+        assert!((1..=4).contains(&src.channels), "1 to 4 channels");
+        assert_eq!(src.data.len(), src.width * src.height * src.channels);
+        let grid = grid::build(
+            transform,
+            Size::new(src.width as u32, src.height as u32),
+            out,
+            opts.align_corners,
+        );
+        Bands {
+            src,
+            grid,
+            out,
+            opts: *opts,
+            isa: Isa::detect(),
+        }
+    }
+
+    /// How many of the source's first rows output rows `first .. first + n`
+    /// can read (taps, and a row of margin for the SIMD kernels' wide
+    /// loads), at most the source's height: for an affine grid with zero or
+    /// border padding, from the rows' four corners; the whole source
+    /// otherwise.
+    pub fn source_rows(&self, first: usize, n: usize) -> usize {
+        let h = self.src.height;
+        let (w, last) = (self.out.width as usize, (first + n).saturating_sub(1));
+        let (Some(map), Padding::Zeros | Padding::Border) =
+            (self.grid.as_affine(), self.opts.padding)
+        else {
+            return h;
+        };
+        let [_, _, _, d, e, f] = map.0;
+        let v = |j: usize, i: usize| d * j as f64 + e * i as f64 + f;
+        let right = w.saturating_sub(1);
+        let top = [v(0, first), v(right, first), v(0, last), v(right, last)]
+            .into_iter()
+            .fold(f64::NEG_INFINITY, f64::max);
+        // Bicubic reads rows floor(v) - 1 ..= floor(v) + 2; one more row of
+        // margin; border padding reads row 0 even when every point is above.
+        let rows = (top.floor() + 4.0).max(4.0);
+        if rows.is_finite() && rows < h as f64 {
+            rows as usize
+        } else {
+            h
+        }
+    }
+
+    /// Writes output rows `first ..` into `rows`, whole rows of the output
+    /// (`width · channels` samples each), on this thread.
+    ///
+    /// # Panics
+    /// If `rows` is not whole rows, or they are not inside the output.
+    pub fn rows_into(&self, first: usize, rows: &mut [MaybeUninit<T>]) {
+        let (w, h) = (self.out.width as usize, self.out.height as usize);
+        let row_len = w * self.src.channels;
+        if row_len == 0 {
+            return;
+        }
+        assert_eq!(rows.len() % row_len, 0, "whole rows");
+        let n = rows.len() / row_len;
+        assert!(first <= h && n <= h - first, "rows outside the output");
+        if self.src.data.is_empty() {
+            for x in rows.iter_mut() {
+                x.write(T::default());
+            }
+            return;
+        }
+        let dst = Out {
+            data: rows,
+            width: w,
+            height: n,
+            initialised: false,
+            first_row: Some(first),
+        };
+        warp_grid(self.src, dst, &*self.grid, &self.opts, self.isa);
+    }
 }
 
 /// Warps a decoded image through `transform` to an image of size `out`,

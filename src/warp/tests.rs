@@ -641,3 +641,116 @@ fn batch_equals_one_warp_per_image() {
         }
     }
 }
+
+/// [`super::Bands`]: output rows warped band by band, in pieces of any
+/// height, are exactly the whole warp's (every interpolation, padding and
+/// alignment, affine and projective, 1 to 4 channels, outputs narrow enough
+/// for the whole-image SIMD pass); and each piece reads no source row at or
+/// past [`super::Bands::source_rows`]: with those rows replaced by other
+/// values, it is still the same.
+#[test]
+fn bands_equal_the_whole_warp_and_read_only_their_source_rows() {
+    let mut rng = Rng(0x5EED_BA4D);
+    for case in 0..120 {
+        let c = 1 + case % 4;
+        let (w, h) = (2 + rng.below(300), 2 + rng.below(260));
+        let (ow, oh) = (1 + rng.below(300), 1 + rng.below(200));
+        let src: Vec<u8> = (0..w * h * c).map(|_| rng.below(256) as u8).collect();
+        let theta = if rng.below(2) == 0 {
+            rts(
+                rng.real(-40.0, 40.0),
+                rng.real(0.5, 1.5),
+                rng.real(-0.3, 0.3),
+                rng.real(-0.3, 0.3),
+            )
+        } else {
+            Affine(std::array::from_fn(|_| rng.real(-1.2, 1.2)))
+        };
+        let t = if case % 5 == 4 {
+            Transform::Projective(Homography([
+                theta.0[0],
+                theta.0[1],
+                theta.0[2],
+                theta.0[3],
+                theta.0[4],
+                theta.0[5],
+                rng.real(-0.2, 0.2),
+                rng.real(-0.2, 0.2),
+                1.0,
+            ]))
+        } else {
+            Transform::Affine(theta)
+        };
+        let opts = WarpOptions {
+            interp: [Interp::Bilinear, Interp::Nearest, Interp::Bicubic][rng.below(3)],
+            padding: [Padding::Zeros, Padding::Border, Padding::Reflection][rng.below(3)],
+            align_corners: rng.below(2) == 0,
+        };
+        let mut want = vec![0u8; ow * oh * c];
+        warp_into_with(
+            ImageRef {
+                data: &src,
+                width: w,
+                height: h,
+                channels: c,
+            },
+            ImageMut {
+                data: &mut want,
+                width: ow,
+                height: oh,
+                channels: c,
+            },
+            &t,
+            &opts,
+            Isa::detect(),
+        );
+        let out = crate::affine::Size::new(ow as u32, oh as u32);
+        let bands = super::Bands::new(
+            ImageRef {
+                data: &src,
+                width: w,
+                height: h,
+                channels: c,
+            },
+            &t,
+            out,
+            &opts,
+        );
+        let row = ow * c;
+        let mut first = 0;
+        while first < oh {
+            let n = (1 + rng.below(70)).min(oh - first);
+            let want = &want[first * row..(first + n) * row];
+            let mut got = vec![std::mem::MaybeUninit::new(0u8); n * row];
+            bands.rows_into(first, &mut got);
+            let got: Vec<u8> = got.iter().map(|x| unsafe { x.assume_init() }).collect();
+            let what =
+                format!("case {case}: {w}x{h}x{c} -> {ow}x{oh}, {t:?}, {opts:?}, rows {first}+{n}");
+            assert!(got == want, "{what}");
+            let need = bands.source_rows(first, n);
+            assert!(need <= h, "{what}");
+            if need < h {
+                let mut poisoned = src.clone();
+                for x in &mut poisoned[need * w * c..] {
+                    *x = !*x;
+                }
+                let other = super::Bands::new(
+                    ImageRef {
+                        data: &poisoned,
+                        width: w,
+                        height: h,
+                        channels: c,
+                    },
+                    &t,
+                    out,
+                    &opts,
+                );
+                let mut got = vec![std::mem::MaybeUninit::new(0u8); n * row];
+                other.rows_into(first, &mut got);
+                let got: Vec<u8> = got.iter().map(|x| unsafe { x.assume_init() }).collect();
+                assert!(got == want, "{what}: reads past source row {need}");
+            }
+            first += n;
+        }
+    }
+}
