@@ -549,10 +549,23 @@ pub fn encode_to<W: Write + Seek>(
     path: &Path,
     out: &mut W,
 ) -> Result<Option<String>, Error> {
+    encode_with(img, icc, format, enc, path, out, None)
+}
+
+/// [`encode_to`], with a JPEG's strips perhaps encoded already.
+fn encode_with<W: Write + Seek>(
+    img: &DynamicImage,
+    icc: Option<&[u8]>,
+    format: ImageFormat,
+    enc: Encoding,
+    path: &Path,
+    out: &mut W,
+    pre: Option<&JpegStrips>,
+) -> Result<Option<String>, Error> {
     let encode_err = |source| encode_error(path, source);
     let (written, icc_kept) = match format {
         ImageFormat::Jpeg => {
-            let written = jpeg(img, icc, enc.jpeg_quality, out).map_err(encode_err)?;
+            let written = jpeg(img, icc, enc.jpeg_quality, out, pre).map_err(encode_err)?;
             (written, true)
         }
         ImageFormat::Png => {
@@ -619,6 +632,7 @@ fn jpeg<W: Write>(
     icc: Option<&[u8]>,
     quality: u8,
     out: &mut W,
+    pre: Option<&JpegStrips>,
 ) -> Result<ColorType, ImageError> {
     use jpeg_encoder::ColorType as J;
     let converted;
@@ -652,51 +666,37 @@ fn jpeg<W: Write>(
         turbo: turbojpeg::available(),
     };
     let grey = layout == J::Luma;
-    // An MCU is one 8×8 block for grey, 16×16 pixels for 4:2:0 colour.
-    let mcu = if grey { 8 } else { 16 };
-    let mcus_per_row = w.div_ceil(mcu);
-    // Up to JPEG_STRIPS strips of at least JPEG_MIN_STRIP_ROWS rows, whole
-    // MCU rows each; the restart interval (MCUs per strip) must fit in 16 bits.
-    // Stitched strips are one pass's bytes whatever their number, so on one
-    // thread there is no need for them; joined with restart markers they are
-    // not, and their number must not depend on the thread count.
-    let wanted = if pixels.turbo && rayon::current_num_threads() == 1 {
-        1
-    } else {
-        (h / JPEG_MIN_STRIP_ROWS).clamp(1, JPEG_STRIPS)
+    // Strips encoded ahead of time (`JpegStrips`), if they are this image's.
+    let pre = pre.filter(|p| {
+        (p.plan.width, p.plan.height, p.bpp, p.quality, p.plan.turbo)
+            == (w, h, bpp, quality, pixels.turbo)
+    });
+    let plan = match pre {
+        Some(p) => p.plan,
+        None => StripPlan::new(w, h, grey, pixels.turbo, rayon::current_num_threads() == 1),
     };
-    let strip_rows = h
-        .div_ceil(wanted)
-        .next_multiple_of(mcu)
-        .min(65535 / mcus_per_row * mcu)
-        .max(mcu);
-    let strips = h.div_ceil(strip_rows);
-    // Strips through libjpeg-turbo are stitched into one pass's bytes (see
-    // `stitch`), from the JPEG of each strip's last two MCUs.
-    let stitched = pixels.turbo && strips > 1 && mcus_per_row >= 2;
+    let mut ready = pre
+        .map(|p| std::mem::take(&mut *p.parts.lock().unwrap_or_else(|e| e.into_inner())))
+        .unwrap_or_default();
+    ready.resize_with(plan.strips as usize, || None);
     let parts = {
         use rayon::prelude::*;
-        (0..strips)
+        ready
             .into_par_iter()
-            .map(|k| {
-                let y0 = k * strip_rows;
-                let rows = strip_rows.min(h - y0);
-                // jpeg-encoder writes the profile itself, into the first strip.
-                let icc = if k == 0 && !pixels.turbo { icc } else { None };
-                let v = pixels.encode(y0, rows, icc, quality)?;
-                let layout = JpegLayout::of(&v)
-                    .ok_or_else(|| jpeg_error("unexpected JPEG structure from the encoder"))?;
-                let tail = if stitched {
-                    let last = y0 + (rows - 1) / mcu * mcu;
-                    let x0 = (mcus_per_row - 2) * mcu;
-                    pixels.encode_region(x0, last, y0 + rows - last, quality)
-                } else {
-                    None
-                };
-                Ok((v, layout, tail))
+            .enumerate()
+            .map(|(k, part)| match part {
+                Some(part) => Ok(part),
+                None => plan.encode(&pixels, k as u32, icc, quality),
             })
             .collect::<Result<Vec<_>, ImageError>>()?
     };
+    let StripPlan {
+        strip_rows,
+        stitched,
+        mcus_per_row,
+        mcu,
+        ..
+    } = plan;
     let icc = if pixels.turbo { icc } else { None };
     if stitched {
         let tails: Option<Vec<&[u8]>> = parts.iter().map(|p| p.2.as_deref()).collect();
@@ -712,6 +712,172 @@ fn jpeg<W: Write>(
     let interval = (mcus_per_row * (strip_rows / mcu)) as u16;
     join_strips(&parts, h, interval, icc, out)?;
     Ok(written)
+}
+
+/// One strip as encoded: the JPEG of its rows, where things are in it, and
+/// (to stitch it) the JPEG of its last two MCUs.
+type Part = (Vec<u8>, JpegLayout, Option<Vec<u8>>);
+
+/// How a JPEG is cut into strips ([`jpeg`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StripPlan {
+    width: u32,
+    height: u32,
+    /// Pixels per MCU side: 8 for grey, 16 for 4:2:0 colour.
+    mcu: u32,
+    mcus_per_row: u32,
+    strip_rows: u32,
+    strips: u32,
+    /// Whether the strips are stitched into one pass's bytes (else joined
+    /// with restart markers).
+    stitched: bool,
+    turbo: bool,
+}
+
+impl StripPlan {
+    fn new(w: u32, h: u32, grey: bool, turbo: bool, one_thread: bool) -> StripPlan {
+        Self::with_strips(
+            w,
+            h,
+            grey,
+            turbo,
+            if turbo && one_thread { 1 } else { JPEG_STRIPS },
+        )
+    }
+
+    /// Up to `most` strips of at least [`JPEG_MIN_STRIP_ROWS`] rows, whole
+    /// MCU rows each; the restart interval (MCUs per strip) must fit in 16
+    /// bits. Stitched strips are one pass's bytes whatever their number, so
+    /// on one thread there is no need for them; joined with restart markers
+    /// they are not, and their number must not depend on the thread count.
+    fn with_strips(w: u32, h: u32, grey: bool, turbo: bool, most: u32) -> StripPlan {
+        let mcu = if grey { 8 } else { 16 };
+        let mcus_per_row = w.div_ceil(mcu);
+        let wanted = (h / JPEG_MIN_STRIP_ROWS).clamp(1, most);
+        let strip_rows = h
+            .div_ceil(wanted)
+            .next_multiple_of(mcu)
+            .min(65535 / mcus_per_row.max(1) * mcu)
+            .max(mcu);
+        let strips = h.div_ceil(strip_rows);
+        StripPlan {
+            width: w,
+            height: h,
+            mcu,
+            mcus_per_row,
+            strip_rows,
+            strips,
+            // Strips through libjpeg-turbo are stitched into one pass's bytes
+            // (see `stitch`), from the JPEG of each strip's last two MCUs.
+            stitched: turbo && strips > 1 && mcus_per_row >= 2,
+            turbo,
+        }
+    }
+
+    /// The rows of strip `k`: the first, and how many.
+    fn rows(&self, k: u32) -> (u32, u32) {
+        let y0 = k * self.strip_rows;
+        (y0, self.strip_rows.min(self.height - y0))
+    }
+
+    /// Encodes strip `k` of `pixels` (the whole image, or from the strip's
+    /// first row on).
+    fn encode(
+        &self,
+        pixels: &Pixels<'_>,
+        k: u32,
+        icc: Option<&[u8]>,
+        quality: u8,
+    ) -> Result<Part, ImageError> {
+        let (y0, rows) = self.rows(k);
+        let mcu = self.mcu;
+        // jpeg-encoder writes the profile itself, into the first strip.
+        let icc = if k == 0 && !pixels.turbo { icc } else { None };
+        let v = pixels.encode(y0, rows, icc, quality)?;
+        let layout = JpegLayout::of(&v)
+            .ok_or_else(|| jpeg_error("unexpected JPEG structure from the encoder"))?;
+        let tail = if self.stitched {
+            let last = y0 + (rows - 1) / mcu * mcu;
+            let x0 = (self.mcus_per_row - 2) * mcu;
+            pixels.encode_region(x0, last, y0 + rows - last, quality)
+        } else {
+            None
+        };
+        Ok((v, layout, tail))
+    }
+}
+
+/// A JPEG's strips encoded while the rest of the image is still being made
+/// (`stn warp` on one big JPEG: each strip as soon as its rows are warped),
+/// for [`write_image_with`] to stitch. Only through libjpeg-turbo.
+pub struct JpegStrips {
+    plan: StripPlan,
+    quality: u8,
+    bpp: usize,
+    parts: Mutex<Vec<Option<Part>>>,
+}
+
+impl JpegStrips {
+    /// The strips of a `width` × `height` JPEG of 8-bit grey (1) or RGB (3)
+    /// pixels at `quality`, `most` of them: `None` without libjpeg-turbo or
+    /// if its strips would not be stitched.
+    pub fn new(
+        width: u32,
+        height: u32,
+        channels: u8,
+        quality: u8,
+        most: u32,
+    ) -> Option<JpegStrips> {
+        let plan =
+            StripPlan::with_strips(width, height, channels == 1, turbojpeg::available(), most);
+        (plan.stitched && matches!(channels, 1 | 3) && width <= 65535 && height <= 65535).then(
+            || JpegStrips {
+                plan,
+                quality,
+                bpp: usize::from(channels),
+                parts: Mutex::new((0..plan.strips).map(|_| None).collect()),
+            },
+        )
+    }
+
+    /// How many strips.
+    pub fn strips(&self) -> u32 {
+        self.plan.strips
+    }
+
+    /// The rows of strip `k`: the first, and how many.
+    pub fn rows(&self, k: u32) -> (u32, u32) {
+        self.plan.rows(k)
+    }
+
+    /// Encodes strip `k` from its rows' samples (`rows · width · channels`
+    /// bytes); a strip that fails is left to be encoded (and its error
+    /// reported) when the image is written.
+    pub fn encode(&self, k: u32, rows: &[u8]) {
+        let (y0, n) = self.plan.rows(k);
+        let row_bytes = self.plan.width as usize * self.bpp;
+        assert_eq!(rows.len(), n as usize * row_bytes, "strip size");
+        let pixels = Pixels {
+            bytes: rows,
+            layout: if self.bpp == 1 {
+                jpeg_encoder::ColorType::Luma
+            } else {
+                jpeg_encoder::ColorType::Rgb
+            },
+            bpp: self.bpp,
+            row_bytes,
+            width: self.plan.width as u16,
+            turbo: true,
+        };
+        // `pixels` starts at row y0: encode as strip 0 of a plan shifted up.
+        let shifted = StripPlan {
+            height: self.plan.height - y0,
+            ..self.plan
+        };
+        if let Ok(part) = shifted.encode(&pixels, 0, None, self.quality) {
+            self.parts.lock().unwrap_or_else(|e| e.into_inner())[k as usize] = Some(part);
+        }
+    }
 }
 
 /// Strips per JPEG at most: the unit of parallel encoding. Joined with
@@ -1153,12 +1319,25 @@ pub fn write_image(
     enc: Encoding,
     path: &Path,
 ) -> Result<Option<String>, Error> {
+    write_image_with(img, icc, format, enc, path, None)
+}
+
+/// [`write_image`], with the strips of a JPEG output perhaps encoded
+/// already ([`JpegStrips`]; used if they are this image's, else ignored).
+pub fn write_image_with(
+    img: &DynamicImage,
+    icc: Option<&[u8]>,
+    format: ImageFormat,
+    enc: Encoding,
+    path: &Path,
+    pre: Option<&JpegStrips>,
+) -> Result<Option<String>, Error> {
     if is_stdio(path) {
         let (bytes, note) = encode(img, icc, format, enc, path)?;
         write_output(path, &bytes)?;
         return Ok(note);
     }
-    let (staged, note) = stage_image(img, icc, format, enc, path)?;
+    let (staged, note) = stage_image_with(img, icc, format, enc, path, pre)?;
     if crate::interrupt::requested() {
         return Err(Error::Interrupted);
     }
@@ -1176,11 +1355,22 @@ pub fn stage_image(
     enc: Encoding,
     path: &Path,
 ) -> Result<(Staged, Option<String>), Error> {
+    stage_image_with(img, icc, format, enc, path, None)
+}
+
+fn stage_image_with(
+    img: &DynamicImage,
+    icc: Option<&[u8]>,
+    format: ImageFormat,
+    enc: Encoding,
+    path: &Path,
+    pre: Option<&JpegStrips>,
+) -> Result<(Staged, Option<String>), Error> {
     let mut tmp = temporary(path)?;
     let note = {
         let file = Writeback::new(tmp.as_file_mut());
         let mut out = io::BufWriter::with_capacity(STAGE_BUFFER, file);
-        let note = encode_to(img, icc, format, enc, path, &mut out)?;
+        let note = encode_with(img, icc, format, enc, path, &mut out, pre)?;
         out.flush().map_err(|source| Error::Write {
             path: path.to_path_buf(),
             source,

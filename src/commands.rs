@@ -3,6 +3,8 @@
 use std::fs;
 use std::io::Write;
 
+use image::ImageFormat;
+
 use crate::affine::{Affine, Size};
 use crate::codec;
 use crate::config::{MatrixSource, WarpTask};
@@ -40,21 +42,31 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
         }
         MatrixSource::Tps(t) => t.clone().into(),
     };
-    let warped = match img {
-        codec::OneImage::Decoded(img) => codec::Image {
-            pixels: warp::warp_image(&img.pixels, &theta, output, &opts)?,
-            icc: img.icc,
-        },
-        // Decoded and warped at once (a big JPEG, more than one thread).
-        codec::OneImage::Rows(jpeg) => overlap::warp_jpeg(jpeg, &theta, output, &opts)?,
+    let (warped, strips) = match img {
+        codec::OneImage::Decoded(img) => (
+            codec::Image {
+                pixels: warp::warp_image(&img.pixels, &theta, output, &opts)?,
+                icc: img.icc,
+            },
+            None,
+        ),
+        // Decoded, warped and (to a JPEG file) encoded at once: a big JPEG,
+        // more than one thread.
+        codec::OneImage::Rows(jpeg) => {
+            let to_jpeg = task.format == ImageFormat::Jpeg && !codec::is_stdio(&task.output);
+            let quality = to_jpeg.then_some(task.encoding.jpeg_quality);
+            overlap::warp_jpeg(jpeg, &theta, output, &opts, quality)?
+        }
     };
     let icc = warped.icc.as_deref();
-    match codec::write_image(
+    let (format, enc) = (task.format, task.encoding);
+    match codec::write_image_with(
         &warped.pixels,
         icc,
-        task.format,
-        task.encoding,
+        format,
+        enc,
         &task.output,
+        strips.as_ref(),
     ) {
         Ok(note) => {
             if let Some(note) = note {

@@ -2,7 +2,7 @@
 //! while libjpeg-turbo is still decoding. Decoding is serial (about 28 ms
 //! for a 4K photo on the machines stn is measured on) and used to leave the
 //! other cores idle; here the decoder hands rows over as it finishes them
-//! ([`codec::JpegRows`]) and the other threads warp each band of output rows
+//! ([`crate::codec::JpegRows`]) and the other threads warp each band of output rows
 //! as soon as the source rows it reads are there ([`Bands::source_rows`]),
 //! so that most of the warp is done when the decoder is.
 //!
@@ -11,13 +11,12 @@
 //! decoded and warped the usual way, which reports its errors.
 
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
 use crate::affine::Size;
-use crate::codec::{Image, JpegRows};
+use crate::codec::{Image, JpegRows, JpegStrips};
 use crate::error::Error;
 use crate::transform::Transform;
 use crate::warp::{self, Bands, ImageRef, WarpOptions};
@@ -26,65 +25,122 @@ use crate::warp::{self, Bands, ImageRef, WarpOptions};
 /// for the source rows it reads, then is warped by one thread.
 const UNIT_ROWS: usize = 64;
 
+/// Strips of a JPEG output encoded as soon as their rows are warped: more
+/// than [`crate::codec`]'s two, so that some are encoded while the decoder
+/// still runs and the rest share the threads after it (stitched, the bytes
+/// are one pass's whatever their number).
+const JPEG_STRIPS: u32 = 4;
+
 /// Decodes `jpeg` and warps it through `transform` to an image of size
 /// `out`, the two overlapping; returns the warped image and its profile.
+/// With `jpeg_quality` (the output is a JPEG file), its strips are encoded
+/// meanwhile too, returned for [`crate::codec::write_image_with`].
 pub fn warp_jpeg(
     jpeg: JpegRows,
     transform: &Transform,
     out: Size,
     opts: &WarpOptions,
-) -> Result<Image, Error> {
-    match overlapped(&jpeg, transform, out, opts) {
-        Some(pixels) => Ok(Image {
-            pixels,
-            icc: jpeg.icc,
-        }),
+    jpeg_quality: Option<u8>,
+) -> Result<(Image, Option<JpegStrips>), Error> {
+    let strips = jpeg_quality
+        .and_then(|q| JpegStrips::new(out.width, out.height, jpeg.channels, q, JPEG_STRIPS));
+    match overlapped(&jpeg, transform, out, opts, strips.as_ref()) {
+        Some(pixels) => Ok((
+            Image {
+                pixels,
+                icc: jpeg.icc,
+            },
+            strips,
+        )),
         None => {
             let img = jpeg.decode_fully()?;
             let pixels = warp::warp_image(&img.pixels, transform, out, opts)?;
-            Ok(Image {
-                pixels,
-                icc: img.icc,
-            })
+            Ok((
+                Image {
+                    pixels,
+                    icc: img.icc,
+                },
+                None,
+            ))
         }
     }
 }
 
-/// A unit of output rows: its first row, the source rows it reads, and its
-/// samples (until a thread takes them to warp).
-type Unit<'a> = (usize, usize, Mutex<Option<&'a mut [MaybeUninit<u8>]>>);
+/// A unit of output rows: its first row, its rows, and the source rows it
+/// reads.
+struct Unit {
+    first: usize,
+    rows: usize,
+    need: usize,
+}
 
-/// How far the decoder is: rows complete, or that it failed.
-struct Progress {
-    state: Mutex<(usize, bool)>,
+/// What a thread can do next.
+enum Job {
+    Warp(usize),
+    Encode(u32),
+}
+
+/// The shared state: how far the decoder is, the next unit to warp, the
+/// strips whose rows are all warped and not yet taken, and per strip the
+/// units still to warp.
+struct State {
+    rows: usize,
+    failed: bool,
+    next: usize,
+    ready: Vec<u32>,
+    left: Vec<usize>,
+}
+
+/// The state and its wake-ups (new rows, a strip ready, a failure).
+struct Shared {
+    state: Mutex<State>,
     changed: Condvar,
 }
 
-impl Progress {
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn publish(&self, rows: usize, failed: bool) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        *s = (rows, failed);
+        let mut s = self.lock();
+        (s.rows, s.failed) = (rows, failed);
         self.changed.notify_all();
     }
 
-    /// Waits until at least `rows` rows are complete (`true`) or the
-    /// decoder failed (`false`).
-    fn wait(&self, rows: usize) -> bool {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        while s.0 < rows && !s.1 {
+    /// The next job: a unit whose source rows are decoded, else a strip to
+    /// encode, else waits for either; `None` when nothing is left to take
+    /// (or the decoder failed).
+    fn next(&self, units: &[Unit]) -> Option<Job> {
+        let mut s = self.lock();
+        loop {
+            if s.failed {
+                return None;
+            }
+            if let Some(u) = units.get(s.next).filter(|u| s.rows >= u.need) {
+                let _ = u;
+                s.next += 1;
+                return Some(Job::Warp(s.next - 1));
+            }
+            if let Some(k) = s.ready.pop() {
+                return Some(Job::Encode(k));
+            }
+            if s.next >= units.len() {
+                return None;
+            }
             s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
         }
-        !s.1
     }
 }
 
-/// The overlapped decode and warp; `None` if the decoder failed (or the
-/// buffers could not be had).
+/// The overlapped decode and warp (and encode, with `strips`); `None` if
+/// the decoder failed (or the buffers could not be had).
 fn overlapped(
     jpeg: &JpegRows,
     transform: &Transform,
     out: Size,
     opts: &WarpOptions,
+    strips: Option<&JpegStrips>,
 ) -> Option<DynamicImage> {
     let c = usize::from(jpeg.channels);
     let (w, h) = (jpeg.size.width as usize, jpeg.size.height as usize);
@@ -101,7 +157,7 @@ fn overlapped(
     // SAFETY: `src` has room for `src_len` bytes. The slice covers rows the
     // decoder has not written yet and is writing, through `base`; the warp
     // reads only the rows `Bands::source_rows` names for a unit, and only
-    // after the decoder has handed them over (published under the progress
+    // after the decoder has handed them over (published under the state's
     // mutex, which orders its writes before the warp's reads), so no byte is
     // read before or while it is written. (Rust's aliasing models differ on
     // a shared slice over bytes written elsewhere that it never reads:
@@ -115,28 +171,78 @@ fn overlapped(
         channels: c,
     };
     let bands = Bands::new(source, transform, out, opts);
-    let units: Vec<Unit<'_>> = dst.spare_capacity_mut()[..out_len]
-        .chunks_mut(UNIT_ROWS * row_len)
-        .enumerate()
-        .map(|(k, rows)| {
-            let first = k * UNIT_ROWS;
-            let need = bands.source_rows(first, rows.len() / row_len);
-            (first, need, Mutex::new(Some(rows)))
+    let oh = out.height as usize;
+    let units: Vec<Unit> = (0..oh)
+        .step_by(UNIT_ROWS)
+        .map(|first| {
+            let rows = UNIT_ROWS.min(oh - first);
+            let need = bands.source_rows(first, rows);
+            Unit { first, rows, need }
         })
         .collect();
-    let progress = Progress {
-        state: Mutex::new((0, false)),
+    // Units per strip, and the strips each unit's rows are in.
+    let strip_rows = |k: u32| strips.map_or((0, 0), |s| s.rows(k));
+    let in_strip = |u: &Unit, k: u32| {
+        let (y0, n) = strip_rows(k);
+        let (y0, y1) = (y0 as usize, (y0 + n) as usize);
+        u.first < y1 && y0 < u.first + u.rows
+    };
+    let nstrips = strips.map_or(0, |s| s.strips());
+    let left = (0..nstrips)
+        .map(|k| units.iter().filter(|u| in_strip(u, k)).count())
+        .collect();
+    let shared = Shared {
+        state: Mutex::new(State {
+            rows: 0,
+            failed: false,
+            next: 0,
+            ready: Vec::new(),
+            left,
+        }),
         changed: Condvar::new(),
     };
-    let next = AtomicUsize::new(0);
-    // Takes units in order until none is left or the decoder failed.
+    let out_base = dst.as_mut_ptr() as usize;
     let work = || {
-        while let Some((first, need, rows)) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
-            if !progress.wait(*need) {
-                return;
+        while let Some(job) = shared.next(&units) {
+            match job {
+                Job::Warp(k) => {
+                    let u = &units[k];
+                    // SAFETY: unit `k` is taken once (`next`), and its rows
+                    // are inside `dst`'s capacity and no other unit's.
+                    let rows = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            (out_base as *mut MaybeUninit<u8>).add(u.first * row_len),
+                            u.rows * row_len,
+                        )
+                    };
+                    bands.rows_into(u.first, rows);
+                    let mut s = shared.lock();
+                    for k in 0..nstrips {
+                        if in_strip(u, k) {
+                            s.left[k as usize] -= 1;
+                            if s.left[k as usize] == 0 {
+                                s.ready.push(k);
+                                shared.changed.notify_all();
+                            }
+                        }
+                    }
+                }
+                Job::Encode(k) => {
+                    let (y0, n) = strip_rows(k);
+                    // SAFETY: every unit with rows in strip `k` is warped
+                    // (its count reached zero under the mutex, after their
+                    // writes), and none writes there any more.
+                    let rows = unsafe {
+                        std::slice::from_raw_parts(
+                            (out_base as *const u8).add(y0 as usize * row_len),
+                            n as usize * row_len,
+                        )
+                    };
+                    if let Some(s) = strips {
+                        s.encode(k, rows);
+                    }
+                }
             }
-            let rows = rows.lock().unwrap_or_else(|e| e.into_inner()).take();
-            bands.rows_into(*first, rows.expect("each unit is taken once"));
         }
     };
     let base = base as usize;
@@ -152,13 +258,13 @@ fn overlapped(
             // Wake the warp every few rows, not on each of libjpeg's calls.
             if rows >= last + 16 || rows == h {
                 last = rows;
-                progress.publish(rows, false);
+                shared.publish(rows, false);
             }
         };
         // SAFETY: `src` has room for the image; nothing reads a row before
         // `done` hands it over (`work` waits for it).
         decoded = unsafe { jpeg.decode(base as *mut u8, &mut done) };
-        progress.publish(if decoded { h } else { 0 }, !decoded);
+        shared.publish(if decoded { h } else { 0 }, !decoded);
         work();
     });
     if !decoded {
