@@ -33,7 +33,8 @@ Sections (--only takes a comma-separated subset):
            same without the warp, and the codec-only floor: stn's own decoder
            and PNG encoder without inference or warp (examples/codec_roundtrip.rs).
   memory   peak RSS of `stn rectify` over 1,000 and 10,000 320x240 PNGs.
-  photo    one 3840x2160 photo as JPEG (q90), PPM and PNG: `stn -j T warp`
+  photo    one 3840x2160 photo as JPEG (q90), PPM and PNG (bilinear; JPEG and
+           PPM also bicubic, against INTER_CUBIC): `stn -j T warp`
            as a whole process vs cv2.imread + warpAffine + cv2.imwrite (JPEG
            q90) in this process, at 1 and 2 threads, and stn's codec floor
            (codec_roundtrip on a folder of that one file); for JPEG the sizes
@@ -776,12 +777,17 @@ def bench_photo(cfg):
     m = cv2_inverse_map(theta, 3840, 2160, 3840, 2160)
     rows = []
     quality = {}
-    for ext in ("jpg", "ppm", "png"):
+    # Bilinear in every format; bicubic (against INTER_CUBIC) in JPEG and PPM.
+    for ext, interp in (("jpg", "bilinear"), ("ppm", "bilinear"), ("png", "bilinear"),
+                        ("jpg", "bicubic"), ("ppm", "bicubic")):
         src = DATA / f"photo_{ext}" / f"photo.{ext}"
         params = [cv2.IMWRITE_JPEG_QUALITY, 90] if ext == "jpg" else []
+        suffix = "" if interp == "bilinear" else f"_{interp}"
+        cv_interp = cv2.INTER_LINEAR if interp == "bilinear" else cv2.INTER_CUBIC
         for threads in (1, 2):
-            stn_out = OUT / f"photo_stn_{threads}.{ext}"
-            stn_cmd = [str(STN), "-j", str(threads), "warp", theta_arg, str(src), "-o", str(stn_out)]
+            stn_out = OUT / f"photo_stn_{threads}{suffix}.{ext}"
+            stn_cmd = [str(STN), "-j", str(threads), "warp", theta_arg, "--interp", interp,
+                       str(src), "-o", str(stn_out)]
             floor_dir = OUT / f"photo_floor_{ext}"
             floor_dir.mkdir(exist_ok=True)
             floor_cmd = [str(ROUNDTRIP), str(src.parent), str(floor_dir), "--jobs", str(threads)]
@@ -790,13 +796,13 @@ def bench_photo(cfg):
                 cv2.setNumThreads(threads)
                 img = cv2.imread(str(src), cv2.IMREAD_COLOR)
                 out = cv2.warpAffine(img, m, (3840, 2160),
-                                     flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                     flags=cv_interp | cv2.WARP_INVERSE_MAP,
                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                if not cv2.imwrite(str(OUT / f"photo_cv2.{ext}"), out, params):
+                if not cv2.imwrite(str(OUT / f"photo_cv2{suffix}.{ext}"), out, params):
                     raise RuntimeError("cv2.imwrite failed")
                 return out
 
-            print(f"photo: {ext}, {threads} thread(s)", flush=True)
+            print(f"photo: {ext}, {interp}, {threads} thread(s)", flush=True)
             run_timed(stn_cmd, "photo.log")
             run_timed(floor_cmd, "photo.log")
             opencv()
@@ -808,11 +814,13 @@ def bench_photo(cfg):
                     walls[k].append(wall)
                     cpus[k].append(cpu)
                 walls["cv2"] += time_calls(opencv, 1, 0)
-            rows.append({"format": ext, "threads": threads,
+            rows.append({"format": ext, "interp": interp, "threads": threads,
                          "stn": {**stats(walls["stn"]), "cpu": stats(cpus["stn"])["median"]},
                          "cv2": stats(walls["cv2"]),
                          "floor": {**stats(walls["floor"]), "cpu": stats(cpus["floor"])["median"]},
                          "paired": stats([c / s for c, s in zip(walls["cv2"], walls["stn"])])})
+        if interp != "bilinear":
+            continue
         if ext == "jpg":
             cv2.setNumThreads(2)
             cv_warp = opencv()
@@ -1015,19 +1023,21 @@ def report_memory(rows):
 
 
 def report_photo(res):
-    out = ["## e. End to end, one 3840×2160 photo: JPEG (q90), PPM, PNG", "",
+    out = ["## e. End to end, one 3840×2160 photo: JPEG (q90), PPM, PNG; bilinear and bicubic", "",
            "stn: the whole `stn -j T warp` process; OpenCV: cv2.imread + warpAffine + cv2.imwrite "
            "in this process (start-up not included); floor: codec_roundtrip (stn's decode + "
            "encode + fsync'd rename, no warp) on that one file, whole process.", ""]
     body = []
     for r in res["rows"]:
-        body.append([r["format"], r["threads"], fmt_time(r["stn"]["median"]),
+        body.append([r["format"], r.get("interp", "bilinear"), r["threads"],
+                     fmt_time(r["stn"]["median"]),
                      fmt_range(r["stn"]["min"], r["stn"]["max"]), fmt_time(r["stn"]["cpu"]),
                      fmt_time(r["cv2"]["median"]), fmt_range(r["cv2"]["min"], r["cv2"]["max"]),
                      f"{r['cv2']['median'] / r['stn']['median']:.2f}×",
                      fmt_time(r["floor"]["median"]),
                      f"{r['stn']['median'] / r['floor']['median']:.2f}×"])
-    out.append(table(["format", "threads", "stn (median)", "stn min – max", "stn CPU", "OpenCV (median)",
+    out.append(table(["format", "kernel", "threads", "stn (median)", "stn min – max", "stn CPU",
+                      "OpenCV (median)",
                       "OpenCV min – max", "OpenCV ÷ stn", "floor (median)", "stn ÷ floor"], body))
     q = res["quality"]
     if "jpg" in q:
@@ -1113,12 +1123,13 @@ def targets(results):
     if "photo" in results:
         for r in results["photo"]["rows"]:
             ratio = r["cv2"]["median"] / r["stn"]["median"]
-            rows.append([f"stn warp ≥ 1.5× OpenCV end to end, 4K {r['format'].upper()}, "
+            kernel = r.get("interp", "bilinear")
+            rows.append([f"stn warp ≥ 1.5× OpenCV end to end, 4K {r['format'].upper()} {kernel}, "
                          f"{r['threads']} thread(s)",
                          f"{ratio:.2f}× ({fmt_time(r['stn']['median'])} vs "
                          f"{fmt_time(r['cv2']['median'])})", "PASS" if ratio >= 1.5 else "FAIL"])
             over = r["stn"]["median"] / r["floor"]["median"]
-            rows.append([f"stn warp ≤ 1.3× its codec floor, 4K {r['format'].upper()}, "
+            rows.append([f"stn warp ≤ 1.3× its codec floor, 4K {r['format'].upper()} {kernel}, "
                          f"{r['threads']} thread(s)", f"{over:.2f}×", "PASS" if over <= 1.3 else "FAIL"])
         j = results["photo"]["quality"].get("jpg")
         if j:

@@ -1169,29 +1169,13 @@ fn netpbm<W: Write>(
     kind: Netpbm,
     out: &mut W,
 ) -> Result<ColorType, ImageError> {
-    use ColorType::*;
     let color = img.color();
-    let wide = !matches!(color, L8 | La8 | Rgb8 | Rgba8);
-    let grey = color.channel_count() <= 2;
-    let alpha = color.has_alpha();
-    let target = match (kind, grey, alpha, wide) {
-        (Netpbm::Grey, _, _, false) => L8,
-        (Netpbm::Grey, _, _, true) => L16,
-        (Netpbm::Rgb, _, _, false) => Rgb8,
-        (Netpbm::Rgb, _, _, true) => Rgb16,
-        (Netpbm::ByLayout, true, _, false) => L8,
-        (Netpbm::ByLayout, true, _, true) => L16,
-        (Netpbm::ByLayout, false, _, false) => Rgb8,
-        (Netpbm::ByLayout, false, _, true) => Rgb16,
-        (Netpbm::Pam, true, false, false) => L8,
-        (Netpbm::Pam, true, false, true) => L16,
-        (Netpbm::Pam, true, true, false) => La8,
-        (Netpbm::Pam, true, true, true) => La16,
-        (Netpbm::Pam, false, false, false) => Rgb8,
-        (Netpbm::Pam, false, false, true) => Rgb16,
-        (Netpbm::Pam, false, true, false) => Rgba8,
-        (Netpbm::Pam, false, true, true) => Rgba16,
-    };
+    let wide = !matches!(
+        color,
+        ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8
+    );
+    let target = netpbm_target(kind, color);
+    use ColorType::*;
     let converted;
     let img = if target == color {
         img
@@ -1208,19 +1192,7 @@ fn netpbm<W: Write>(
         };
         &converted
     };
-    let (w, h) = (img.width(), img.height());
-    let maxval = if wide { 65535 } else { 255 };
-    let header = match (kind, target.channel_count()) {
-        (Netpbm::Pam, n) => {
-            let tuple = ["GRAYSCALE", "GRAYSCALE_ALPHA", "RGB", "RGB_ALPHA"][usize::from(n) - 1];
-            format!(
-                "P7\nWIDTH {w}\nHEIGHT {h}\nDEPTH {n}\nMAXVAL {maxval}\nTUPLTYPE {tuple}\nENDHDR\n"
-            )
-        }
-        (_, 1) => format!("P5\n{w} {h}\n{maxval}\n"),
-        _ => format!("P6\n{w} {h}\n{maxval}\n"),
-    };
-    out.write_all(header.as_bytes())?;
+    out.write_all(netpbm_header(kind, target, img.width(), img.height()).as_bytes())?;
     let samples = img.as_bytes();
     if !wide {
         out.write_all(samples)?;
@@ -1236,6 +1208,148 @@ fn netpbm<W: Write>(
         }
     }
     Ok(target)
+}
+
+/// The layout a Netpbm file of `kind` stores pixels of `color` in.
+fn netpbm_target(kind: Netpbm, color: ColorType) -> ColorType {
+    use ColorType::*;
+    let wide = !matches!(color, L8 | La8 | Rgb8 | Rgba8);
+    let grey = color.channel_count() <= 2;
+    let alpha = color.has_alpha();
+    match (kind, grey, alpha, wide) {
+        (Netpbm::Grey, _, _, false) => L8,
+        (Netpbm::Grey, _, _, true) => L16,
+        (Netpbm::Rgb, _, _, false) => Rgb8,
+        (Netpbm::Rgb, _, _, true) => Rgb16,
+        (Netpbm::ByLayout, true, _, false) => L8,
+        (Netpbm::ByLayout, true, _, true) => L16,
+        (Netpbm::ByLayout, false, _, false) => Rgb8,
+        (Netpbm::ByLayout, false, _, true) => Rgb16,
+        (Netpbm::Pam, true, false, false) => L8,
+        (Netpbm::Pam, true, false, true) => L16,
+        (Netpbm::Pam, true, true, false) => La8,
+        (Netpbm::Pam, true, true, true) => La16,
+        (Netpbm::Pam, false, false, false) => Rgb8,
+        (Netpbm::Pam, false, false, true) => Rgb16,
+        (Netpbm::Pam, false, true, false) => Rgba8,
+        (Netpbm::Pam, false, true, true) => Rgba16,
+    }
+}
+
+/// The header of a `w` × `h` Netpbm file of `kind` holding `target` pixels.
+fn netpbm_header(kind: Netpbm, target: ColorType, w: u32, h: u32) -> String {
+    let wide = target.bytes_per_pixel() > target.channel_count();
+    let maxval = if wide { 65535 } else { 255 };
+    match (kind, target.channel_count()) {
+        (Netpbm::Pam, n) => {
+            let tuple = ["GRAYSCALE", "GRAYSCALE_ALPHA", "RGB", "RGB_ALPHA"][usize::from(n) - 1];
+            format!(
+                "P7\nWIDTH {w}\nHEIGHT {h}\nDEPTH {n}\nMAXVAL {maxval}\nTUPLTYPE {tuple}\nENDHDR\n"
+            )
+        }
+        (_, 1) => format!("P5\n{w} {h}\n{maxval}\n"),
+        _ => format!("P6\n{w} {h}\n{maxval}\n"),
+    }
+}
+
+/// Whether [`write_netpbm_rows`] writes `color` pixels to `path` as
+/// `format`: a Netpbm file (not standard output) that stores 8-bit `color`
+/// as it is, with no conversion.
+pub fn netpbm_takes_rows(path: &Path, format: ImageFormat, color: ColorType) -> bool {
+    format == ImageFormat::Pnm
+        && !is_stdio(path)
+        && matches!(
+            color,
+            ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8
+        )
+        && netpbm_target(Netpbm::of(path), color) == color
+}
+
+/// Output rows per band of [`write_netpbm_rows`]: the unit its threads
+/// share out.
+const NETPBM_BAND_ROWS: u32 = 64;
+
+/// [`write_image`] for a Netpbm output made band by band: `fill(y0, rows)`
+/// writes output rows `y0 ..` into `rows` (whole rows). The bands are made
+/// in parallel into two small buffers that take turns, one written to the
+/// staged file while the other is filled: no image-sized output buffer,
+/// whose fresh pages cost a one-shot process about as much as the warp
+/// (a 4K RGB PPM: 25 MB). The file is [`write_image`]'s, byte for byte.
+/// Only where [`netpbm_takes_rows`] says so.
+pub fn write_netpbm_rows(
+    size: Size,
+    color: ColorType,
+    icc: Option<&[u8]>,
+    path: &Path,
+    fill: &(dyn Fn(u32, &mut [std::mem::MaybeUninit<u8>]) + Sync),
+) -> Result<Option<String>, Error> {
+    use rayon::prelude::*;
+    use std::mem::MaybeUninit;
+    assert!(
+        netpbm_takes_rows(path, ImageFormat::Pnm, color),
+        "write_netpbm_rows: {color:?}"
+    );
+    let write_err = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let (w, h) = (size.width, size.height);
+    let row_len = w as usize * usize::from(color.bytes_per_pixel());
+    let band = NETPBM_BAND_ROWS as usize * row_len;
+    let window_rows = NETPBM_BAND_ROWS * rayon::current_num_threads() as u32;
+    let mut tmp = temporary(path)?;
+    {
+        let mut file = Writeback::new(tmp.as_file_mut());
+        let kind = Netpbm::of(path);
+        file.write_all(netpbm_header(kind, color, w, h).as_bytes())
+            .map_err(write_err)?;
+        let cap = window_rows as usize * row_len;
+        let (mut filling, mut full): (Vec<MaybeUninit<u8>>, Vec<MaybeUninit<u8>>) =
+            (Vec::with_capacity(cap), Vec::with_capacity(cap));
+        // SAFETY: `MaybeUninit` needs no initialisation.
+        unsafe {
+            filling.set_len(cap);
+            full.set_len(cap);
+        }
+        // Bytes of `full` to write: the window filled last time round.
+        let mut pending = 0;
+        let mut y0 = 0;
+        while y0 < h || pending > 0 {
+            let rows = window_rows.min(h - y0);
+            let len = rows as usize * row_len;
+            let make = |buf: &mut [MaybeUninit<u8>]| {
+                buf[..len]
+                    .par_chunks_mut(band)
+                    .enumerate()
+                    .for_each(|(k, part)| fill(y0 + k as u32 * NETPBM_BAND_ROWS, part));
+            };
+            let written = &full[..pending];
+            // SAFETY: the first `pending` bytes of `full` were filled (by
+            // `fill`, which writes every sample of its rows) last time round.
+            let written: &[u8] = unsafe { &*(written as *const [MaybeUninit<u8>] as *const [u8]) };
+            let (done, ()) = rayon::join(|| file.write_all(written), || make(&mut filling));
+            done.map_err(write_err)?;
+            std::mem::swap(&mut filling, &mut full);
+            pending = len;
+            y0 += rows;
+        }
+        file.flush().map_err(write_err)?;
+    }
+    if crate::interrupt::requested() {
+        return Err(Error::Interrupted);
+    }
+    Staged {
+        tmp,
+        path: path.to_path_buf(),
+    }
+    .commit()?;
+    // The note `encode_to` gives (the layout is written as it is).
+    Ok(icc.is_some().then(|| {
+        format!(
+            "{} cannot hold the input's ICC colour profile; left out",
+            format_name(ImageFormat::Pnm)
+        )
+    }))
 }
 
 /// Formats off the hot path (BMP, TIFF, WebP, GIF, …) through the `image`

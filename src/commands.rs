@@ -43,6 +43,28 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
         MatrixSource::Tps(t) => t.clone().into(),
     };
     let (warped, strips) = match img {
+        // Warped band by band straight into the file (a Netpbm output of
+        // the input's 8-bit layout): no output image.
+        codec::OneImage::Decoded(img)
+            if codec::netpbm_takes_rows(&task.output, task.format, img.pixels.color()) =>
+        {
+            let color = img.pixels.color();
+            let source = warp::ImageRef {
+                data: img.pixels.as_bytes(),
+                width: input.width as usize,
+                height: input.height as usize,
+                channels: usize::from(color.channel_count()),
+            };
+            let bands = warp::Bands::new(source, &theta, output, &opts);
+            let fill = |y0: u32, rows: &mut [std::mem::MaybeUninit<u8>]| {
+                bands.rows_into(y0 as usize, rows)
+            };
+            let icc = img.icc.as_deref();
+            return finish(
+                codec::write_netpbm_rows(output, color, icc, &task.output, &fill),
+                task,
+            );
+        }
         codec::OneImage::Decoded(img) => (
             codec::Image {
                 pixels: warp::warp_image(&img.pixels, &theta, output, &opts)?,
@@ -60,14 +82,21 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
     };
     let icc = warped.icc.as_deref();
     let (format, enc) = (task.format, task.encoding);
-    match codec::write_image_with(
+    let written = codec::write_image_with(
         &warped.pixels,
         icc,
         format,
         enc,
         &task.output,
         strips.as_ref(),
-    ) {
+    );
+    finish(written, task)
+}
+
+/// The exit of `stn warp` once its output is written (or not): its note
+/// printed, an interruption an exit status.
+fn finish(written: Result<Option<String>, Error>, task: &WarpTask) -> Result<Exit, Error> {
+    match written {
         Ok(note) => {
             if let Some(note) = note {
                 eprintln!("stn: note: {}: {note}", task.output.display());

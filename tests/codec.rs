@@ -438,3 +438,70 @@ fn big_jpeg_the_row_decoder_declines_behaves_as_on_one_thread() {
         );
     }
 }
+
+/// `stn warp` to a Netpbm file of the input's 8-bit layout writes the warp
+/// band by band into the file (no output image): the same pixels as the
+/// whole-image path (a PNG output), on one and two threads, for every
+/// interpolation and padding, grey, colour and grey+alpha (`.pam`), sizes
+/// that are not whole bands; and the same note for a dropped ICC profile.
+#[test]
+fn netpbm_written_band_by_band_equals_the_whole_warp() {
+    let env = Env::new();
+    let rgb = DynamicImage::ImageRgb8(image::RgbImage::from_fn(333, 257, |x, y| {
+        image::Rgb([(x * 3) as u8, (y * 5) as u8, ((x * y) % 251) as u8])
+    }));
+    let grey = DynamicImage::ImageLuma8(image::GrayImage::from_fn(301, 199, |x, y| {
+        image::Luma([((x * 7 + y * 3) % 256) as u8])
+    }));
+    let ga = DynamicImage::ImageLumaA8(image::GrayAlphaImage::from_fn(150, 140, |x, y| {
+        image::LumaA([(x + y) as u8, (x * 2) as u8])
+    }));
+    let runs: [&[&str]; 4] = [
+        &["--theta=0.87,-0.23,0.05,0.23,0.87,-0.03"],
+        &[
+            "--theta=0.9,0.2,0.1,-0.3,1.1,0",
+            "--interp",
+            "bicubic",
+            "--padding",
+            "border",
+        ],
+        &[
+            "--theta=-1,0.1,0,0.2,1.2,0.1",
+            "--interp",
+            "nearest",
+            "--padding",
+            "reflection",
+        ],
+        &[
+            "--theta=0.7,0,0,0,0.8,0",
+            "--size",
+            "200x131",
+            "--align-corners",
+        ],
+    ];
+    for (name, img, ext) in [
+        ("rgb", &rgb, "ppm"),
+        ("grey", &grey, "pgm"),
+        ("ga", &ga, "pam"),
+    ] {
+        let png = env.path(&format!("{name}.png"));
+        util::save_png(img, &png);
+        for (k, opts) in runs.iter().enumerate() {
+            for threads in ["1", "2"] {
+                let outs = [ext, "png"].map(|e| {
+                    let out = format!("{name}_{k}_{threads}.{e}");
+                    let mut args = vec!["-j", threads, "warp"];
+                    args.extend_from_slice(opts);
+                    args.extend_from_slice(&[png.to_str().unwrap(), "-o", &out]);
+                    env.assert_ok(&args);
+                    util::load(&env.path(&out))
+                });
+                assert_eq!(outs[0].color(), img.color(), "{name} {opts:?}");
+                assert!(
+                    outs[0].as_bytes() == outs[1].as_bytes(),
+                    "{name} {opts:?} {threads}"
+                );
+            }
+        }
+    }
+}
