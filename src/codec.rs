@@ -58,26 +58,178 @@ pub fn read_one_image(path: &Path, max_pixels: u64) -> Result<Image, Error> {
 pub enum OneImage {
     /// Decoded, upright, with its profile.
     Decoded(Image),
-    /// A JPEG to decode row by row.
-    Rows(JpegRows),
+    /// An image to read row by row.
+    Rows(Rows),
 }
 
-/// [`read_one_image`], except that a JPEG that libjpeg-turbo can decode row
-/// by row (baseline, grey or colour, upright, at least
-/// [`ROWS_MIN_BYTES`] of pixels), read while more than one thread is
-/// available, comes back undecoded as [`OneImage::Rows`].
+/// [`read_one_image`], except that, while more than one thread is
+/// available, an image that can be read row by row comes back unread as
+/// [`OneImage::Rows`]: a JPEG that libjpeg-turbo decodes row by row
+/// (baseline, grey or colour, upright) or a raw 8-bit PGM/PPM file, of at
+/// least [`ROWS_MIN_BYTES`] of pixels.
 pub fn read_one_image_or_rows(path: &Path, max_pixels: u64) -> Result<OneImage, Error> {
+    let threads = rayon::current_num_threads() > 1;
+    if threads && !is_stdio(path) {
+        if let Some(rows) = NetpbmRows::open(path, max_pixels) {
+            return Ok(OneImage::Rows(Rows::Netpbm(rows)));
+        }
+    }
     let bytes = match read_file(path, max_pixels)? {
         FileContent::Image(img) => return Ok(OneImage::Decoded(img)),
         FileContent::Bytes(bytes) => bytes,
     };
-    if rayon::current_num_threads() > 1 {
+    if threads {
         if let Some(rows) = JpegRows::new(path, &bytes, max_pixels) {
-            return Ok(OneImage::Rows(rows.with_bytes(bytes)));
+            return Ok(OneImage::Rows(Rows::Jpeg(rows.with_bytes(bytes))));
         }
     }
     decode_file(path, &bytes, max_pixels, true).map(OneImage::Decoded)
 }
+
+/// An image file read row by row, its rows handed over as they arrive: a
+/// JPEG as libjpeg-turbo decodes it, or a raw Netpbm file as it is read.
+pub enum Rows {
+    /// A baseline JPEG.
+    Jpeg(JpegRows),
+    /// A binary 8-bit PGM or PPM file.
+    Netpbm(NetpbmRows),
+}
+
+impl Rows {
+    /// Its size in pixels.
+    pub fn size(&self) -> Size {
+        match self {
+            Rows::Jpeg(j) => j.size,
+            Rows::Netpbm(n) => n.size,
+        }
+    }
+
+    /// 1 (grey) or 3 (RGB).
+    pub fn channels(&self) -> u8 {
+        match self {
+            Rows::Jpeg(j) => j.channels,
+            Rows::Netpbm(n) => n.channels,
+        }
+    }
+
+    /// Bytes of pixels: `width · height · channels`.
+    pub fn pixel_bytes(&self) -> usize {
+        pixels(self.size()) as usize * usize::from(self.channels())
+    }
+
+    /// Its ICC profile, taken out.
+    pub fn take_icc(&mut self) -> Option<Vec<u8>> {
+        match self {
+            Rows::Jpeg(j) => j.icc.take(),
+            Rows::Netpbm(_) => None,
+        }
+    }
+
+    /// Reads the pixels into `dst` ([`Rows::pixel_bytes`] bytes), calling
+    /// `done(n)` whenever the first `n` rows are complete. `false` if they
+    /// could not be read so after all (for a JPEG: a progressive file, an
+    /// error, a warning about corrupt data; for Netpbm, a read error): the
+    /// rows handed over may then be wrong, and [`Rows::read_fully`] says
+    /// what the file holds.
+    ///
+    /// # Safety
+    /// `dst` must be valid for writes of [`Rows::pixel_bytes`] bytes, and
+    /// nothing may access a row of it before `done` has handed it over.
+    pub unsafe fn read(&self, dst: *mut u8, done: &mut dyn FnMut(usize)) -> bool {
+        // SAFETY: the caller's promise.
+        unsafe {
+            match self {
+                Rows::Jpeg(j) => j.decode(dst, done),
+                Rows::Netpbm(n) => n.read(dst, done),
+            }
+        }
+    }
+
+    /// Reads the file as [`read_one_image`] does (after [`Rows::read`]
+    /// failed: the general decoders then decode it or say why not).
+    pub fn read_fully(self) -> Result<Image, Error> {
+        match self {
+            Rows::Jpeg(j) => j.decode_fully(),
+            Rows::Netpbm(n) => read_one_image(&n.path, n.max_pixels),
+        }
+    }
+}
+
+/// A binary 8-bit PGM or PPM file whose samples are exactly the rest of the
+/// file (those [`read_one_image`] reads straight into the image), read in
+/// slices of rows.
+pub struct NetpbmRows {
+    path: std::path::PathBuf,
+    file: fs::File,
+    /// Where the samples start.
+    start: u64,
+    max_pixels: u64,
+    size: Size,
+    channels: u8,
+}
+
+impl NetpbmRows {
+    /// The file at `path` if it is such a file, of at least
+    /// [`ROWS_MIN_BYTES`] samples; `None` for anything else (including
+    /// errors, which the general reader then reports).
+    fn open(path: &Path, max_pixels: u64) -> Option<NetpbmRows> {
+        let mut file = fs::File::open(path).ok()?;
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || meta.len() < ROWS_MIN_BYTES as u64 {
+            return None;
+        }
+        let mut head = [0u8; 512];
+        let mut filled = 0;
+        while filled < head.len() {
+            match file.read(&mut head[filled..]).ok()? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        let (_, w, h, channels, start) = parse_netpbm_header(&head[..filled])?;
+        let size = Size::new(w, h);
+        let samples = u64::from(w) * u64::from(h) * channels;
+        let fits = pixels(size) <= max_pixels
+            && meta.len().checked_sub(start as u64) == Some(samples)
+            && samples >= ROWS_MIN_BYTES as u64;
+        fits.then(|| NetpbmRows {
+            path: path.to_path_buf(),
+            file,
+            start: start as u64,
+            max_pixels,
+            size,
+            channels: channels as u8,
+        })
+    }
+
+    /// Reads the samples into `dst`, [`NETPBM_READ_ROWS`] rows at a time.
+    ///
+    /// # Safety
+    /// As [`Rows::read`].
+    unsafe fn read(&self, dst: *mut u8, done: &mut dyn FnMut(usize)) -> bool {
+        use std::os::unix::fs::FileExt;
+        let row = self.size.width as usize * usize::from(self.channels);
+        let h = self.size.height as usize;
+        let mut y = 0;
+        while y < h {
+            let n = NETPBM_READ_ROWS.min(h - y);
+            // SAFETY: rows y .. y + n of `dst` (the caller's promise: valid,
+            // and not accessed until handed over); `read_exact_at` only
+            // writes them, so their being uninitialised does not matter.
+            let rows = unsafe { std::slice::from_raw_parts_mut(dst.add(y * row), n * row) };
+            let at = self.start + (y * row) as u64;
+            if self.file.read_exact_at(rows, at).is_err() {
+                return false;
+            }
+            y += n;
+            done(y);
+        }
+        true
+    }
+}
+
+/// Rows per read of [`NetpbmRows`] (about 0.7 MB of a 4K RGB image).
+const NETPBM_READ_ROWS: usize = 64;
 
 /// Pixels of a JPEG below which [`read_one_image_or_rows`] decodes as
 /// usual: on small images there is little to overlap.

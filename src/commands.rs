@@ -20,7 +20,7 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
     let img = codec::read_one_image_or_rows(&task.input, max_pixels)?;
     let input = match &img {
         codec::OneImage::Decoded(img) => Size::new(img.pixels.width(), img.pixels.height()),
-        codec::OneImage::Rows(jpeg) => jpeg.size,
+        codec::OneImage::Rows(rows) => rows.size(),
     };
     let output = task.sampling.size.unwrap_or(input);
     codec::check_pixels(output, max_pixels, &task.output)?;
@@ -72,12 +72,12 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
             },
             None,
         ),
-        // Decoded, warped and (to a JPEG file) encoded at once: a big JPEG,
-        // more than one thread.
-        codec::OneImage::Rows(jpeg) => {
+        // Read, warped and (to a JPEG file) encoded at once: a big JPEG or
+        // raw PPM, more than one thread.
+        codec::OneImage::Rows(rows) => {
             let to_jpeg = task.format == ImageFormat::Jpeg && !codec::is_stdio(&task.output);
             let quality = to_jpeg.then_some(task.encoding.jpeg_quality);
-            overlap::warp_jpeg(jpeg, &theta, output, &opts, quality)?
+            overlap::warp_rows(rows, &theta, output, &opts, quality)?
         }
     };
     let icc = warped.icc.as_deref();

@@ -1,14 +1,18 @@
-//! `stn warp` on one big JPEG with more than one thread: the warp runs
-//! while libjpeg-turbo is still decoding. Decoding is serial (about 28 ms
-//! for a 4K photo on the machines stn is measured on) and used to leave the
-//! other cores idle; here the decoder hands rows over as it finishes them
-//! ([`crate::codec::JpegRows`]) and the other threads warp each band of output rows
-//! as soon as the source rows it reads are there ([`Bands::source_rows`]),
-//! so that most of the warp is done when the decoder is.
+//! `stn warp` on one big image with more than one thread: the warp runs
+//! while the image is still being read. Decoding a JPEG is serial (about
+//! 28 ms for a 4K photo on the machines stn is measured on), and reading a
+//! 25 MB PPM into fresh memory takes 5–35 ms; both used to leave the other
+//! cores idle. Here the reader hands rows over as it finishes them
+//! ([`crate::codec::Rows`]: libjpeg-turbo's row decoder, or slices of a raw
+//! Netpbm file) and the other threads warp each band of output rows as soon
+//! as the source rows it reads are there ([`Bands::source_rows`]), so that
+//! most of the warp is done when the reading is; a JPEG output's strips are
+//! encoded as soon as their rows are warped.
 //!
 //! The output is exactly [`warp::warp_image`]'s of the decoded image. A file
-//! that the row decoder does not decode after all (progressive, corrupt) is
-//! decoded and warped the usual way, which reports its errors.
+//! that the row reader does not read after all (a progressive or corrupt
+//! JPEG, a read error) is read and warped the usual way, which reports its
+//! errors.
 
 use std::mem::MaybeUninit;
 use std::sync::{Condvar, Mutex};
@@ -16,7 +20,7 @@ use std::sync::{Condvar, Mutex};
 use image::{DynamicImage, GrayImage, RgbImage};
 
 use crate::affine::Size;
-use crate::codec::{Image, JpegRows, JpegStrips};
+use crate::codec::{Image, JpegStrips, Rows};
 use crate::error::Error;
 use crate::transform::Transform;
 use crate::warp::{self, Bands, ImageRef, WarpOptions};
@@ -31,29 +35,29 @@ const UNIT_ROWS: usize = 64;
 /// are one pass's whatever their number).
 const JPEG_STRIPS: u32 = 4;
 
-/// Decodes `jpeg` and warps it through `transform` to an image of size
+/// Reads `input` and warps it through `transform` to an image of size
 /// `out`, the two overlapping; returns the warped image and its profile.
 /// With `jpeg_quality` (the output is a JPEG file), its strips are encoded
 /// meanwhile too, returned for [`crate::codec::write_image_with`].
-pub fn warp_jpeg(
-    jpeg: JpegRows,
+pub fn warp_rows(
+    mut input: Rows,
     transform: &Transform,
     out: Size,
     opts: &WarpOptions,
     jpeg_quality: Option<u8>,
 ) -> Result<(Image, Option<JpegStrips>), Error> {
     let strips = jpeg_quality
-        .and_then(|q| JpegStrips::new(out.width, out.height, jpeg.channels, q, JPEG_STRIPS));
-    match overlapped(&jpeg, transform, out, opts, strips.as_ref()) {
+        .and_then(|q| JpegStrips::new(out.width, out.height, input.channels(), q, JPEG_STRIPS));
+    match overlapped(&input, transform, out, opts, strips.as_ref()) {
         Some(pixels) => Ok((
             Image {
                 pixels,
-                icc: jpeg.icc,
+                icc: input.take_icc(),
             },
             strips,
         )),
         None => {
-            let img = jpeg.decode_fully()?;
+            let img = input.read_fully()?;
             let pixels = warp::warp_image(&img.pixels, transform, out, opts)?;
             Ok((
                 Image {
@@ -136,15 +140,15 @@ impl Shared {
 /// The overlapped decode and warp (and encode, with `strips`); `None` if
 /// the decoder failed (or the buffers could not be had).
 fn overlapped(
-    jpeg: &JpegRows,
+    input: &Rows,
     transform: &Transform,
     out: Size,
     opts: &WarpOptions,
     strips: Option<&JpegStrips>,
 ) -> Option<DynamicImage> {
-    let c = usize::from(jpeg.channels);
-    let (w, h) = (jpeg.size.width as usize, jpeg.size.height as usize);
-    let src_len = jpeg.pixel_bytes();
+    let c = usize::from(input.channels());
+    let (w, h) = (input.size().width as usize, input.size().height as usize);
+    let src_len = input.pixel_bytes();
     let row_len = out.width as usize * c;
     let out_len = row_len * out.height as usize;
     let mut src: Vec<u8> = Vec::new();
@@ -263,7 +267,7 @@ fn overlapped(
         };
         // SAFETY: `src` has room for the image; nothing reads a row before
         // `done` hands it over (`work` waits for it).
-        decoded = unsafe { jpeg.decode(base as *mut u8, &mut done) };
+        decoded = unsafe { input.read(base as *mut u8, &mut done) };
         shared.publish(if decoded { h } else { 0 }, !decoded);
         work();
     });

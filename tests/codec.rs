@@ -343,11 +343,12 @@ fn issue_11_format_pnm_in_a_batch_writes_pnm_files() {
     assert_eq!(magic, "P6");
 }
 
-/// A JPEG big enough (≥ 4 MiB decoded) that a two-thread `stn warp` warps it
-/// while decoding it row by row (and encodes in two stitched strips): the
-/// same bytes as on one thread, which decodes it whole first. Every
-/// interpolation and padding, a homography (whose bands wait for the whole
-/// image), grey and colour.
+/// A JPEG or raw PGM/PPM big enough (≥ 4 MiB of pixels) that a two-thread
+/// `stn warp` warps it while reading it row by row (and encodes a JPEG
+/// output in stitched strips as their rows are warped): the same bytes as on
+/// one thread, which reads it whole first. Every interpolation and padding,
+/// a homography (whose bands wait for the whole image), grey and colour,
+/// JPEG and Netpbm outputs.
 #[test]
 fn big_jpeg_warps_the_same_on_one_and_two_threads() {
     let env = Env::new();
@@ -370,21 +371,25 @@ fn big_jpeg_warps_the_same_on_one_and_two_threads() {
             "1200x900",
         ],
     ];
-    for (name, img) in [("rgb", &rgb), ("grey", &grey)] {
+    for (name, img, pnm) in [("rgb", &rgb, "ppm"), ("grey", &grey, "pgm")] {
         let png = env.path(&format!("{name}.png"));
         util::save_png(img, &png);
-        let jpg = format!("{name}.jpg");
-        env.assert_ok(&["warp", IDENTITY, png.to_str().unwrap(), "-o", &jpg]);
-        for (k, opts) in runs.iter().enumerate() {
-            let outs = ["1", "2"].map(|threads| {
-                let out = format!("{name}_{k}_{threads}.jpg");
-                let mut args = vec!["-j", threads, "warp"];
-                args.extend_from_slice(opts);
-                args.extend_from_slice(&[&jpg, "-o", &out]);
-                env.assert_ok(&args);
-                std::fs::read(env.path(&out)).unwrap()
-            });
-            assert!(outs[0] == outs[1], "{name} {opts:?}");
+        // A JPEG (decoded row by row) and a raw Netpbm file (read in slices).
+        for input in [format!("{name}.jpg"), format!("{name}.{pnm}")] {
+            env.assert_ok(&["warp", IDENTITY, png.to_str().unwrap(), "-o", &input]);
+            for (k, opts) in runs.iter().enumerate() {
+                for ext in ["jpg", pnm] {
+                    let outs = ["1", "2"].map(|threads| {
+                        let out = format!("{input}_{k}_{threads}.{ext}");
+                        let mut args = vec!["-j", threads, "warp"];
+                        args.extend_from_slice(opts);
+                        args.extend_from_slice(&[&input, "-o", &out]);
+                        env.assert_ok(&args);
+                        std::fs::read(env.path(&out)).unwrap()
+                    });
+                    assert!(outs[0] == outs[1], "{input} -> {ext} {opts:?}");
+                }
+            }
         }
     }
 }
