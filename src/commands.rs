@@ -14,6 +14,9 @@ use crate::overlap;
 use crate::transform::{Homography, Transform};
 use crate::warp;
 
+/// Output rows per band when `stn warp` feeds a JPEG encoder row by row.
+const JPEG_BAND_ROWS: usize = 64;
+
 /// `stn warp`: decode, resolve the theta, warp, encode, write.
 pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
     refuse_overwriting_input(task)?;
@@ -64,6 +67,52 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
                 codec::write_netpbm_rows(output, color, icc, &task.output, &fill),
                 task,
             );
+        }
+        // Alone, to a JPEG file: warped band by band into libjpeg-turbo's
+        // encoder (one pass, the same bytes), no output image.
+        codec::OneImage::Decoded(img)
+            if rayon::current_num_threads() == 1
+                && task.format == ImageFormat::Jpeg
+                && !codec::is_stdio(&task.output) =>
+        {
+            let color = img.pixels.color();
+            let quality = task.encoding.jpeg_quality;
+            match codec::JpegRowsWriter::new(output, color, quality) {
+                Some(mut writer) => {
+                    let source = warp::ImageRef {
+                        data: img.pixels.as_bytes(),
+                        width: input.width as usize,
+                        height: input.height as usize,
+                        channels: usize::from(color.channel_count()),
+                    };
+                    let bands = warp::Bands::new(source, &theta, output, &opts);
+                    let row = output.width as usize * usize::from(color.channel_count());
+                    let mut buf = vec![std::mem::MaybeUninit::new(0u8); JPEG_BAND_ROWS * row];
+                    let written = (|| {
+                        for y0 in (0..output.height as usize).step_by(JPEG_BAND_ROWS) {
+                            let n = JPEG_BAND_ROWS.min(output.height as usize - y0);
+                            let rows = &mut buf[..n * row];
+                            bands.rows_into(y0, rows);
+                            // SAFETY: `rows_into` wrote every sample of `rows`.
+                            let rows: &[u8] = unsafe {
+                                &*(rows as *const [std::mem::MaybeUninit<u8>] as *const [u8])
+                            };
+                            writer.write(rows, &task.output)?;
+                        }
+                        writer
+                            .finish(img.icc.as_deref(), &task.output)
+                            .map(|()| None)
+                    })();
+                    return finish(written, task);
+                }
+                None => (
+                    codec::Image {
+                        pixels: warp::warp_image(&img.pixels, &theta, output, &opts)?,
+                        icc: img.icc,
+                    },
+                    None,
+                ),
+            }
         }
         codec::OneImage::Decoded(img) => (
             codec::Image {

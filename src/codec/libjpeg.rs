@@ -52,6 +52,21 @@ const E_NUM_WARNINGS: usize = 128;
 /// `JMSG_LENGTH_MAX`.
 const MSG_LEN: usize = 200;
 
+/// `sizeof(struct jpeg_compress_struct)` in that ABI on LP64.
+const COMPRESS_SIZE: usize = 520;
+// Field offsets in `struct jpeg_compress_struct`.
+const C_IMAGE_WIDTH: usize = 48;
+const C_IMAGE_HEIGHT: usize = 52;
+const C_INPUT_COMPONENTS: usize = 56;
+const C_IN_COLOR_SPACE: usize = 60;
+const C_COMP_INFO: usize = 88;
+const C_DCT_METHOD: usize = 276;
+const C_NEXT_SCANLINE: usize = 304;
+// ... and in `jpeg_component_info` (96 bytes each).
+const COMP_INFO_SIZE: usize = 96;
+const CI_H_SAMP: usize = 8;
+const CI_V_SAMP: usize = 12;
+
 // J_COLOR_SPACE and J_DCT_METHOD values.
 const JCS_GRAYSCALE: c_int = 1;
 const JCS_RGB: c_int = 2;
@@ -71,6 +86,15 @@ struct Api {
     start: unsafe extern "C-unwind" fn(Cinfo) -> c_int,
     read_scanlines: unsafe extern "C-unwind" fn(Cinfo, *mut *mut c_uchar, c_uint) -> c_uint,
     finish: unsafe extern "C-unwind" fn(Cinfo) -> c_int,
+    create_compress: unsafe extern "C-unwind" fn(Cinfo, c_int, usize),
+    destroy_compress: unsafe extern "C-unwind" fn(Cinfo),
+    set_defaults: unsafe extern "C-unwind" fn(Cinfo),
+    set_colorspace: unsafe extern "C-unwind" fn(Cinfo, c_int),
+    set_quality: unsafe extern "C-unwind" fn(Cinfo, c_int, c_int),
+    mem_dest: unsafe extern "C-unwind" fn(Cinfo, *mut *mut c_uchar, *mut c_ulong),
+    start_compress: unsafe extern "C-unwind" fn(Cinfo, c_int),
+    write_scanlines: unsafe extern "C-unwind" fn(Cinfo, *mut *mut c_uchar, c_uint) -> c_uint,
+    finish_compress: unsafe extern "C-unwind" fn(Cinfo),
     /// Keeps the functions above loaded.
     _lib: libloading::Library,
 }
@@ -89,6 +113,15 @@ fn load(path: &Path) -> Result<Api, libloading::Error> {
             start: *lib.get(b"jpeg_start_decompress\0")?,
             read_scanlines: *lib.get(b"jpeg_read_scanlines\0")?,
             finish: *lib.get(b"jpeg_finish_decompress\0")?,
+            create_compress: *lib.get(b"jpeg_CreateCompress\0")?,
+            destroy_compress: *lib.get(b"jpeg_destroy_compress\0")?,
+            set_defaults: *lib.get(b"jpeg_set_defaults\0")?,
+            set_colorspace: *lib.get(b"jpeg_set_colorspace\0")?,
+            set_quality: *lib.get(b"jpeg_set_quality\0")?,
+            mem_dest: *lib.get(b"jpeg_mem_dest\0")?,
+            start_compress: *lib.get(b"jpeg_start_compress\0")?,
+            write_scanlines: *lib.get(b"jpeg_write_scanlines\0")?,
+            finish_compress: *lib.get(b"jpeg_finish_compress\0")?,
             _lib: lib,
         })
     }
@@ -309,5 +342,202 @@ pub unsafe fn decode_rows(
             Ok(_) => Err(Failed::Unsuitable),
             Err(other) => panic::resume_unwind(other),
         },
+    }
+}
+
+extern "C" {
+    /// The C library's `free`, for the buffer `jpeg_mem_dest` allocates
+    /// with its `malloc`.
+    fn free(ptr: *mut c_void);
+}
+
+/// libjpeg-turbo's encoder fed rows as they are made: exactly the bytes of
+/// TurboJPEG's `tjCompress2` at the settings [`super::turbojpeg::encode`]
+/// uses (baseline, libjpeg's quality scaling, 4:2:0 for colour, islow DCT,
+/// the standard Huffman tables), without the whole image in memory.
+pub struct Compressor {
+    api: &'static Api,
+    /// `struct jpeg_compress_struct`, as 8-byte words.
+    cinfo: Box<[u64; COMPRESS_SIZE / 8]>,
+    err: Box<[u64; ERROR_MGR_SIZE / 8]>,
+    /// Where `jpeg_mem_dest` keeps its buffer and the bytes written.
+    out: Box<(*mut c_uchar, c_ulong)>,
+    row_bytes: usize,
+    height: usize,
+    created: bool,
+}
+
+// SAFETY: the compressor and its buffers belong to this value alone; libjpeg
+// keeps no thread-local state.
+unsafe impl Send for Compressor {}
+
+impl Compressor {
+    fn ptr(&mut self) -> Cinfo {
+        self.cinfo.as_mut_ptr().cast()
+    }
+
+    fn set<T: Copy>(&mut self, offset: usize, value: T) {
+        debug_assert!(offset + size_of::<T>() <= COMPRESS_SIZE);
+        // SAFETY: inside the struct.
+        unsafe {
+            self.ptr()
+                .cast::<u8>()
+                .add(offset)
+                .cast::<T>()
+                .write_unaligned(value)
+        }
+    }
+
+    fn get<T: Copy>(&mut self, offset: usize) -> T {
+        debug_assert!(offset + size_of::<T>() <= COMPRESS_SIZE);
+        // SAFETY: inside the struct.
+        unsafe {
+            self.ptr()
+                .cast::<u8>()
+                .add(offset)
+                .cast::<T>()
+                .read_unaligned()
+        }
+    }
+
+    /// Runs `f`, turning libjpeg's errors (unwound out of `error_exit`) into
+    /// `Err`.
+    fn guard<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Result<T, String> {
+        match panic::catch_unwind(AssertUnwindSafe(|| f(self))) {
+            Ok(v) => Ok(v),
+            Err(payload) => match payload.downcast::<LibjpegError>() {
+                Ok(e) => Err(e.0),
+                Err(other) => panic::resume_unwind(other),
+            },
+        }
+    }
+
+    /// A compressor for a `width` × `height` image of 8-bit grey (1) or RGB
+    /// (3) pixels at `quality`, started; `None` without the library or if
+    /// it refuses.
+    pub fn new(width: u32, height: u32, channels: u8, quality: u8) -> Option<Compressor> {
+        let api = api()?;
+        let mut c = Compressor {
+            api,
+            cinfo: Box::new([0; COMPRESS_SIZE / 8]),
+            err: Box::new([0; ERROR_MGR_SIZE / 8]),
+            out: Box::new((std::ptr::null_mut(), 0)),
+            row_bytes: width as usize * usize::from(channels),
+            height: height as usize,
+            created: false,
+        };
+        let (in_space, space) = match channels {
+            1 => (JCS_GRAYSCALE, JCS_GRAYSCALE),
+            3 => (JCS_RGB, JCS_YCBCR),
+            _ => return None,
+        };
+        c.guard(|c| {
+            let err = c.err.as_mut_ptr().cast::<u8>();
+            // SAFETY: as in `decode_rows`, for the compressor: the error
+            // manager's handlers replaced, the struct's size checked by the
+            // library, then TurboJPEG's settings in its order (tjCompress2:
+            // defaults, colour space, quality, islow, sampling factors).
+            unsafe {
+                (api.std_error)(err.cast());
+                err.add(E_ERROR_EXIT)
+                    .cast::<extern "C-unwind" fn(Cinfo)>()
+                    .write(error_exit);
+                err.add(E_OUTPUT_MESSAGE)
+                    .cast::<extern "C-unwind" fn(Cinfo)>()
+                    .write(output_message);
+                c.set(D_ERR, err);
+                (api.create_compress)(c.ptr(), LIB_VERSION, COMPRESS_SIZE);
+                c.created = true;
+                let (buf, len) = (&mut c.out.0 as *mut _, &mut c.out.1 as *mut _);
+                (api.mem_dest)(c.ptr(), buf, len);
+                c.set::<c_uint>(C_IMAGE_WIDTH, width);
+                c.set::<c_uint>(C_IMAGE_HEIGHT, height);
+                c.set::<c_int>(C_INPUT_COMPONENTS, c_int::from(channels));
+                c.set::<c_int>(C_IN_COLOR_SPACE, in_space);
+                (api.set_defaults)(c.ptr());
+                (api.set_colorspace)(c.ptr(), space);
+                (api.set_quality)(c.ptr(), c_int::from(quality.clamp(1, 100)), 1);
+                c.set::<c_int>(C_DCT_METHOD, JDCT_ISLOW);
+                let comps = c.get::<*mut u8>(C_COMP_INFO);
+                let factors: &[(c_int, c_int)] = if channels == 1 {
+                    &[(1, 1)]
+                } else {
+                    &[(2, 2), (1, 1), (1, 1)]
+                };
+                for (k, (h, v)) in factors.iter().enumerate() {
+                    let info = comps.add(k * COMP_INFO_SIZE);
+                    info.add(CI_H_SAMP).cast::<c_int>().write_unaligned(*h);
+                    info.add(CI_V_SAMP).cast::<c_int>().write_unaligned(*v);
+                }
+                (api.start_compress)(c.ptr(), 1);
+            }
+        })
+        .ok()?;
+        Some(c)
+    }
+
+    /// Encodes the next rows (whole rows, in order).
+    pub fn write(&mut self, rows: &[u8]) -> Result<(), String> {
+        assert_eq!(rows.len() % self.row_bytes, 0, "whole rows");
+        let api = self.api;
+        let row_bytes = self.row_bytes;
+        for chunk in rows.chunks(16 * row_bytes) {
+            let mut ptrs = [std::ptr::null_mut::<c_uchar>(); 16];
+            let n = chunk.len() / row_bytes;
+            for (k, p) in ptrs[..n].iter_mut().enumerate() {
+                // libjpeg takes `JSAMPROW` (mutable) but only reads the rows.
+                *p = chunk[k * row_bytes..].as_ptr().cast_mut();
+            }
+            let mut done = 0;
+            while done < n {
+                let got = self.guard(|c| {
+                    // SAFETY: `n - done` valid rows of `row_bytes` bytes each.
+                    unsafe {
+                        (api.write_scanlines)(
+                            c.ptr(),
+                            ptrs[done..].as_mut_ptr(),
+                            (n - done) as c_uint,
+                        )
+                    }
+                })?;
+                if got == 0 {
+                    return Err("libjpeg took no rows".into());
+                }
+                done += got as usize;
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes the file and returns it.
+    pub fn finish(mut self) -> Result<Vec<u8>, String> {
+        if self.get::<c_uint>(C_NEXT_SCANLINE) as usize != self.height {
+            return Err("not every row was written".into());
+        }
+        let api = self.api;
+        // SAFETY: every row was written; finishing flushes into the buffer.
+        self.guard(|c| unsafe { (api.finish_compress)(c.ptr()) })?;
+        let (buf, len) = *self.out;
+        if buf.is_null() {
+            return Err("no output".into());
+        }
+        // SAFETY: `jpeg_mem_dest` left `len` bytes at `buf`.
+        Ok(unsafe { std::slice::from_raw_parts(buf, len as usize) }.to_vec())
+    }
+}
+
+impl Drop for Compressor {
+    fn drop(&mut self) {
+        let api = self.api;
+        if self.created {
+            // SAFETY: created once, destroyed once; destroying frees the
+            // library's memory and does not call error_exit.
+            let _ = self.guard(|c| unsafe { (api.destroy_compress)(c.ptr()) });
+        }
+        if !self.out.0.is_null() {
+            // SAFETY: allocated by the library's `malloc` (jpeg_mem_dest),
+            // and no longer used by it (destroyed above).
+            unsafe { free(self.out.0.cast()) };
+        }
     }
 }
