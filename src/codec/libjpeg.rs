@@ -1,17 +1,20 @@
-//! libjpeg-turbo's row-by-row decoder, through the libjpeg 6.2 C API of
-//! `libjpeg.so.62`, loaded at run time from beside the TurboJPEG library
-//! ([`super::turbojpeg`]): Debian's `libjpeg62-turbo`, built from the same
-//! source as `libturbojpeg0`. TurboJPEG decodes a whole image in one call;
-//! `jpeg_read_scanlines` hands rows over as they are decoded, so `stn warp`
-//! can warp the top of a photo while the bottom is still being decoded. The
-//! pixels are TurboJPEG's: the same library, with the settings TurboJPEG uses
-//! (islow IDCT, "fancy" upsampling, JFIF conversion to RGB).
+//! libjpeg-turbo's row-by-row decoder and encoder, through the libjpeg 6.2 C
+//! API of `libjpeg.so.62`, loaded at run time from beside the TurboJPEG
+//! library ([`super::turbojpeg`]): Debian's `libjpeg62-turbo`, built from the
+//! same source as `libturbojpeg0`. TurboJPEG decodes or encodes a whole image
+//! in one call; `jpeg_read_scanlines` hands rows over as they are decoded, so
+//! `stn warp` can warp the top of a photo while the bottom is still being
+//! decoded, and `jpeg_write_scanlines` takes rows as they are warped, so no
+//! whole output image is needed. The pixels and bytes are TurboJPEG's: the
+//! same library, with the settings TurboJPEG uses (islow DCT, "fancy"
+//! upsampling, JFIF conversion to and from RGB, 4:2:0, libjpeg's quality
+//! scaling, the standard Huffman tables).
 //!
 //! The libjpeg API is used through its frozen 6.2 ABI (64-bit Linux): the
-//! few fields stn reads and writes are at the offsets below, and the
-//! decompressor's size is checked by the library itself
-//! (`jpeg_CreateDecompress` fails on a mismatch), as is the image size read
-//! back against the file's header. Errors reach stn as a Rust unwind out of
+//! few fields stn reads and writes are at the offsets below, and each
+//! struct's size is checked by the library itself
+//! (`jpeg_CreateDecompress`/`jpeg_CreateCompress` fail on a mismatch), as is
+//! the image size read back against the file's header. Errors reach stn as a Rust unwind out of
 //! libjpeg's `error_exit` (the library is built with unwind tables), caught
 //! here; warnings (corrupt data) make the decode count as failed.
 
