@@ -1404,12 +1404,45 @@ fn netpbm_header(kind: Netpbm, target: ColorType, w: u32, h: u32) -> String {
     }
 }
 
-/// A JPEG file encoded from its rows as they are made, in one pass through
-/// libjpeg-turbo's encoder: the bytes [`write_image`] writes (libjpeg-turbo's
-/// one-pass encode at the same settings), without the image in memory. For
-/// `stn warp` on one thread, where the image-sized output buffer's fresh
-/// pages cost about a tenth of the run.
-pub struct JpegRowsWriter {
+/// [`write_image`] for a JPEG output made band by band: `fill(y0, rows)`
+/// writes output rows `y0 ..` into `rows` (whole rows), and each band goes
+/// straight into libjpeg-turbo's encoder, in one pass: the bytes
+/// [`write_image`] writes (libjpeg-turbo's one-pass encode at the same
+/// settings), with no image-sized output buffer, whose fresh pages cost a
+/// one-shot process about a tenth of its run. On the calling thread (for
+/// `stn warp` on one thread). `None`, having done nothing, for layouts other
+/// than 8-bit grey and RGB, or without libjpeg-turbo's libjpeg API.
+pub fn write_jpeg_rows(
+    size: Size,
+    color: ColorType,
+    quality: u8,
+    icc: Option<&[u8]>,
+    path: &Path,
+    fill: &dyn Fn(u32, &mut [std::mem::MaybeUninit<u8>]),
+) -> Option<Result<Option<String>, Error>> {
+    use std::mem::MaybeUninit;
+    let mut writer = JpegRowsWriter::new(size, color, quality)?;
+    let row = size.width as usize * usize::from(color.bytes_per_pixel());
+    let mut buf = vec![MaybeUninit::new(0u8); JPEG_BAND_ROWS as usize * row];
+    let run = || {
+        for y0 in (0..size.height).step_by(JPEG_BAND_ROWS as usize) {
+            let n = JPEG_BAND_ROWS.min(size.height - y0) as usize;
+            let rows = &mut buf[..n * row];
+            fill(y0, rows);
+            // SAFETY: `fill` writes every sample of its rows.
+            let rows: &[u8] = unsafe { &*(rows as *const [MaybeUninit<u8>] as *const [u8]) };
+            writer.write(rows, path)?;
+        }
+        writer.finish(icc, path).map(|()| None)
+    };
+    Some(run())
+}
+
+/// Output rows per band of [`write_jpeg_rows`].
+const JPEG_BAND_ROWS: u32 = 64;
+
+/// A JPEG file encoded from its rows as they are made ([`write_jpeg_rows`]).
+struct JpegRowsWriter {
     encoder: libjpeg::Compressor,
     size: Size,
 }
@@ -1418,7 +1451,7 @@ impl JpegRowsWriter {
     /// An encoder for `size` pixels of 8-bit grey or RGB at `quality`;
     /// `None` for other layouts, or without libjpeg-turbo's libjpeg API (or
     /// with `STN_JPEG=rust`).
-    pub fn new(size: Size, color: ColorType, quality: u8) -> Option<JpegRowsWriter> {
+    fn new(size: Size, color: ColorType, quality: u8) -> Option<JpegRowsWriter> {
         let channels = match color {
             ColorType::L8 => 1,
             ColorType::Rgb8 => 3,
@@ -1432,7 +1465,7 @@ impl JpegRowsWriter {
     }
 
     /// Encodes the next rows (whole rows, top to bottom).
-    pub fn write(&mut self, rows: &[u8], path: &Path) -> Result<(), Error> {
+    fn write(&mut self, rows: &[u8], path: &Path) -> Result<(), Error> {
         self.encoder
             .write(rows)
             .map_err(|e| encode_error(path, jpeg_error(e)))
@@ -1440,7 +1473,7 @@ impl JpegRowsWriter {
 
     /// Finishes the file and writes it, with `icc`, atomically to `path`
     /// (a file, not standard output).
-    pub fn finish(self, icc: Option<&[u8]>, path: &Path) -> Result<(), Error> {
+    fn finish(self, icc: Option<&[u8]>, path: &Path) -> Result<(), Error> {
         let encode_err = |e| encode_error(path, e);
         let bytes = self
             .encoder

@@ -14,9 +14,6 @@ use crate::overlap;
 use crate::transform::{Homography, Transform};
 use crate::warp;
 
-/// Output rows per band when `stn warp` feeds a JPEG encoder row by row.
-const JPEG_BAND_ROWS: usize = 64;
-
 /// `stn warp`: decode, resolve the theta, warp, encode, write.
 pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
     refuse_overwriting_input(task)?;
@@ -46,81 +43,18 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
         MatrixSource::Tps(t) => t.clone().into(),
     };
     let (warped, strips) = match img {
-        // Warped band by band straight into the file (a Netpbm output of
-        // the input's 8-bit layout): no output image.
-        codec::OneImage::Decoded(img)
-            if codec::netpbm_takes_rows(&task.output, task.format, img.pixels.color()) =>
-        {
-            let color = img.pixels.color();
-            let source = warp::ImageRef {
-                data: img.pixels.as_bytes(),
-                width: input.width as usize,
-                height: input.height as usize,
-                channels: usize::from(color.channel_count()),
-            };
-            let bands = warp::Bands::new(source, &theta, output, &opts);
-            let fill = |y0: u32, rows: &mut [std::mem::MaybeUninit<u8>]| {
-                bands.rows_into(y0 as usize, rows)
-            };
-            let icc = img.icc.as_deref();
-            return finish(
-                codec::write_netpbm_rows(output, color, icc, &task.output, &fill),
-                task,
-            );
-        }
-        // Alone, to a JPEG file: warped band by band into libjpeg-turbo's
-        // encoder (one pass, the same bytes), no output image.
-        codec::OneImage::Decoded(img)
-            if rayon::current_num_threads() == 1
-                && task.format == ImageFormat::Jpeg
-                && !codec::is_stdio(&task.output) =>
-        {
-            let color = img.pixels.color();
-            let quality = task.encoding.jpeg_quality;
-            match codec::JpegRowsWriter::new(output, color, quality) {
-                Some(mut writer) => {
-                    let source = warp::ImageRef {
-                        data: img.pixels.as_bytes(),
-                        width: input.width as usize,
-                        height: input.height as usize,
-                        channels: usize::from(color.channel_count()),
-                    };
-                    let bands = warp::Bands::new(source, &theta, output, &opts);
-                    let row = output.width as usize * usize::from(color.channel_count());
-                    let mut buf = vec![std::mem::MaybeUninit::new(0u8); JPEG_BAND_ROWS * row];
-                    let written = (|| {
-                        for y0 in (0..output.height as usize).step_by(JPEG_BAND_ROWS) {
-                            let n = JPEG_BAND_ROWS.min(output.height as usize - y0);
-                            let rows = &mut buf[..n * row];
-                            bands.rows_into(y0, rows);
-                            // SAFETY: `rows_into` wrote every sample of `rows`.
-                            let rows: &[u8] = unsafe {
-                                &*(rows as *const [std::mem::MaybeUninit<u8>] as *const [u8])
-                            };
-                            writer.write(rows, &task.output)?;
-                        }
-                        writer
-                            .finish(img.icc.as_deref(), &task.output)
-                            .map(|()| None)
-                    })();
-                    return finish(written, task);
-                }
-                None => (
-                    codec::Image {
-                        pixels: warp::warp_image(&img.pixels, &theta, output, &opts)?,
-                        icc: img.icc,
-                    },
-                    None,
-                ),
+        codec::OneImage::Decoded(img) => {
+            if let Some(written) = warp_band_by_band(&img, &theta, output, task) {
+                return finish(written, task);
             }
+            (
+                codec::Image {
+                    pixels: warp::warp_image(&img.pixels, &theta, output, &opts)?,
+                    icc: img.icc,
+                },
+                None,
+            )
         }
-        codec::OneImage::Decoded(img) => (
-            codec::Image {
-                pixels: warp::warp_image(&img.pixels, &theta, output, &opts)?,
-                icc: img.icc,
-            },
-            None,
-        ),
         // Read, warped and (to a JPEG file) encoded at once: a big JPEG or
         // raw PPM, more than one thread.
         codec::OneImage::Rows(rows) => {
@@ -140,6 +74,47 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
         strips.as_ref(),
     );
     finish(written, task)
+}
+
+/// `stn warp`'s output written band by band as it is warped, with no output
+/// image, where the file allows: a Netpbm file of the input's 8-bit layout,
+/// or, on one thread, a JPEG file through libjpeg-turbo's row encoder.
+/// `None` elsewhere (the caller warps the whole image).
+fn warp_band_by_band(
+    img: &codec::Image,
+    transform: &Transform,
+    output: Size,
+    task: &WarpTask,
+) -> Option<Result<Option<String>, Error>> {
+    let color = img.pixels.color();
+    let netpbm = codec::netpbm_takes_rows(&task.output, task.format, color);
+    let jpeg = rayon::current_num_threads() == 1
+        && task.format == ImageFormat::Jpeg
+        && !codec::is_stdio(&task.output);
+    if !(netpbm || jpeg) {
+        return None;
+    }
+    let source = warp::ImageRef {
+        data: img.pixels.as_bytes(),
+        width: img.pixels.width() as usize,
+        height: img.pixels.height() as usize,
+        channels: usize::from(color.channel_count()),
+    };
+    let bands = warp::Bands::new(source, transform, output, &task.sampling.options);
+    let fill = |y0: u32, rows: &mut [std::mem::MaybeUninit<u8>]| bands.rows_into(y0 as usize, rows);
+    let icc = img.icc.as_deref();
+    if netpbm {
+        Some(codec::write_netpbm_rows(
+            output,
+            color,
+            icc,
+            &task.output,
+            &fill,
+        ))
+    } else {
+        let quality = task.encoding.jpeg_quality;
+        codec::write_jpeg_rows(output, color, quality, icc, &task.output, &fill)
+    }
 }
 
 /// The exit of `stn warp` once its output is written (or not): its note
