@@ -164,24 +164,46 @@ pub enum Failed {
 /// The error `error_exit` unwinds with: the library's message.
 struct LibjpegError(String);
 
-/// A libjpeg decompressor and its error manager, destroyed on drop.
-struct Decompressor {
-    api: &'static Api,
-    /// `struct jpeg_decompress_struct`, as 8-byte words (its alignment).
-    cinfo: Box<[u64; DECOMPRESS_SIZE / 8]>,
+/// A libjpeg struct (a decompressor or a compressor) of `N` 8-byte words,
+/// its fields read and written by offset, with its error manager.
+struct Raw<const N: usize> {
+    cinfo: Box<[u64; N]>,
     /// `struct jpeg_error_mgr`.
     err: Box<[u64; ERROR_MGR_SIZE / 8]>,
-    created: bool,
 }
 
-impl Decompressor {
+impl<const N: usize> Raw<N> {
+    /// Zeroed, its `err` libjpeg's standard error manager with stn's
+    /// `error_exit` (which unwinds) and `output_message` (silent).
+    fn new(api: &Api) -> Self {
+        let mut raw = Raw {
+            cinfo: Box::new([0; N]),
+            err: Box::new([0; ERROR_MGR_SIZE / 8]),
+        };
+        let err = raw.err.as_mut_ptr().cast::<u8>();
+        // SAFETY: jpeg_std_error fills the error manager (sized as the 6.2
+        // ABI's) and calls nothing; the two handlers are then replaced at
+        // their offsets, and `err` (at offset 0 of both structs) points to it.
+        unsafe {
+            (api.std_error)(err.cast());
+            err.add(E_ERROR_EXIT)
+                .cast::<extern "C-unwind" fn(Cinfo)>()
+                .write(error_exit);
+            err.add(E_OUTPUT_MESSAGE)
+                .cast::<extern "C-unwind" fn(Cinfo)>()
+                .write(output_message);
+        }
+        raw.set(D_ERR, err);
+        raw
+    }
+
     fn ptr(&mut self) -> Cinfo {
         self.cinfo.as_mut_ptr().cast()
     }
 
-    /// The `T` at byte `offset` of the decompressor.
+    /// The `T` at byte `offset` of the struct.
     fn get<T: Copy>(&mut self, offset: usize) -> T {
-        debug_assert!(offset + size_of::<T>() <= DECOMPRESS_SIZE);
+        assert!(offset + size_of::<T>() <= N * 8);
         // SAFETY: inside the struct (above), read unaligned.
         unsafe {
             self.ptr()
@@ -193,7 +215,7 @@ impl Decompressor {
     }
 
     fn set<T: Copy>(&mut self, offset: usize, value: T) {
-        debug_assert!(offset + size_of::<T>() <= DECOMPRESS_SIZE);
+        assert!(offset + size_of::<T>() <= N * 8);
         // SAFETY: as in `get`.
         unsafe {
             self.ptr()
@@ -203,13 +225,33 @@ impl Decompressor {
                 .write_unaligned(value)
         }
     }
+
+    /// Warnings the library has counted (corrupt data).
+    fn warnings(&self) -> c_long {
+        // SAFETY: the error manager's `num_warnings`, a C `long`.
+        unsafe {
+            self.err
+                .as_ptr()
+                .cast::<u8>()
+                .add(E_NUM_WARNINGS)
+                .cast::<c_long>()
+                .read_unaligned()
+        }
+    }
+}
+
+/// A libjpeg decompressor, destroyed on drop.
+struct Decompressor {
+    api: &'static Api,
+    raw: Raw<{ DECOMPRESS_SIZE / 8 }>,
+    created: bool,
 }
 
 impl Drop for Decompressor {
     fn drop(&mut self) {
         if self.created {
             let destroy = self.api.destroy;
-            let cinfo = self.ptr();
+            let cinfo = self.raw.ptr();
             // SAFETY: created by jpeg_CreateDecompress, destroyed once; the
             // destroy path frees memory and does not call error_exit.
             let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe { destroy(cinfo) }));
@@ -259,52 +301,41 @@ pub unsafe fn decode_rows(
     let len = c_ulong::try_from(bytes.len()).map_err(|_| Failed::Unsuitable)?;
     let mut d = Decompressor {
         api,
-        cinfo: Box::new([0; DECOMPRESS_SIZE / 8]),
-        err: Box::new([0; ERROR_MGR_SIZE / 8]),
+        raw: Raw::new(api),
         created: false,
     };
     let started = &mut false;
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        let err = d.err.as_mut_ptr().cast::<u8>();
-        // SAFETY: the library's 6.2 ABI, with the structs sized and laid out
-        // as above: jpeg_std_error fills the error manager, whose two
-        // handlers are then replaced; jpeg_CreateDecompress keeps `err` and
-        // checks the struct's size; the source is `bytes`, alive throughout.
+        // SAFETY: the library's 6.2 ABI, with the struct sized and laid out
+        // as above: jpeg_CreateDecompress keeps `err` and checks the
+        // struct's size; the source is `bytes`, alive throughout.
         unsafe {
-            (api.std_error)(err.cast());
-            err.add(E_ERROR_EXIT)
-                .cast::<extern "C-unwind" fn(Cinfo)>()
-                .write(error_exit);
-            err.add(E_OUTPUT_MESSAGE)
-                .cast::<extern "C-unwind" fn(Cinfo)>()
-                .write(output_message);
-            d.set(D_ERR, err);
-            (api.create)(d.ptr(), LIB_VERSION, DECOMPRESS_SIZE);
+            (api.create)(d.raw.ptr(), LIB_VERSION, DECOMPRESS_SIZE);
             d.created = true;
-            (api.mem_src)(d.ptr(), bytes.as_ptr(), len);
-            (api.read_header)(d.ptr(), 1);
+            (api.mem_src)(d.raw.ptr(), bytes.as_ptr(), len);
+            (api.read_header)(d.raw.ptr(), 1);
         }
-        let color = d.get::<c_int>(D_JPEG_COLOR_SPACE);
-        let out_space = match (d.get::<c_int>(D_NUM_COMPONENTS), color, channels) {
+        let color = d.raw.get::<c_int>(D_JPEG_COLOR_SPACE);
+        let out_space = match (d.raw.get::<c_int>(D_NUM_COMPONENTS), color, channels) {
             (1, JCS_GRAYSCALE, 1) => JCS_GRAYSCALE,
             (3, JCS_YCBCR | JCS_RGB, 3) => JCS_RGB,
             _ => return Err(Failed::Unsuitable),
         };
-        if d.get::<c_uint>(D_IMAGE_WIDTH) != width
-            || d.get::<c_uint>(D_IMAGE_HEIGHT) != height
-            || d.get::<c_int>(D_PROGRESSIVE_MODE) != 0
+        if d.raw.get::<c_uint>(D_IMAGE_WIDTH) != width
+            || d.raw.get::<c_uint>(D_IMAGE_HEIGHT) != height
+            || d.raw.get::<c_int>(D_PROGRESSIVE_MODE) != 0
         {
             return Err(Failed::Unsuitable);
         }
-        d.set(D_OUT_COLOR_SPACE, out_space);
-        d.set(D_DCT_METHOD, JDCT_ISLOW);
-        d.set::<c_int>(D_DO_FANCY_UPSAMPLING, 1);
+        d.raw.set(D_OUT_COLOR_SPACE, out_space);
+        d.raw.set(D_DCT_METHOD, JDCT_ISLOW);
+        d.raw.set::<c_int>(D_DO_FANCY_UPSAMPLING, 1);
         *started = true;
         // SAFETY: as above.
-        unsafe { (api.start)(d.ptr()) };
-        if d.get::<c_uint>(D_OUTPUT_WIDTH) != width
-            || d.get::<c_uint>(D_OUTPUT_HEIGHT) != height
-            || d.get::<c_int>(D_OUTPUT_COMPONENTS) != c_int::from(channels)
+        unsafe { (api.start)(d.raw.ptr()) };
+        if d.raw.get::<c_uint>(D_OUTPUT_WIDTH) != width
+            || d.raw.get::<c_uint>(D_OUTPUT_HEIGHT) != height
+            || d.raw.get::<c_int>(D_OUTPUT_COMPONENTS) != c_int::from(channels)
         {
             return Err(Failed::Decoding("unexpected output layout".into()));
         }
@@ -312,7 +343,7 @@ pub unsafe fn decode_rows(
         let h = height as usize;
         let mut rows = [std::ptr::null_mut::<c_uchar>(); 16];
         loop {
-            let y = d.get::<c_uint>(D_OUTPUT_SCANLINE) as usize;
+            let y = d.raw.get::<c_uint>(D_OUTPUT_SCANLINE) as usize;
             if y >= h {
                 break;
             }
@@ -323,17 +354,15 @@ pub unsafe fn decode_rows(
                 *r = unsafe { dst.add((y + k) * pitch) };
             }
             // SAFETY: `n` valid row pointers.
-            let got = unsafe { (api.read_scanlines)(d.ptr(), rows.as_mut_ptr(), n as c_uint) };
+            let got = unsafe { (api.read_scanlines)(d.raw.ptr(), rows.as_mut_ptr(), n as c_uint) };
             if got == 0 {
                 return Err(Failed::Decoding("no rows decoded".into()));
             }
             done(y + got as usize);
         }
         // SAFETY: as above; reads to the end of the image.
-        unsafe { (api.finish)(d.ptr()) };
-        // SAFETY: the error manager's warning count, a C `long`.
-        let warnings = unsafe { err.add(E_NUM_WARNINGS).cast::<c_long>().read() };
-        if warnings != 0 {
+        unsafe { (api.finish)(d.raw.ptr()) };
+        if d.raw.warnings() != 0 {
             return Err(Failed::Decoding("corrupt JPEG data".into()));
         }
         Ok(())
@@ -360,9 +389,7 @@ extern "C" {
 /// the standard Huffman tables), without the whole image in memory.
 pub struct Compressor {
     api: &'static Api,
-    /// `struct jpeg_compress_struct`, as 8-byte words.
-    cinfo: Box<[u64; COMPRESS_SIZE / 8]>,
-    err: Box<[u64; ERROR_MGR_SIZE / 8]>,
+    raw: Raw<{ COMPRESS_SIZE / 8 }>,
     /// Where `jpeg_mem_dest` keeps its buffer and the bytes written.
     out: Box<(*mut c_uchar, c_ulong)>,
     row_bytes: usize,
@@ -375,34 +402,6 @@ pub struct Compressor {
 unsafe impl Send for Compressor {}
 
 impl Compressor {
-    fn ptr(&mut self) -> Cinfo {
-        self.cinfo.as_mut_ptr().cast()
-    }
-
-    fn set<T: Copy>(&mut self, offset: usize, value: T) {
-        debug_assert!(offset + size_of::<T>() <= COMPRESS_SIZE);
-        // SAFETY: inside the struct.
-        unsafe {
-            self.ptr()
-                .cast::<u8>()
-                .add(offset)
-                .cast::<T>()
-                .write_unaligned(value)
-        }
-    }
-
-    fn get<T: Copy>(&mut self, offset: usize) -> T {
-        debug_assert!(offset + size_of::<T>() <= COMPRESS_SIZE);
-        // SAFETY: inside the struct.
-        unsafe {
-            self.ptr()
-                .cast::<u8>()
-                .add(offset)
-                .cast::<T>()
-                .read_unaligned()
-        }
-    }
-
     /// Runs `f`, turning libjpeg's errors (unwound out of `error_exit`) into
     /// `Err`.
     fn guard<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Result<T, String> {
@@ -422,8 +421,7 @@ impl Compressor {
         let api = api()?;
         let mut c = Compressor {
             api,
-            cinfo: Box::new([0; COMPRESS_SIZE / 8]),
-            err: Box::new([0; ERROR_MGR_SIZE / 8]),
+            raw: Raw::new(api),
             out: Box::new((std::ptr::null_mut(), 0)),
             row_bytes: width as usize * usize::from(channels),
             height: height as usize,
@@ -435,33 +433,25 @@ impl Compressor {
             _ => return None,
         };
         c.guard(|c| {
-            let err = c.err.as_mut_ptr().cast::<u8>();
-            // SAFETY: as in `decode_rows`, for the compressor: the error
-            // manager's handlers replaced, the struct's size checked by the
-            // library, then TurboJPEG's settings in its order (tjCompress2:
-            // defaults, colour space, quality, islow, sampling factors).
+            // SAFETY: as in `decode_rows`, for the compressor (the struct's
+            // size checked by the library), then TurboJPEG's settings in its
+            // order (tjCompress2: defaults, colour space, quality, islow,
+            // sampling factors).
             unsafe {
-                (api.std_error)(err.cast());
-                err.add(E_ERROR_EXIT)
-                    .cast::<extern "C-unwind" fn(Cinfo)>()
-                    .write(error_exit);
-                err.add(E_OUTPUT_MESSAGE)
-                    .cast::<extern "C-unwind" fn(Cinfo)>()
-                    .write(output_message);
-                c.set(D_ERR, err);
-                (api.create_compress)(c.ptr(), LIB_VERSION, COMPRESS_SIZE);
+                (api.create_compress)(c.raw.ptr(), LIB_VERSION, COMPRESS_SIZE);
                 c.created = true;
                 let (buf, len) = (&mut c.out.0 as *mut _, &mut c.out.1 as *mut _);
-                (api.mem_dest)(c.ptr(), buf, len);
-                c.set::<c_uint>(C_IMAGE_WIDTH, width);
-                c.set::<c_uint>(C_IMAGE_HEIGHT, height);
-                c.set::<c_int>(C_INPUT_COMPONENTS, c_int::from(channels));
-                c.set::<c_int>(C_IN_COLOR_SPACE, in_space);
-                (api.set_defaults)(c.ptr());
-                (api.set_colorspace)(c.ptr(), space);
-                (api.set_quality)(c.ptr(), c_int::from(quality.clamp(1, 100)), 1);
-                c.set::<c_int>(C_DCT_METHOD, JDCT_ISLOW);
-                let comps = c.get::<*mut u8>(C_COMP_INFO);
+                (api.mem_dest)(c.raw.ptr(), buf, len);
+                c.raw.set::<c_uint>(C_IMAGE_WIDTH, width);
+                c.raw.set::<c_uint>(C_IMAGE_HEIGHT, height);
+                c.raw
+                    .set::<c_int>(C_INPUT_COMPONENTS, c_int::from(channels));
+                c.raw.set::<c_int>(C_IN_COLOR_SPACE, in_space);
+                (api.set_defaults)(c.raw.ptr());
+                (api.set_colorspace)(c.raw.ptr(), space);
+                (api.set_quality)(c.raw.ptr(), c_int::from(quality.clamp(1, 100)), 1);
+                c.raw.set::<c_int>(C_DCT_METHOD, JDCT_ISLOW);
+                let comps = c.raw.get::<*mut u8>(C_COMP_INFO);
                 let factors: &[(c_int, c_int)] = if channels == 1 {
                     &[(1, 1)]
                 } else {
@@ -472,7 +462,7 @@ impl Compressor {
                     info.add(CI_H_SAMP).cast::<c_int>().write_unaligned(*h);
                     info.add(CI_V_SAMP).cast::<c_int>().write_unaligned(*v);
                 }
-                (api.start_compress)(c.ptr(), 1);
+                (api.start_compress)(c.raw.ptr(), 1);
             }
         })
         .ok()?;
@@ -497,7 +487,7 @@ impl Compressor {
                     // SAFETY: `n - done` valid rows of `row_bytes` bytes each.
                     unsafe {
                         (api.write_scanlines)(
-                            c.ptr(),
+                            c.raw.ptr(),
                             ptrs[done..].as_mut_ptr(),
                             (n - done) as c_uint,
                         )
@@ -514,12 +504,12 @@ impl Compressor {
 
     /// Finishes the file and returns it.
     pub fn finish(mut self) -> Result<Vec<u8>, String> {
-        if self.get::<c_uint>(C_NEXT_SCANLINE) as usize != self.height {
+        if self.raw.get::<c_uint>(C_NEXT_SCANLINE) as usize != self.height {
             return Err("not every row was written".into());
         }
         let api = self.api;
         // SAFETY: every row was written; finishing flushes into the buffer.
-        self.guard(|c| unsafe { (api.finish_compress)(c.ptr()) })?;
+        self.guard(|c| unsafe { (api.finish_compress)(c.raw.ptr()) })?;
         let (buf, len) = *self.out;
         if buf.is_null() {
             return Err("no output".into());
@@ -535,7 +525,7 @@ impl Drop for Compressor {
         if self.created {
             // SAFETY: created once, destroyed once; destroying frees the
             // library's memory and does not call error_exit.
-            let _ = self.guard(|c| unsafe { (api.destroy_compress)(c.ptr()) });
+            let _ = self.guard(|c| unsafe { (api.destroy_compress)(c.raw.ptr()) });
         }
         if !self.out.0.is_null() {
             // SAFETY: allocated by the library's `malloc` (jpeg_mem_dest),
