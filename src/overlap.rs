@@ -30,7 +30,7 @@ use crate::warp::{self, Bands, ImageRef, WarpOptions};
 const UNIT_ROWS: usize = 64;
 
 /// Strips of a JPEG output encoded as soon as their rows are warped: more
-/// than [`crate::codec`]'s two, so that some are encoded while the decoder
+/// than [`crate::codec`]'s two, so that some are encoded while the reader
 /// still runs and the rest share the threads after it (stitched, the bytes
 /// are one pass's whatever their number).
 const JPEG_STRIPS: u32 = 4;
@@ -84,7 +84,7 @@ enum Job {
     Encode(u32),
 }
 
-/// The shared state: how far the decoder is, the next unit to warp, the
+/// The shared state: how far the reader is, the next unit to warp, the
 /// strips whose rows are all warped and not yet taken, and per strip the
 /// units still to warp.
 struct State {
@@ -112,17 +112,16 @@ impl Shared {
         self.changed.notify_all();
     }
 
-    /// The next job: a unit whose source rows are decoded, else a strip to
+    /// The next job: a unit whose source rows are read, else a strip to
     /// encode, else waits for either; `None` when nothing is left to take
-    /// (or the decoder failed).
+    /// (or the reader failed).
     fn next(&self, units: &[Unit]) -> Option<Job> {
         let mut s = self.lock();
         loop {
             if s.failed {
                 return None;
             }
-            if let Some(u) = units.get(s.next).filter(|u| s.rows >= u.need) {
-                let _ = u;
+            if units.get(s.next).is_some_and(|u| s.rows >= u.need) {
                 s.next += 1;
                 return Some(Job::Warp(s.next - 1));
             }
@@ -138,7 +137,7 @@ impl Shared {
 }
 
 /// The overlapped decode and warp (and encode, with `strips`); `None` if
-/// the decoder failed (or the buffers could not be had).
+/// the reader failed (or the buffers could not be had).
 fn overlapped(
     input: &Rows,
     transform: &Transform,
@@ -159,9 +158,9 @@ fn overlapped(
     crate::malloc::advise_huge_pages(dst.as_mut_ptr(), out_len);
     let base = src.as_mut_ptr();
     // SAFETY: `src` has room for `src_len` bytes. The slice covers rows the
-    // decoder has not written yet and is writing, through `base`; the warp
+    // reader has not written yet and is writing, through `base`; the warp
     // reads only the rows `Bands::source_rows` names for a unit, and only
-    // after the decoder has handed them over (published under the state's
+    // after the reader has handed them over (published under the state's
     // mutex, which orders its writes before the warp's reads), so no byte is
     // read before or while it is written. (Rust's aliasing models differ on
     // a shared slice over bytes written elsewhere that it never reads:
@@ -250,9 +249,9 @@ fn overlapped(
         }
     };
     let base = base as usize;
-    let mut decoded = false;
-    // The decoder on this thread, the warp on the pool's other threads; this
-    // thread joins the warp when the image is decoded.
+    let mut read = false;
+    // The reader on one of the pool's threads (the scope's own), the warp
+    // on the others; the reader joins the warp when the image is read.
     rayon::scope(|s| {
         for _ in 1..rayon::current_num_threads() {
             s.spawn(|_| work());
@@ -267,15 +266,15 @@ fn overlapped(
         };
         // SAFETY: `src` has room for the image; nothing reads a row before
         // `done` hands it over (`work` waits for it).
-        decoded = unsafe { input.read(base as *mut u8, &mut done) };
-        shared.publish(if decoded { h } else { 0 }, !decoded);
+        read = unsafe { input.read(base as *mut u8, &mut done) };
+        shared.publish(if read { h } else { 0 }, !read);
         work();
     });
-    if !decoded {
+    if !read {
         return None;
     }
     // SAFETY: every unit was taken and warped (`work` stops early only if
-    // the decoder failed), and `rows_into` writes all of a unit's samples.
+    // the reader failed), and `rows_into` writes all of a unit's samples.
     unsafe { dst.set_len(out_len) };
     let (ow, oh) = (out.width, out.height);
     Some(match c {
