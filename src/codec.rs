@@ -231,8 +231,8 @@ impl NetpbmRows {
 /// Rows per read of [`NetpbmRows`] (about 0.7 MB of a 4K RGB image).
 const NETPBM_READ_ROWS: usize = 64;
 
-/// Pixels of a JPEG below which [`read_one_image_or_rows`] decodes as
-/// usual: on small images there is little to overlap.
+/// Bytes of pixels below which [`read_one_image_or_rows`] reads an image
+/// whole, as usual: on small images there is little to overlap.
 pub const ROWS_MIN_BYTES: usize = 4 << 20;
 
 /// A JPEG file that libjpeg-turbo decodes row by row ([`JpegRows::decode`]),
