@@ -253,7 +253,7 @@ impl JpegRows {
     /// The header of `bytes` if they are a JPEG fit for row-by-row decoding
     /// (the decoder itself refuses progressive files when it starts).
     fn new(path: &Path, bytes: &[u8], max_pixels: u64) -> Option<JpegRows> {
-        if !libjpeg::available() || jpeg_is_truncated(bytes) {
+        if jpeg_is_truncated(bytes) {
             return None;
         }
         let reader = ImageReader::new(io::Cursor::new(bytes))
@@ -274,6 +274,8 @@ impl JpegRows {
         if !upright
             || pixels(size) > max_pixels
             || (pixels(size) as usize).saturating_mul(usize::from(channels)) < ROWS_MIN_BYTES
+            // The library is loaded only for images that would use it.
+            || !libjpeg::available()
         {
             return None;
         }
@@ -1481,25 +1483,10 @@ impl JpegRowsWriter {
             .map_err(|e| encode_err(jpeg_error(e)))?;
         let layout = JpegLayout::of(&bytes)
             .ok_or_else(|| encode_err(jpeg_error("unexpected JPEG structure from the encoder")))?;
-        let mut tmp = temporary(path)?;
-        {
-            let file = Writeback::new(tmp.as_file_mut());
-            let mut out = io::BufWriter::with_capacity(STAGE_BUFFER, file);
-            join_strips(&[(bytes, layout)], self.size.height, 0, icc, &mut out)
-                .map_err(encode_err)?;
-            out.flush().map_err(|source| Error::Write {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        }
-        if crate::interrupt::requested() {
-            return Err(Error::Interrupted);
-        }
-        Staged {
-            tmp,
-            path: path.to_path_buf(),
-        }
-        .commit()
+        let (staged, ()) = stage_buffered(path, |out| {
+            join_strips(&[(bytes, layout)], self.size.height, 0, icc, out).map_err(encode_err)
+        })?;
+        staged.commit_unless_interrupted()
     }
 }
 
@@ -1548,9 +1535,7 @@ pub fn write_netpbm_rows(
     let row_len = w as usize * usize::from(color.bytes_per_pixel());
     let band = NETPBM_BAND_ROWS as usize * row_len;
     let window_rows = NETPBM_BAND_ROWS * rayon::current_num_threads() as u32;
-    let mut tmp = temporary(path)?;
-    {
-        let mut file = Writeback::new(tmp.as_file_mut());
+    let (staged, ()) = stage_with(path, |file| {
         let kind = Netpbm::of(path);
         file.write_all(netpbm_header(kind, color, w, h).as_bytes())
             .map_err(write_err)?;
@@ -1584,16 +1569,9 @@ pub fn write_netpbm_rows(
             pending = len;
             y0 += rows;
         }
-        file.flush().map_err(write_err)?;
-    }
-    if crate::interrupt::requested() {
-        return Err(Error::Interrupted);
-    }
-    Staged {
-        tmp,
-        path: path.to_path_buf(),
-    }
-    .commit()?;
+        file.flush().map_err(write_err)
+    })?;
+    staged.commit_unless_interrupted()?;
     // The note `encode_to` gives (the layout is written as it is).
     Ok(icc.is_some().then(|| {
         format!(
@@ -1703,10 +1681,7 @@ pub fn write_image_with(
         return Ok(note);
     }
     let (staged, note) = stage_image_with(img, icc, format, enc, path, pre)?;
-    if crate::interrupt::requested() {
-        return Err(Error::Interrupted);
-    }
-    staged.commit()?;
+    staged.commit_unless_interrupted()?;
     Ok(note)
 }
 
@@ -1731,24 +1706,42 @@ fn stage_image_with(
     path: &Path,
     pre: Option<&JpegStrips>,
 ) -> Result<(Staged, Option<String>), Error> {
+    stage_buffered(path, |out| {
+        encode_with(img, icc, format, enc, path, out, pre)
+    })
+}
+
+/// The first half of an atomic write to `path` (not `-`): `write` writes a
+/// new temporary file beside it through [`Writeback`] (and flushes what it
+/// buffers itself); returns the [`Staged`] file and what `write` returned.
+fn stage_with<T>(
+    path: &Path,
+    write: impl FnOnce(&mut Writeback<'_>) -> Result<T, Error>,
+) -> Result<(Staged, T), Error> {
     let mut tmp = temporary(path)?;
-    let note = {
-        let file = Writeback::new(tmp.as_file_mut());
+    let value = write(&mut Writeback::new(tmp.as_file_mut()))?;
+    let staged = Staged {
+        tmp,
+        path: path.to_path_buf(),
+    };
+    Ok((staged, value))
+}
+
+/// [`stage_with`] through a [`STAGE_BUFFER`]-byte buffer, flushed after
+/// `write`.
+fn stage_buffered<T>(
+    path: &Path,
+    write: impl FnOnce(&mut io::BufWriter<&mut Writeback<'_>>) -> Result<T, Error>,
+) -> Result<(Staged, T), Error> {
+    stage_with(path, |file| {
         let mut out = io::BufWriter::with_capacity(STAGE_BUFFER, file);
-        let note = encode_with(img, icc, format, enc, path, &mut out, pre)?;
+        let value = write(&mut out)?;
         out.flush().map_err(|source| Error::Write {
             path: path.to_path_buf(),
             source,
         })?;
-        note
-    };
-    Ok((
-        Staged {
-            tmp,
-            path: path.to_path_buf(),
-        },
-        note,
-    ))
+        Ok(value)
+    })
 }
 
 /// The write buffer between an encoder and its temporary file.
@@ -1882,6 +1875,16 @@ fn temporary(path: &Path) -> Result<tempfile::NamedTempFile, Error> {
 }
 
 impl Staged {
+    /// [`Staged::commit`], unless an interruption (Ctrl-C) was asked for:
+    /// then the temporary file is deleted and nothing replaces the
+    /// destination.
+    fn commit_unless_interrupted(self) -> Result<(), Error> {
+        if crate::interrupt::requested() {
+            return Err(Error::Interrupted);
+        }
+        self.commit()
+    }
+
     /// Flushes the file to disk and renames it over the destination (the
     /// second half of [`write_output`]).
     pub fn commit(self) -> Result<(), Error> {
