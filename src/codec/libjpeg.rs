@@ -201,29 +201,22 @@ impl<const N: usize> Raw<N> {
         self.cinfo.as_mut_ptr().cast()
     }
 
+    /// Where the `T` at byte `offset` of the struct is.
+    fn field<T: Copy>(&mut self, offset: usize) -> *mut T {
+        assert!(offset + size_of::<T>() <= N * 8);
+        // SAFETY: inside the struct (above).
+        unsafe { self.ptr().cast::<u8>().add(offset).cast() }
+    }
+
     /// The `T` at byte `offset` of the struct.
     fn get<T: Copy>(&mut self, offset: usize) -> T {
-        assert!(offset + size_of::<T>() <= N * 8);
-        // SAFETY: inside the struct (above), read unaligned.
-        unsafe {
-            self.ptr()
-                .cast::<u8>()
-                .add(offset)
-                .cast::<T>()
-                .read_unaligned()
-        }
+        // SAFETY: a field of the struct (`field`), read unaligned.
+        unsafe { self.field::<T>(offset).read_unaligned() }
     }
 
     fn set<T: Copy>(&mut self, offset: usize, value: T) {
-        assert!(offset + size_of::<T>() <= N * 8);
         // SAFETY: as in `get`.
-        unsafe {
-            self.ptr()
-                .cast::<u8>()
-                .add(offset)
-                .cast::<T>()
-                .write_unaligned(value)
-        }
+        unsafe { self.field::<T>(offset).write_unaligned(value) }
     }
 
     /// Warnings the library has counted (corrupt data).

@@ -1209,9 +1209,8 @@ impl<'a, T: Sample> Bands<'a, T> {
         let n = rows.len() / row_len;
         assert!(first <= h && n <= h - first, "rows outside the output");
         if self.src.data.is_empty() {
-            for x in rows.iter_mut() {
-                x.write(T::default());
-            }
+            // All padding: zeros.
+            Out::band(false, rows);
             return;
         }
         let dst = Out {

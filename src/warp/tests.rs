@@ -688,12 +688,7 @@ fn bands_equal_the_whole_warp_and_read_only_their_source_rows() {
         };
         let mut want = vec![0u8; ow * oh * c];
         warp_into_with(
-            ImageRef {
-                data: &src,
-                width: w,
-                height: h,
-                channels: c,
-            },
+            image(&src, (w, h, c)),
             ImageMut {
                 data: &mut want,
                 width: ow,
@@ -705,28 +700,32 @@ fn bands_equal_the_whole_warp_and_read_only_their_source_rows() {
             Isa::detect(),
         );
         let out = crate::affine::Size::new(ow as u32, oh as u32);
-        let bands = super::Bands::new(
+        fn image(data: &[u8], (w, h, c): (usize, usize, usize)) -> ImageRef<'_, u8> {
             ImageRef {
-                data: &src,
+                data,
                 width: w,
                 height: h,
                 channels: c,
-            },
-            &t,
-            out,
-            &opts,
-        );
+            }
+        }
+        let bands = super::Bands::new(image(&src, (w, h, c)), &t, out, &opts);
         let row = ow * c;
+        // Output rows `first .. first + n` through `bands`.
+        let piece = |bands: &super::Bands<'_, u8>, first: usize, n: usize| {
+            let mut got = vec![std::mem::MaybeUninit::new(0u8); n * row];
+            bands.rows_into(first, &mut got);
+            // SAFETY: `rows_into` wrote every sample.
+            got.iter()
+                .map(|x| unsafe { x.assume_init() })
+                .collect::<Vec<u8>>()
+        };
         let mut first = 0;
         while first < oh {
             let n = (1 + rng.below(70)).min(oh - first);
             let want = &want[first * row..(first + n) * row];
-            let mut got = vec![std::mem::MaybeUninit::new(0u8); n * row];
-            bands.rows_into(first, &mut got);
-            let got: Vec<u8> = got.iter().map(|x| unsafe { x.assume_init() }).collect();
             let what =
                 format!("case {case}: {w}x{h}x{c} -> {ow}x{oh}, {t:?}, {opts:?}, rows {first}+{n}");
-            assert!(got == want, "{what}");
+            assert!(piece(&bands, first, n) == want, "{what}");
             let need = bands.source_rows(first, n);
             assert!(need <= h, "{what}");
             if need < h {
@@ -734,20 +733,8 @@ fn bands_equal_the_whole_warp_and_read_only_their_source_rows() {
                 for x in &mut poisoned[need * w * c..] {
                     *x = !*x;
                 }
-                let other = super::Bands::new(
-                    ImageRef {
-                        data: &poisoned,
-                        width: w,
-                        height: h,
-                        channels: c,
-                    },
-                    &t,
-                    out,
-                    &opts,
-                );
-                let mut got = vec![std::mem::MaybeUninit::new(0u8); n * row];
-                other.rows_into(first, &mut got);
-                let got: Vec<u8> = got.iter().map(|x| unsafe { x.assume_init() }).collect();
+                let other = super::Bands::new(image(&poisoned, (w, h, c)), &t, out, &opts);
+                let got = piece(&other, first, n);
                 assert!(got == want, "{what}: reads past source row {need}");
             }
             first += n;
