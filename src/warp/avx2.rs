@@ -1,7 +1,8 @@
 //! AVX2 kernels for `u8` images with 1 to 4 channels, 8 output pixels per
 //! step: bilinear with the fixed-point scheme of [`super::fixed`]; nearest
-//! ([`step_nearest`]) and bicubic ([`step_bicubic`]) exactly as the scalar
-//! spec, their taps fetched with 32-bit gathers. The three share the drivers
+//! ([`step_nearest`]) exactly as the scalar spec, its taps fetched with
+//! 32-bit gathers; bicubic ([`step_bicubic`]) with the fixed-point model
+//! `fixed::cubic_sum`, its taps loaded 16 bytes per point and row. The three share the drivers
 //! that make or load the points (as in `avx512.rs`). Bilinear for `u16`
 //! images ([`bilinear16`], [`bilinear16_row`]) is exactly the scalar spec:
 //! its `f32` operations on gathered taps.
@@ -14,7 +15,7 @@
 
 use core::arch::x86_64::*;
 
-use super::fixed::{Lines, Plane, Plane16, BITS, ONE};
+use super::fixed::{Lines, Plane, Plane16, BITS, CUBIC_BITS, ONE};
 use super::grid::{ProjRow, Row};
 
 /// Output pixels per step.
@@ -636,12 +637,17 @@ fn floor_fraction(p: [__m256d; 2]) -> (__m256i, __m256) {
 }
 
 /// Writes 8 bicubic output pixels (A = −0.75), sampled at `p` with zero
-/// padding applied to each of the 16 taps, to `dst`: the scalar spec's
-/// `Bicubic` operation for operation in `f32` (same weights, same order of
-/// products and sums, same clamping and rounding), so its bytes exactly.
+/// padding applied to each of the 16 taps, to `dst`: the fixed-point model
+/// `fixed::cubic_pixel` exactly (each row's sum in integers with `i16`
+/// weights, two `vpmaddwd`; the rows' sum in `f32`), within one grey level
+/// of the spec.
 ///
-/// Each tap is fetched with one 32-bit gather per 8 pixels, as in
-/// [`step_nearest`]; taps outside the image are not fetched and read 0.
+/// Where all 8 points' taps are inside the image (the common case), each
+/// point's 4 tap rows are fetched with one 16-byte load each, two points
+/// per register; a `vpshufb` gathers each channel's four taps into a dword
+/// and a 4×4 transpose of dwords puts the 8 points of a channel in one
+/// register. Elsewhere each tap is fetched with one 32-bit gather per 8
+/// pixels, as in [`step_nearest`], and taps outside the image read 0.
 ///
 /// # Safety
 /// - the CPU supports AVX2 and SSE4.1;
@@ -652,27 +658,128 @@ fn floor_fraction(p: [__m256d; 2]) -> (__m256i, __m256) {
 unsafe fn step_bicubic<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, _ahead: isize) {
     let (x0, tx) = floor_fraction(p.u);
     let (y0, ty) = floor_fraction(p.v);
-    let (wx, wy) = (cubic_weights(tx), cubic_weights(ty));
+    let wx = cubic_weights(tx);
+    // The model's i16 weights, paired for `vpmaddwd`: taps 0 and 2 in the
+    // low and high word of one dword, taps 1 and 3 in another.
+    let q = |w| _mm256_cvtps_epi32(_mm256_mul_ps(w, _mm256_set1_ps((1 << CUBIC_BITS) as f32)));
+    let pair = |lo, hi| _mm256_blend_epi16::<0xAA>(q(lo), _mm256_slli_epi32::<16>(q(hi)));
+    let (q02, q13) = (pair(wx[0], wx[2]), pair(wx[1], wx[3]));
+    let scale = _mm256_set1_ps(1.0 / (1 << CUBIC_BITS) as f32);
+    let wy = cubic_weights(ty).map(|w| _mm256_mul_ps(w, scale));
+    let mut acc = [_mm256_setzero_ps(); 4];
+    // Adds row `r` of a channel to its sum, from `four`, whose dword p holds
+    // point p's taps 0 to 3 in bytes 0 to 3: the model's
+    // `h₀·w₀ + h₁·w₁ + h₂·w₂ + h₃·w₃`, left to right.
+    let add_row = |acc: &mut __m256, r: usize, four: __m256i| {
+        // Taps 0 and 2 as the words of each dword; taps 1 and 3.
+        let even = _mm256_and_si256(four, _mm256_set1_epi32(0x00ff_00ff));
+        let odd = _mm256_srli_epi16::<8>(four);
+        let line = _mm256_cvtepi32_ps(_mm256_add_epi32(
+            _mm256_madd_epi16(even, q02),
+            _mm256_madd_epi16(odd, q13),
+        ));
+        let term = _mm256_mul_ps(line, wy[r]);
+        *acc = if r == 0 {
+            term
+        } else {
+            _mm256_add_ps(*acc, term)
+        };
+    };
     let zero = _mm256_setzero_si256();
-    let within = |q, size: usize| {
+    let within = |q, size: i32| {
         _mm256_andnot_si256(
             _mm256_cmpgt_epi32(zero, q),
-            _mm256_cmpgt_epi32(_mm256_set1_epi32(size as i32), q),
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(size), q),
         )
     };
+    let (w, h) = (src.width() as i32, src.height() as i32);
     let base = src.data().as_ptr();
-    let last = _mm256_set1_epi32(src.data().len() as i32 - 4);
+    let len = src.data().len() as i32;
+    let stride = src.stride() as i32;
+    // The common case: every tap of the 8 points inside the image, and a
+    // 16-byte load at each point's first tap of each of its 4 rows ending
+    // inside the data. (`w, h ≥ 4` keeps `w − 3` positive.)
+    if w >= 4 && h >= 4 {
+        let one = _mm256_set1_epi32(1);
+        let (xs, ys) = (_mm256_sub_epi32(x0, one), _mm256_sub_epi32(y0, one));
+        let first = _mm256_add_epi32(
+            _mm256_mullo_epi32(ys, _mm256_set1_epi32(stride)),
+            _mm256_mullo_epi32(xs, _mm256_set1_epi32(C as i32)),
+        );
+        // No overflow where xs, ys are inside: first < len, and
+        // len + 2·stride < 2³¹ (Plane).
+        let last_row = _mm256_add_epi32(first, _mm256_set1_epi32(3 * stride));
+        let ok = _mm256_andnot_si256(
+            _mm256_cmpgt_epi32(last_row, _mm256_set1_epi32(len - 16)),
+            _mm256_and_si256(within(xs, w - 3), within(ys, h - 3)),
+        );
+        if _mm256_movemask_epi8(ok) == -1 {
+            let mut offs = [0i32; STEP];
+            // SAFETY: writes exactly the 32 bytes of `offs`.
+            unsafe { _mm256_storeu_si256(offs.as_mut_ptr().cast(), first) };
+            // Bytes 4c + k ← tap k of channel c (byte k·C + c of a load).
+            let spread = {
+                let idx: [i8; 16] = std::array::from_fn(|b| {
+                    let (c, k) = (b / 4, b % 4);
+                    if c < C {
+                        (k * C + c) as i8
+                    } else {
+                        -128
+                    }
+                });
+                // SAFETY: reads the 16 bytes of `idx`.
+                _mm256_broadcastsi128_si256(unsafe { _mm_loadu_si128(idx.as_ptr().cast()) })
+            };
+            for r in 0..4 {
+                let load = |p: usize| {
+                    // SAFETY: `first + r·stride + 16 ≤ last_row + 16 ≤ len`
+                    // (checked above for every lane), and `first ≥ 0`.
+                    unsafe {
+                        _mm_loadu_si128(base.add(offs[p] as usize + r * stride as usize).cast())
+                    }
+                };
+                // Points p and p + 4 in the two 128-bit lanes; for C = 1 the
+                // four taps already are bytes 0 to 3.
+                let s: [__m256i; 4] = std::array::from_fn(|p| {
+                    let v =
+                        _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(load(p)), load(p + 4));
+                    if C == 1 {
+                        v
+                    } else {
+                        _mm256_shuffle_epi8(v, spread)
+                    }
+                });
+                // The 4×4 transpose of dwords in each lane: register c holds
+                // channel c of points 0–3 (low lane) and 4–7 (high lane).
+                let t0 = _mm256_unpacklo_epi32(s[0], s[1]);
+                let t1 = _mm256_unpacklo_epi32(s[2], s[3]);
+                add_row(&mut acc[0], r, _mm256_unpacklo_epi64(t0, t1));
+                if C >= 2 {
+                    add_row(&mut acc[1], r, _mm256_unpackhi_epi64(t0, t1));
+                }
+                if C >= 3 {
+                    let t2 = _mm256_unpackhi_epi32(s[0], s[1]);
+                    let t3 = _mm256_unpackhi_epi32(s[2], s[3]);
+                    add_row(&mut acc[2], r, _mm256_unpacklo_epi64(t2, t3));
+                    if C == 4 {
+                        add_row(&mut acc[3], r, _mm256_unpackhi_epi64(t2, t3));
+                    }
+                }
+            }
+            // SAFETY: forwarded from the caller.
+            return unsafe { bicubic_store::<C>(&acc, dst) };
+        }
+    }
+    let last = _mm256_set1_epi32(len - 4);
     let byte = _mm256_set1_epi32(0xff);
-    let mut acc = [_mm256_setzero_ps(); 4];
-    for (r, wr) in wy.iter().enumerate() {
+    for r in 0..4 {
         // Wrapping adds: i32::MIN ± 1 stay outside (negative or ≥ 2³¹ as unsigned).
         let y = _mm256_add_epi32(y0, _mm256_set1_epi32(r as i32 - 1));
-        let row_in = within(y, src.height());
-        let row_off = _mm256_mullo_epi32(y, _mm256_set1_epi32(src.stride() as i32));
-        let mut line = [_mm256_setzero_ps(); 4];
-        for (k, wk) in wx.iter().enumerate() {
+        let row_in = within(y, h);
+        let row_off = _mm256_mullo_epi32(y, _mm256_set1_epi32(stride));
+        let px: [__m256i; 4] = std::array::from_fn(|k| {
             let x = _mm256_add_epi32(x0, _mm256_set1_epi32(k as i32 - 1));
-            let inside = _mm256_and_si256(row_in, within(x, src.width()));
+            let inside = _mm256_and_si256(row_in, within(x, w));
             let off = _mm256_and_si256(
                 inside,
                 _mm256_add_epi32(row_off, _mm256_mullo_epi32(x, _mm256_set1_epi32(C as i32))),
@@ -682,26 +789,39 @@ unsafe fn step_bicubic<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8
             // len − C and `safe` = min(off, len − 4) ≥ 0 (Plane: len ≥ 4), so
             // the 4 bytes at `safe` lie inside the data.
             let px = unsafe { _mm256_mask_i32gather_epi32::<1>(zero, base.cast(), safe, inside) };
-            let px = _mm256_srlv_epi32(px, _mm256_slli_epi32::<3>(_mm256_sub_epi32(off, safe)));
-            for (c, l) in line.iter_mut().enumerate().take(C) {
-                let v =
-                    _mm256_and_si256(_mm256_srl_epi32(px, _mm_cvtsi32_si128(8 * c as i32)), byte);
-                let term = _mm256_mul_ps(*wk, _mm256_cvtepi32_ps(v));
-                // The spec's `w0·p0 + w1·p1 + w2·p2 + w3·p3`, left to right.
-                *l = if k == 0 {
-                    term
-                } else {
-                    _mm256_add_ps(*l, term)
-                };
-            }
-        }
-        for c in 0..C {
-            acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(*wr, line[c]));
+            _mm256_srlv_epi32(px, _mm256_slli_epi32::<3>(_mm256_sub_epi32(off, safe)))
+        });
+        for (c, a) in acc.iter_mut().enumerate().take(C) {
+            // Channel c of tap k into byte k.
+            let tap = |k: usize| {
+                let v = _mm256_and_si256(
+                    _mm256_srl_epi32(px[k], _mm_cvtsi32_si128(8 * c as i32)),
+                    byte,
+                );
+                _mm256_sll_epi32(v, _mm_cvtsi32_si128(8 * k as i32))
+            };
+            let four = _mm256_or_si256(
+                _mm256_or_si256(tap(0), tap(1)),
+                _mm256_or_si256(tap(2), tap(3)),
+            );
+            add_row(a, r, four);
         }
     }
-    // clamp(0, 255) (NaN, from a NaN point, becomes 0: `max` returns its
-    // second operand then), then round half to even (MXCSR's mode).
-    let mut px = zero;
+    // SAFETY: forwarded from the caller.
+    unsafe { bicubic_store::<C>(&acc, dst) }
+}
+
+/// Clamps the sums of `C` channels to [0, 255] (NaN, from a NaN point,
+/// becomes 0: `max` returns its second operand then), rounds half to even
+/// (MXCSR's mode) and stores the 8 pixels.
+///
+/// # Safety
+/// The CPU supports AVX2 and SSE4.1; `dst` is valid for writes of `8·C`
+/// bytes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+unsafe fn bicubic_store<const C: usize>(acc: &[__m256; 4], dst: *mut u8) {
+    let mut px = _mm256_setzero_si256();
     for (c, a) in acc.iter().enumerate().take(C) {
         let v = _mm256_min_ps(
             _mm256_max_ps(*a, _mm256_setzero_ps()),
@@ -960,7 +1080,7 @@ entry_points!(
 );
 
 entry_points!(
-    "bicubic convolution (exactly the scalar spec)",
+    "bicubic convolution (the fixed-point model, within one level of the spec)",
     step_bicubic,
     [const C: usize],
     [C],

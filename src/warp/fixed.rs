@@ -1,6 +1,8 @@
 //! Fixed-point bilinear sampling of `u8` images: the arithmetic the SIMD
 //! kernels ([`super::avx2`], [`super::avx512`]) implement, written out once per
-//! pixel in portable Rust so that it can be read, bounded and tested.
+//! pixel in portable Rust so that it can be read, bounded and tested. The
+//! AVX2 bicubic kernel's model, integer rows and `f32` columns, is here too
+//! ([`cubic_sum`]).
 //!
 //! # The scheme
 //!
@@ -221,6 +223,98 @@ pub fn pixel<const C: usize>(src: &Plane<'_>, u: f64, v: f64, out: &mut [u8]) {
 pub fn points<const C: usize>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
     for ((u, v), px) in u.iter().zip(v).zip(out.chunks_exact_mut(C)) {
         pixel::<C>(src, *u, *v, px);
+    }
+}
+
+/// Fraction bits of the bicubic kernel's horizontal weights: `i16` lanes
+/// hold a weight of one (`2^14`) and the most negative one (about −0.1).
+pub const CUBIC_BITS: u32 = 14;
+
+/// `floor(p)` as the SIMD kernels get it (`vcvttpd2dq` of the `f64` floor:
+/// `i32::MIN` for NaN and values beyond `i32`), and the fraction
+/// `(p − floor(p)) as f32`, as the scalar spec computes it.
+#[inline(always)]
+fn floor_fraction(p: f64) -> (i32, f32) {
+    let f = p.floor();
+    let i = if (-2_147_483_648.0..2_147_483_648.0).contains(&f) {
+        f as i32
+    } else {
+        i32::MIN
+    };
+    (i, (p - f) as f32)
+}
+
+/// `vcvtps2dq`: `x` rounded half to even, or `i32::MIN` where that is not an
+/// `i32` (NaN included).
+#[inline(always)]
+fn cvt_i32(x: f32) -> i32 {
+    let r = x.round_ties_even();
+    if (-2_147_483_648.0..2_147_483_648.0).contains(&r) {
+        r as i32
+    } else {
+        i32::MIN
+    }
+}
+
+/// The unrounded bicubic sums (A = −0.75, zero padding per tap) of channel
+/// `c` at `(u, v)`, as the SIMD kernels compute them:
+///
+/// - the spec's `f32` weights `wx`, `wy` of the fractions;
+/// - each row's horizontal sum in integers, `h = Σₖ p_k·qₖ` with
+///   `qₖ = rint(wxₖ·2¹⁴)` truncated to `i16` (`vpmaddwd` pairs; the weights
+///   of a real fraction lie in [−0.1, 1], so nothing is lost, and a tap of a
+///   point beyond `i32` reads 0 whatever its weight), exact in `i32`;
+/// - the vertical sum in `f32`: `h₀·w₀ + h₁·w₁ + h₂·w₂ + h₃·w₃`, left to
+///   right, with `wᵣ = wyᵣ·2⁻¹⁴` (no fused multiply-add: the AVX2 kernels
+///   give the same bytes without FMA).
+///
+/// # Error bound
+///
+/// Rounding a weight moves it by at most 2⁻¹⁵, so a row's sum is off by at
+/// most `4·255·2⁻¹⁵ ≈ 0.031` grey levels, and the vertical weights (whose
+/// absolute values sum to at most 1.375, at the fraction ½) carry at most
+/// `0.043` of it into the result; the `f32` conversions, products and sums
+/// add less than 10⁻⁴. The scalar spec is as close to the exact (`f64`)
+/// value, so after rounding to the nearest level a kernel's output differs
+/// from the spec's and PyTorch's by at most one grey level (the bilinear
+/// argument above). Fourteen bits, not the bilinear eleven: a bicubic row
+/// sums four taps with weights that do not stay in [0, 1].
+#[cfg_attr(not(test), allow(dead_code))]
+#[inline(always)]
+pub fn cubic_sum<const C: usize>(src: &Plane<'_>, u: f64, v: f64, c: usize) -> f32 {
+    use super::scalar::cubic_weights;
+    let (x0, tx) = floor_fraction(u);
+    let (y0, ty) = floor_fraction(v);
+    let q = cubic_weights(tx).map(|w| cvt_i32(w * (1 << CUBIC_BITS) as f32) as i16);
+    let wy = cubic_weights(ty).map(|w| w * (1.0 / (1 << CUBIC_BITS) as f32));
+    let (w, h) = (src.width as u32, src.height as u32);
+    let mut acc = 0.0f32;
+    for (r, wr) in wy.iter().enumerate() {
+        let y = y0.wrapping_add(r as i32 - 1);
+        let mut sum = 0i32;
+        for (k, qk) in q.iter().enumerate() {
+            let x = x0.wrapping_add(k as i32 - 1);
+            if (x as u32) < w && (y as u32) < h {
+                let p = src.data[y as usize * src.stride() + x as usize * C + c];
+                sum = sum.wrapping_add(i32::from(p) * i32::from(*qk));
+            }
+        }
+        let line = sum as f32 * wr;
+        acc = if r == 0 { line } else { acc + line };
+    }
+    acc
+}
+
+/// Bicubic sampling of one pixel at `(u, v)` with zero padding per tap (any
+/// `u`, `v`): [`cubic_sum`] clamped to [0, 255] (NaN gives 0) and rounded
+/// half to even, as the spec stores a sum.
+#[cfg_attr(not(test), allow(dead_code))]
+#[inline(always)]
+#[allow(clippy::manual_clamp)] // `max` turns NaN into 0, as the kernels do
+pub fn cubic_pixel<const C: usize>(src: &Plane<'_>, u: f64, v: f64, out: &mut [u8]) {
+    for (c, o) in out.iter_mut().enumerate().take(C) {
+        let s = cubic_sum::<C>(src, u, v, c);
+        *o = s.max(0.0).min(255.0).round_ties_even() as u8;
     }
 }
 
@@ -575,6 +669,95 @@ mod tests {
             }
         }
         assert!(worst <= 1, "max difference {worst}");
+    }
+
+    /// The bicubic model's unrounded sums stay within 0.05 of the exact
+    /// (`f64`) bicubic value, the error bound of `cubic_sum` (0.043 + 10⁻⁴),
+    /// and its bytes within one grey level of the spec's and of the exact
+    /// value rounded, everywhere (zero padding, points across the edges).
+    #[test]
+    fn cubic_model_is_within_its_bound_of_the_exact_value() {
+        use crate::warp::scalar::{Bicubic, Kernel, Src};
+        use crate::warp::WarpOptions;
+        let exact = |data: &[u8], w: usize, h: usize, u: f64, v: f64, c: usize| {
+            const A: f64 = -0.75;
+            let near = |x: f64| ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0;
+            let far = |x: f64| ((A * x - 5.0 * A) * x + 8.0 * A) * x - 4.0 * A;
+            let weights = |t: f64| [far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)];
+            let (x0, y0) = (u.floor(), v.floor());
+            let (wx, wy) = (weights(u - x0), weights(v - y0));
+            let mut sum = 0.0;
+            for (r, wr) in wy.iter().enumerate() {
+                for (k, wk) in wx.iter().enumerate() {
+                    let (x, y) = (x0 as i64 + k as i64 - 1, y0 as i64 + r as i64 - 1);
+                    if (0..w as i64).contains(&x) && (0..h as i64).contains(&y) {
+                        let p = data[(y as usize * w + x as usize) * 3 + c];
+                        sum += wr * wk * f64::from(p);
+                    }
+                }
+            }
+            sum
+        };
+        let mut rng = Rng(4242);
+        let opts = WarpOptions::default();
+        let (mut worst_sum, mut worst_spec, mut worst_exact) = (0.0f64, 0, 0);
+        for case in 0..100_000 {
+            let (w, h) = (2 + rng.below(7), 2 + rng.below(7));
+            // Extremes (0/255 checkerboards) as well as random pixels.
+            let data: Vec<u8> = (0..w * h * 3)
+                .map(|i| match case % 3 {
+                    0 => [0, 255][(i / 3 + i / (3 * w)) % 2],
+                    _ => rng.next() as u8,
+                })
+                .collect();
+            let plane = Plane::new(&data, w, h, 3).unwrap();
+            let spec = Src {
+                data: &data,
+                width: w,
+                height: h,
+            };
+            let (u, v) = (
+                rng.real(-2.5, w as f64 + 1.5),
+                rng.real(-2.5, h as f64 + 1.5),
+            );
+            let (mut a, mut b) = ([0u8; 3], [0u8; 3]);
+            cubic_pixel::<3>(&plane, u, v, &mut a);
+            Bicubic::slow::<u8, 3>(&spec, u, v, &opts, &mut b);
+            for c in 0..3 {
+                let e = exact(&data, w, h, u, v, c);
+                let m = f64::from(cubic_sum::<3>(&plane, u, v, c));
+                worst_sum = worst_sum.max((m - e).abs());
+                worst_spec = worst_spec.max(a[c].abs_diff(b[c]));
+                let rounded = e.clamp(0.0, 255.0).round() as u8;
+                worst_exact = worst_exact.max(a[c].abs_diff(rounded));
+            }
+        }
+        assert!(worst_sum <= 0.05, "sum off by {worst_sum}");
+        assert!(worst_spec <= 1, "max difference from the spec {worst_spec}");
+        assert!(worst_exact <= 1, "max difference from f64 {worst_exact}");
+    }
+
+    /// Far outside, NaN and beyond `i32`: zero, as the spec.
+    #[test]
+    fn cubic_model_reads_zero_outside() {
+        let data = vec![200u8; 5 * 4];
+        let plane = Plane::new(&data, 5, 4, 1).unwrap();
+        for (u, v) in [
+            (f64::NAN, 1.0),
+            (1.0, f64::INFINITY),
+            (-2.0, 1.0),
+            (6.0, 1.0),
+            (1e300, -1e300),
+            (3e9, 1.5),
+        ] {
+            let mut px = [7u8];
+            cubic_pixel::<1>(&plane, u, v, &mut px);
+            assert_eq!(px, [0], "({u}, {v})");
+        }
+        // A flat image stays flat inside.
+        let mut px = [0u8];
+        cubic_pixel::<1>(&plane, 2.3, 1.7, &mut px);
+        assert_eq!(px, [200]);
     }
 
     #[test]

@@ -12,7 +12,9 @@
 //! Sampling of `u8` images with 1 to 4 channels (the hot cases) can also run
 //! on SIMD kernels ([`Isa`], `avx2.rs` and `avx512.rs`, x86-64 only):
 //! bilinear with the fixed-point scheme of `fixed.rs`, within one grey level
-//! of the spec; nearest and bicubic exactly as the spec. They take a buffer
+//! of the spec; nearest exactly as the spec; bicubic exactly as the spec on
+//! AVX-512 and with the fixed-point model `fixed::cubic_sum` (within one
+//! grey level of the spec) on AVX2. They take a buffer
 //! of points, or make the points of an affine or projective row in registers
 //! with the grid generator's own operations. Bilinear sampling of `u16`
 //! images, 1 to 4 channels, has SIMD kernels too, exactly the spec (its
@@ -232,9 +234,10 @@ pub fn warp_into<T: Sample>(
 }
 
 /// [`warp_into`] with the kernels of `isa`: `u8` warps and `u16` bilinear
-/// warps run on that ISA's SIMD kernels (`u8` bilinear within one grey level
-/// of the scalar spec; `u8` nearest and bicubic, and `u16` bilinear, exactly
-/// it), everything else on the scalar spec. [`Isa::Scalar`] forces the spec.
+/// warps run on that ISA's SIMD kernels (`u8` bilinear, and AVX2 `u8`
+/// bicubic, within one grey level of the scalar spec; `u8` nearest, AVX-512
+/// `u8` bicubic and `u16` bilinear exactly it), everything else on the
+/// scalar spec. [`Isa::Scalar`] forces the spec.
 ///
 /// # Panics
 /// As [`warp_into`], and if `isa` is not supported by this CPU
@@ -518,8 +521,9 @@ type ProjFn = unsafe fn(&fixed::Plane<'_>, &grid::ProjRow, usize, &mut [u8]);
 type ImageFn = unsafe fn(&fixed::Plane<'_>, &[f64; 6], usize, &mut [u8]);
 
 /// A SIMD `u8` kernel the CPU supports, for one interpolation and channel
-/// count: fixed-point bilinear (within one level of the spec), nearest or
-/// bicubic (exactly the spec). Each applies zero padding itself; with border or
+/// count: fixed-point bilinear (within one level of the spec), nearest
+/// (exactly the spec) or bicubic (AVX-512: exactly the spec; AVX2: the
+/// fixed-point model, within one level). Each applies zero padding itself; with border or
 /// reflection padding it only gets points whose taps are all inside.
 #[derive(Clone, Copy)]
 struct Simd {

@@ -237,7 +237,7 @@ const A: f32 = -0.75;
 
 /// The four cubic convolution weights for fractional offset `t` ∈ [0, 1).
 #[inline(always)]
-fn cubic_weights(t: f32) -> [f32; 4] {
+pub(super) fn cubic_weights(t: f32) -> [f32; 4] {
     // PyTorch's cubic_convolution1 for |x| ≤ 1 and cubic_convolution2 for 1 < |x| < 2.
     let near = |x: f32| ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0;
     let far = |x: f32| ((A * x - 5.0 * A) * x + 8.0 * A) * x - 4.0 * A;
