@@ -230,34 +230,27 @@ pub fn points<const C: usize>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [
 /// hold a weight of one (`2^14`) and the most negative one (about −0.1).
 pub const CUBIC_BITS: u32 = 14;
 
-/// `floor(p)` as the SIMD kernels get it (`vcvttpd2dq` of the `f64` floor:
-/// `i32::MIN` for NaN and values beyond `i32`), and the fraction
-/// `(p − floor(p)) as f32`, as the scalar spec computes it.
+/// An integral `f64` (or NaN) as `vcvt(t)pd2dq` / `vcvtps2dq` turn it into
+/// an `i32`: itself, or `i32::MIN` where it is not an `i32` (NaN included).
 #[inline(always)]
-fn floor_fraction(p: f64) -> (i32, f32) {
-    let f = p.floor();
-    let i = if (-2_147_483_648.0..2_147_483_648.0).contains(&f) {
+fn int_or_min(f: f64) -> i32 {
+    if (-2_147_483_648.0..2_147_483_648.0).contains(&f) {
         f as i32
-    } else {
-        i32::MIN
-    };
-    (i, (p - f) as f32)
-}
-
-/// `vcvtps2dq`: `x` rounded half to even, or `i32::MIN` where that is not an
-/// `i32` (NaN included).
-#[inline(always)]
-fn cvt_i32(x: f32) -> i32 {
-    let r = x.round_ties_even();
-    if (-2_147_483_648.0..2_147_483_648.0).contains(&r) {
-        r as i32
     } else {
         i32::MIN
     }
 }
 
-/// The unrounded bicubic sums (A = −0.75, zero padding per tap) of channel
-/// `c` at `(u, v)`, as the SIMD kernels compute them:
+/// `floor(p)` as the SIMD kernels get it (`vcvttpd2dq` of the `f64` floor),
+/// and the fraction `(p − floor(p)) as f32`, as the scalar spec computes it.
+#[inline(always)]
+fn floor_fraction(p: f64) -> (i32, f32) {
+    let f = p.floor();
+    (int_or_min(f), (p - f) as f32)
+}
+
+/// The unrounded bicubic sums (A = −0.75, zero padding per tap) of the `C`
+/// channels at `(u, v)`, as the SIMD kernels compute them:
 ///
 /// - the spec's `f32` weights `wx`, `wy` of the fractions;
 /// - each row's horizontal sum in integers, `h = Σₖ p_k·qₖ` with
@@ -281,26 +274,30 @@ fn cvt_i32(x: f32) -> i32 {
 /// sums four taps with weights that do not stay in [0, 1].
 #[cfg_attr(not(test), allow(dead_code))]
 #[inline(always)]
-pub fn cubic_sum<const C: usize>(src: &Plane<'_>, u: f64, v: f64, c: usize) -> f32 {
+pub fn cubic_sum<const C: usize>(src: &Plane<'_>, u: f64, v: f64) -> [f32; C] {
     use super::scalar::cubic_weights;
     let (x0, tx) = floor_fraction(u);
     let (y0, ty) = floor_fraction(v);
-    let q = cubic_weights(tx).map(|w| cvt_i32(w * (1 << CUBIC_BITS) as f32) as i16);
+    // `vcvtps2dq` of the scaled weight, its low 16 bits.
+    let q = cubic_weights(tx)
+        .map(|w| int_or_min(f64::from((w * (1 << CUBIC_BITS) as f32).round_ties_even())) as i16);
     let wy = cubic_weights(ty).map(|w| w * (1.0 / (1 << CUBIC_BITS) as f32));
     let (w, h) = (src.width as u32, src.height as u32);
-    let mut acc = 0.0f32;
+    let mut acc = [0.0f32; C];
     for (r, wr) in wy.iter().enumerate() {
         let y = y0.wrapping_add(r as i32 - 1);
-        let mut sum = 0i32;
-        for (k, qk) in q.iter().enumerate() {
-            let x = x0.wrapping_add(k as i32 - 1);
-            if (x as u32) < w && (y as u32) < h {
-                let p = src.data[y as usize * src.stride() + x as usize * C + c];
-                sum = sum.wrapping_add(i32::from(p) * i32::from(*qk));
+        for (c, a) in acc.iter_mut().enumerate() {
+            let mut sum = 0i32;
+            for (k, qk) in q.iter().enumerate() {
+                let x = x0.wrapping_add(k as i32 - 1);
+                if (x as u32) < w && (y as u32) < h {
+                    let p = src.data[y as usize * src.stride() + x as usize * C + c];
+                    sum = sum.wrapping_add(i32::from(p) * i32::from(*qk));
+                }
             }
+            let line = sum as f32 * wr;
+            *a = if r == 0 { line } else { *a + line };
         }
-        let line = sum as f32 * wr;
-        acc = if r == 0 { line } else { acc + line };
     }
     acc
 }
@@ -312,8 +309,7 @@ pub fn cubic_sum<const C: usize>(src: &Plane<'_>, u: f64, v: f64, c: usize) -> f
 #[inline(always)]
 #[allow(clippy::manual_clamp)] // `max` turns NaN into 0, as the kernels do
 pub fn cubic_pixel<const C: usize>(src: &Plane<'_>, u: f64, v: f64, out: &mut [u8]) {
-    for (c, o) in out.iter_mut().enumerate().take(C) {
-        let s = cubic_sum::<C>(src, u, v, c);
+    for (o, s) in out.iter_mut().zip(cubic_sum::<C>(src, u, v)) {
         *o = s.max(0.0).min(255.0).round_ties_even() as u8;
     }
 }
@@ -322,6 +318,8 @@ pub fn cubic_pixel<const C: usize>(src: &Plane<'_>, u: f64, v: f64, out: &mut [u
 mod tests {
     use super::*;
     use crate::warp::grid::Row;
+    use crate::warp::scalar::{Bicubic, Bilinear, Kernel, Src};
+    use crate::warp::WarpOptions;
 
     #[test]
     fn axis_edges_put_the_weight_on_the_inside_tap() {
@@ -639,31 +637,41 @@ mod tests {
         }
     }
 
+    /// A model's and the spec's pixels at `(u, v)` of the 3-channel image
+    /// `data` (`w × h`), zero padding.
+    fn model_and_spec(
+        data: &[u8],
+        (w, h): (usize, usize),
+        (u, v): (f64, f64),
+        model: fn(&Plane<'_>, f64, f64, &mut [u8]),
+        spec: fn(&Src<'_, u8>, f64, f64, &WarpOptions, &mut [u8]),
+    ) -> ([u8; 3], [u8; 3]) {
+        let plane = Plane::new(data, w, h, 3).unwrap();
+        let src = Src {
+            data,
+            width: w,
+            height: h,
+        };
+        let (mut a, mut b) = ([0u8; 3], [0u8; 3]);
+        model(&plane, u, v, &mut a);
+        spec(&src, u, v, &WarpOptions::default(), &mut b);
+        (a, b)
+    }
+
     /// The model stays within one grey level of the spec's slow path (zero
     /// padding), which holds everywhere.
     #[test]
     fn model_is_within_one_level_of_the_spec() {
-        use crate::warp::scalar::{Bilinear, Kernel, Src};
-        use crate::warp::WarpOptions;
         let mut rng = Rng(42);
-        let opts = WarpOptions::default();
         let mut worst = 0;
         for _ in 0..200_000 {
             let (w, h) = (2 + rng.below(6), 2 + rng.below(6));
             let data: Vec<u8> = (0..w * h * 3).map(|_| rng.next() as u8).collect();
-            let plane = Plane::new(&data, w, h, 3).unwrap();
-            let spec = Src {
-                data: &data,
-                width: w,
-                height: h,
-            };
             let (u, v) = (
                 rng.real(-1.5, w as f64 + 0.5),
                 rng.real(-1.5, h as f64 + 0.5),
             );
-            let (mut a, mut b) = ([0u8; 3], [0u8; 3]);
-            pixel::<3>(&plane, u, v, &mut a);
-            Bilinear::slow::<u8, 3>(&spec, u, v, &opts, &mut b);
+            let (a, b) = model_and_spec(&data, (w, h), (u, v), pixel::<3>, Bilinear::slow::<u8, 3>);
             for (x, y) in a.iter().zip(&b) {
                 worst = worst.max(x.abs_diff(*y));
             }
@@ -677,8 +685,6 @@ mod tests {
     /// value rounded, everywhere (zero padding, points across the edges).
     #[test]
     fn cubic_model_is_within_its_bound_of_the_exact_value() {
-        use crate::warp::scalar::{Bicubic, Kernel, Src};
-        use crate::warp::WarpOptions;
         let exact = |data: &[u8], w: usize, h: usize, u: f64, v: f64, c: usize| {
             const A: f64 = -0.75;
             let near = |x: f64| ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0;
@@ -699,7 +705,6 @@ mod tests {
             sum
         };
         let mut rng = Rng(4242);
-        let opts = WarpOptions::default();
         let (mut worst_sum, mut worst_spec, mut worst_exact) = (0.0f64, 0, 0);
         for case in 0..100_000 {
             let (w, h) = (2 + rng.below(7), 2 + rng.below(7));
@@ -710,22 +715,21 @@ mod tests {
                     _ => rng.next() as u8,
                 })
                 .collect();
-            let plane = Plane::new(&data, w, h, 3).unwrap();
-            let spec = Src {
-                data: &data,
-                width: w,
-                height: h,
-            };
             let (u, v) = (
                 rng.real(-2.5, w as f64 + 1.5),
                 rng.real(-2.5, h as f64 + 1.5),
             );
-            let (mut a, mut b) = ([0u8; 3], [0u8; 3]);
-            cubic_pixel::<3>(&plane, u, v, &mut a);
-            Bicubic::slow::<u8, 3>(&spec, u, v, &opts, &mut b);
+            let (a, b) = model_and_spec(
+                &data,
+                (w, h),
+                (u, v),
+                cubic_pixel::<3>,
+                Bicubic::slow::<u8, 3>,
+            );
+            let sums = cubic_sum::<3>(&Plane::new(&data, w, h, 3).unwrap(), u, v);
             for c in 0..3 {
                 let e = exact(&data, w, h, u, v, c);
-                let m = f64::from(cubic_sum::<3>(&plane, u, v, c));
+                let m = f64::from(sums[c]);
                 worst_sum = worst_sum.max((m - e).abs());
                 worst_spec = worst_spec.max(a[c].abs_diff(b[c]));
                 let rounded = e.clamp(0.0, 255.0).round() as u8;
