@@ -8,10 +8,17 @@
 //! its `f32` operations on gathered taps.
 //!
 //! Bilinear gray keeps one output pixel per 32-bit lane and gathers its
-//! taps. Colour keeps one pixel per 128-bit lane (four 32-bit channel lanes,
-//! the fourth unused for RGB, the third and fourth for grey+alpha), because
-//! `vpshufb` cannot move bytes between 128-bit lanes: each pixel's two
-//! 8-byte rows are loaded into its own lane.
+//! taps. Colour loads each pixel's two 8-byte rows into a 128-bit lane
+//! (`vpshufb` cannot move bytes between lanes), groups each channel's four
+//! taps in a dword and transposes, so that its arithmetic works on one
+//! channel of 8 pixels per register ([`step_colour`]), as bicubic does.
+//!
+//! A step is a long chain of dependent instructions (coordinates, weights,
+//! offsets, loads, arithmetic, stores), longer than the out-of-order window
+//! of a Zen 3 covers, so [`fill`] runs the first half of the next step
+//! (for bilinear, [`prepare`]) before the second half of the current one.
+//! The steps take a tag `T`, one per entry point, so that each
+//! instantiation has a single caller and is inlined into its loop.
 
 use core::arch::x86_64::*;
 
@@ -22,6 +29,7 @@ use super::grid::{ProjRow, Row};
 const STEP: usize = 8;
 
 /// The per-pixel quantities of 8 consecutive output columns, in `i32` lanes.
+#[derive(Clone, Copy)]
 struct Taps {
     /// Byte offset of the top-left sample of each 2×2 block.
     off: __m256i,
@@ -184,6 +192,33 @@ fn taps(src: &Plane<'_>, p: &Points, c: usize) -> Taps {
     }
 }
 
+/// A bilinear step's quantities that do not read the image: its taps and
+/// their block offsets as an array (for the loads).
+#[derive(Clone, Copy)]
+struct Prepared {
+    taps: Taps,
+    offs: [i32; STEP],
+}
+
+/// The first half of a bilinear step (see [`fill`]): the [`Prepared`] of
+/// the 8 points `p`, for `C` channels.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn prepare<const C: usize>(src: &Plane<'_>, p: &Points) -> Prepared {
+    let taps = taps(src, p, C);
+    let mut offs = [0i32; STEP];
+    // SAFETY: writes exactly the 32 bytes of `offs`.
+    unsafe { _mm256_storeu_si256(offs.as_mut_ptr().cast(), taps.off) };
+    Prepared { taps, offs }
+}
+
+/// The first half of a nearest or bicubic step: the points themselves.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn as_is<const C: usize>(_: &Plane<'_>, p: &Points) -> Points {
+    *p
+}
+
 /// `(top·wt + bottom·wb + ½) >> 22` per lane.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
@@ -219,19 +254,24 @@ const fn gray_pairs(k: u8) -> [u8; 32] {
 static GRAY_TOP: [u8; 32] = gray_pairs(0);
 static GRAY_BOTTOM: [u8; 32] = gray_pairs(2);
 
-/// `vpshufb` controls for colour: each 128-bit lane holds one pixel's 8 bytes
-/// of the top row, then 8 of the bottom row; 32-bit lane `c` gets the pair (byte `shift + c`, byte
-/// `shift + C + c`), zero-extended; lanes `c ≥ C` get zero.
-const fn colour_pairs(channels: usize, shift: usize) -> [u8; 32] {
+/// `vpshufb` control for colour (the same in both 128-bit lanes): a lane
+/// holds one point's 8 bytes of the top row, then 8 of the bottom row
+/// (loaded [`bottom_shift`] bytes early); dword `c < C` gets channel `c`'s
+/// four taps as bytes `[top-left, bottom-left, top-right, bottom-right]`,
+/// so that its even bytes are the top row's pair and its odd bytes the
+/// bottom row's; dwords `c ≥ C` get zero.
+const fn colour_taps(channels: usize) -> [u8; 32] {
     let mut t = [0x80u8; 32];
-    let mut i = 0;
-    while i < 8 {
-        let c = i % 4;
+    let below = 8 + bottom_shift(channels);
+    let mut b = 0;
+    while b < 32 {
+        let (c, k) = ((b % 16) / 4, b % 4);
         if c < channels {
-            t[4 * i] = (shift + c) as u8;
-            t[4 * i + 2] = (shift + channels + c) as u8;
+            let right = if k >= 2 { channels } else { 0 };
+            let row = if k % 2 == 1 { below } else { 0 };
+            t[b] = (row + right + c) as u8;
         }
-        i += 1;
+        b += 1;
     }
     t
 }
@@ -242,12 +282,28 @@ const fn bottom_shift(channels: usize) -> usize {
     8 - 2 * channels
 }
 
-static GA_TOP: [u8; 32] = colour_pairs(2, 0);
-static GA_BOTTOM: [u8; 32] = colour_pairs(2, 8 + bottom_shift(2));
-static RGB_TOP: [u8; 32] = colour_pairs(3, 0);
-static RGB_BOTTOM: [u8; 32] = colour_pairs(3, 8 + bottom_shift(3));
-static RGBA_TOP: [u8; 32] = colour_pairs(4, 0);
-static RGBA_BOTTOM: [u8; 32] = colour_pairs(4, 8 + bottom_shift(4));
+static GA_TAPS: [u8; 32] = colour_taps(2);
+static RGB_TAPS: [u8; 32] = colour_taps(3);
+static RGBA_TAPS: [u8; 32] = colour_taps(4);
+
+/// `vpshufb` control interleaving channels: per 128-bit lane, byte
+/// `4c + i` (channel `c` of pixel `i`, as `vpackus*` leave them) to byte
+/// `C·i + c`; the lane's other bytes get zero.
+const fn interleave(channels: usize) -> [u8; 32] {
+    let mut t = [0x80u8; 32];
+    let mut b = 0;
+    while b < 4 * channels {
+        let (i, c) = (b / channels, b % channels);
+        t[b] = (4 * c + i) as u8;
+        t[16 + b] = (4 * c + i) as u8;
+        b += 1;
+    }
+    t
+}
+
+static GA_OUT: [u8; 32] = interleave(2);
+static RGB_OUT: [u8; 32] = interleave(3);
+static RGBA_OUT: [u8; 32] = interleave(4);
 
 /// How far ahead along a row [`prefetch`] looks, in output pixels (see avx512.rs).
 const AHEAD: f64 = 64.0;
@@ -306,21 +362,16 @@ fn prefetch<S: Lines>(src: &S, offs: &[i32; STEP], ahead: isize) {
     }
 }
 
-/// Writes 8 gray output pixels, sampled at `p`, to `dst`.
+/// Writes 8 gray output pixels, prepared in `s`, to `dst`.
 ///
 /// # Safety
 /// - the CPU supports AVX2 and SSE4.1;
 /// - `dst` is valid for writes of 8 bytes.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
-    let t = taps(src, p, 1);
-    if ahead != 0 {
-        let mut offs = [0i32; STEP];
-        // SAFETY: writes exactly the 32 bytes of `offs`.
-        unsafe { _mm256_storeu_si256(offs.as_mut_ptr().cast(), t.off) };
-        prefetch(src, &offs, ahead);
-    }
+unsafe fn step_gray<const T: u8>(src: &Plane<'_>, s: &Prepared, dst: *mut u8, ahead: isize) {
+    let t = &s.taps;
+    prefetch(src, &s.offs, ahead);
     let base = src.data().as_ptr();
     let below = _mm256_add_epi32(t.off, _mm256_set1_epi32(src.stride() as i32 - 2));
     // SAFETY: every offset is that of a block inside the image (Plane's
@@ -349,37 +400,18 @@ unsafe fn step_gray(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
     unsafe { _mm_storel_epi64(dst.cast(), _mm256_castsi256_si128(bytes)) };
 }
 
-/// Two colour pixels, one per 128-bit lane of `top` and `bottom`, sampled.
-#[inline]
-#[target_feature(enable = "avx2,sse4.1")]
-#[allow(clippy::too_many_arguments)]
-fn colour_pair(
-    top: __m256i,
-    bottom: __m256i,
-    top_ctl: __m256i,
-    bottom_ctl: __m256i,
-    wx: __m256i,
-    wt: __m256i,
-    wb: __m256i,
-    spread: __m256i,
-) -> __m256i {
-    let top = _mm256_madd_epi16(
-        _mm256_shuffle_epi8(top, top_ctl),
-        _mm256_permutevar8x32_epi32(wx, spread),
-    );
-    let bottom = _mm256_madd_epi16(
-        _mm256_shuffle_epi8(bottom, bottom_ctl),
-        _mm256_permutevar8x32_epi32(wx, spread),
-    );
-    finish(
-        top,
-        bottom,
-        _mm256_permutevar8x32_epi32(wt, spread),
-        _mm256_permutevar8x32_epi32(wb, spread),
-    )
-}
-
-/// Writes 8 colour output pixels of `C` = 2 to 4 channels, sampled at `p`.
+/// Writes 8 colour output pixels of `C` = 2 to 4 channels, prepared in `s`, to `dst`.
+///
+/// Each point's 2×2 block is fetched with two plain 8-byte loads (its top
+/// row's bytes, then its bottom row's) into one 128-bit lane, points `k`
+/// and `k + 4` in one register (gathers measured 3.6 % slower on an Intel
+/// Xeon, and are slow on AMD). One `vpshufb` per register puts each
+/// channel's four taps in a dword ([`colour_taps`]) and a 4×4 transpose of
+/// dwords gives each channel of the 8 points, in order, in one register;
+/// from there every instruction works on 8 pixels: `vpmaddwd` of the even
+/// bytes (the top row's pair) and of the odd bytes (the bottom row's) with
+/// the horizontal weights, then [`finish`]. Integer arithmetic throughout:
+/// the same bytes as `fixed::pixel`.
 ///
 /// # Safety
 /// - the CPU supports AVX2 and SSE4.1;
@@ -387,23 +419,22 @@ fn colour_pair(
 /// - `dst` is valid for writes of `8·C` bytes.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
-    let (top_ctl, bottom_ctl) = match C {
-        2 => (table(&GA_TOP), table(&GA_BOTTOM)),
-        3 => (table(&RGB_TOP), table(&RGB_BOTTOM)),
-        _ => (table(&RGBA_TOP), table(&RGBA_BOTTOM)),
+unsafe fn step_colour<const C: usize, const T: u8>(
+    src: &Plane<'_>,
+    s: &Prepared,
+    dst: *mut u8,
+    ahead: isize,
+) {
+    let (taps_ctl, out_ctl) = match C {
+        2 => (table(&GA_TAPS), table(&GA_OUT)),
+        3 => (table(&RGB_TAPS), table(&RGB_OUT)),
+        _ => (table(&RGBA_TAPS), table(&RGBA_OUT)),
     };
-    let t = taps(src, p, C);
+    let (t, offs) = (&s.taps, &s.offs);
     let base = src.data().as_ptr();
-    let mut offs = [0i32; STEP];
-    // SAFETY: writes exactly the 32 bytes of `offs`.
-    unsafe { _mm256_storeu_si256(offs.as_mut_ptr().cast(), t.off) };
-    prefetch(src, &offs, ahead);
+    prefetch(src, offs, ahead);
     let below = src.stride() - bottom_shift(C);
-    // Plain 8-byte loads (gathers measured 3.6 % slower on an Intel Xeon, and
-    // are reported slow on AMD), one 128-bit lane per pixel: the top row's 8
-    // bytes, then the bottom row's.
-    let pixel = |p: usize| {
+    let block = |p: usize| {
         let o = offs[p] as usize;
         // SAFETY: blocks are inside the image (Plane's invariants, clamped
         // starts): the 8 bytes at `o` end by (H-2)·W·C + (W-2)·C + 8 ≤ W·H·C,
@@ -416,59 +447,65 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8,
             )
         }
     };
-    let spread = |p: i32| _mm256_setr_epi32(p, p, p, p, p + 1, p + 1, p + 1, p + 1);
-    let pair = |q: usize| {
-        let x = _mm256_set_m128i(pixel(2 * q + 1), pixel(2 * q));
-        colour_pair(
-            x,
-            x,
-            top_ctl,
-            bottom_ctl,
-            t.wx,
+    let x: [__m256i; 4] = std::array::from_fn(|k| {
+        let pair = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(block(k)), block(k + 4));
+        _mm256_shuffle_epi8(pair, taps_ctl)
+    });
+    // Channel c's taps of the 8 points → its 8 output samples, one per dword.
+    let sample = |four: __m256i| {
+        let top = _mm256_and_si256(four, _mm256_set1_epi32(0x00ff_00ff));
+        let bottom = _mm256_srli_epi16::<8>(four);
+        finish(
+            _mm256_madd_epi16(top, t.wx),
+            _mm256_madd_epi16(bottom, t.wx),
             t.wt,
             t.wb,
-            spread(2 * q as i32),
         )
     };
-    let (r0, r1, r2, r3) = (pair(0), pair(1), pair(2), pair(3));
-    // r_q = [pixel 2q | pixel 2q+1], 4 × i32 each. Packing interleaves lanes:
-    // [P0 P2 | P1 P3] as i16, then [P0 P2 P4 P6 | P1 P3 P5 P7] as bytes.
-    let packed = _mm256_packus_epi16(_mm256_packus_epi32(r0, r1), _mm256_packus_epi32(r2, r3));
-    let pixels = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    if C == 4 {
-        // SAFETY: the caller guarantees 8·4 = 32 writable bytes at `dst`.
-        unsafe { _mm256_storeu_si256(dst.cast(), pixels) };
-    } else if C == 2 {
-        // Keep bytes 0 and 1 of every 4: 8 bytes per 128-bit lane, then 16 contiguous.
-        let ga = _mm256_shuffle_epi8(
-            pixels,
-            _mm256_setr_epi8(
-                0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9, 12, 13,
-                -1, -1, -1, -1, -1, -1, -1, -1,
-            ),
-        );
-        let ga = _mm256_permute4x64_epi64::<0b1000>(ga);
-        // SAFETY: the caller guarantees 8·2 = 16 writable bytes at `dst`.
-        unsafe { _mm_storeu_si128(dst.cast(), _mm256_castsi256_si128(ga)) };
+    // The transpose: channel c of points 0–3 in the low lane, 4–7 in the high.
+    let t0 = _mm256_unpacklo_epi32(x[0], x[1]);
+    let t1 = _mm256_unpacklo_epi32(x[2], x[3]);
+    let c0 = sample(_mm256_unpacklo_epi64(t0, t1));
+    let c1 = sample(_mm256_unpackhi_epi64(t0, t1));
+    let (c2, c3) = if C >= 3 {
+        let t2 = _mm256_unpackhi_epi32(x[0], x[1]);
+        let t3 = _mm256_unpackhi_epi32(x[2], x[3]);
+        let c2 = sample(_mm256_unpacklo_epi64(t2, t3));
+        let c3 = if C == 4 {
+            sample(_mm256_unpackhi_epi64(t2, t3))
+        } else {
+            c2
+        };
+        (c2, c3)
     } else {
-        // Drop every fourth byte: 12 bytes per 128-bit lane, then 24 contiguous.
-        let rgb = _mm256_shuffle_epi8(
-            pixels,
-            _mm256_setr_epi8(
-                0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, 0, 1, 2, 4, 5, 6, 8, 9, 10,
-                12, 13, 14, -1, -1, -1, -1,
-            ),
-        );
-        let rgb = _mm256_permutevar8x32_epi32(rgb, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7));
-        // SAFETY: the caller guarantees 8·3 = 24 writable bytes at `dst`: 16 + 8.
-        unsafe {
-            _mm_storeu_si128(dst.cast(), _mm256_castsi256_si128(rgb));
-            _mm_storel_epi64(dst.add(16).cast(), _mm256_extracti128_si256::<1>(rgb));
+        (_mm256_setzero_si256(), _mm256_setzero_si256())
+    };
+    // Each lane: channels 0–3 of its 4 pixels, 4 bytes each (samples ≤ 255:
+    // the weights sum to 2²²), then interleaved.
+    let bytes = _mm256_packus_epi16(_mm256_packus_epi32(c0, c1), _mm256_packus_epi32(c2, c3));
+    let pixels = _mm256_shuffle_epi8(bytes, out_ctl);
+    // SAFETY (all stores): the caller guarantees 8·C writable bytes at `dst`.
+    unsafe {
+        match C {
+            2 => {
+                // 8 bytes per lane, then 16 contiguous.
+                let ga = _mm256_permute4x64_epi64::<0b1000>(pixels);
+                _mm_storeu_si128(dst.cast(), _mm256_castsi256_si128(ga));
+            }
+            3 => {
+                // 12 bytes per lane, then 24 contiguous: 16 + 8.
+                let rgb =
+                    _mm256_permutevar8x32_epi32(pixels, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7));
+                _mm_storeu_si128(dst.cast(), _mm256_castsi256_si128(rgb));
+                _mm_storel_epi64(dst.add(16).cast(), _mm256_extracti128_si256::<1>(rgb));
+            }
+            _ => _mm256_storeu_si256(dst.cast(), pixels),
         }
     }
 }
 
-/// Writes 8 pixels sampled at `p` to `dst`.
+/// Writes 8 bilinear pixels, prepared in `s`, to `dst`. (`T`: the caller's
+/// tag, see the module docs.)
 ///
 /// # Safety
 /// - the CPU supports AVX2 and SSE4.1;
@@ -476,13 +513,18 @@ unsafe fn step_colour<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8,
 /// - `dst` is valid for writes of `8·C` bytes.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
+unsafe fn step<const C: usize, const T: u8>(
+    src: &Plane<'_>,
+    s: &Prepared,
+    dst: *mut u8,
+    ahead: isize,
+) {
     // SAFETY: forwarded from the caller.
     unsafe {
         if C == 1 {
-            step_gray(src, p, dst, ahead);
+            step_gray::<T>(src, s, dst, ahead);
         } else {
-            step_colour::<C>(src, p, dst, ahead);
+            step_colour::<C, T>(src, s, dst, ahead);
         }
     }
 }
@@ -502,7 +544,12 @@ unsafe fn step<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead:
 /// - `dst` is valid for writes of `8·C` bytes.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-unsafe fn step_nearest<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, ahead: isize) {
+unsafe fn step_nearest<const C: usize, const T: u8>(
+    src: &Plane<'_>,
+    p: &Points,
+    dst: *mut u8,
+    ahead: isize,
+) {
     // vcvtpd2dq rounds with MXCSR's mode: to nearest, ties to even (Rust never
     // changes it), exactly the spec's `nearbyint`; NaN and values beyond i32
     // become i32::MIN: outside.
@@ -655,7 +702,12 @@ fn floor_fraction(p: [__m256d; 2]) -> (__m256i, __m256) {
 /// - `dst` is valid for writes of `8·C` bytes.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-unsafe fn step_bicubic<const C: usize>(src: &Plane<'_>, p: &Points, dst: *mut u8, _ahead: isize) {
+unsafe fn step_bicubic<const C: usize, const T: u8>(
+    src: &Plane<'_>,
+    p: &Points,
+    dst: *mut u8,
+    _ahead: isize,
+) {
     let (x0, tx) = floor_fraction(p.u);
     let (y0, ty) = floor_fraction(p.v);
     let wx = cubic_weights(tx);
@@ -835,43 +887,65 @@ unsafe fn bicubic_store<const C: usize>(acc: &[__m256; 4], dst: *mut u8) {
 }
 
 /// Fills `out` (a multiple of 8·C bytes long, plus a partial last step) by
-/// calling `step(points, dst, ahead)` on the points `next()` yields, with a
-/// `dst` valid for writes of 8·C bytes (the steps' contract).
+/// calling `step(prepare(points), dst, ahead)` on the points `next()`
+/// yields, with a `dst` valid for writes of 8·C bytes (the steps' contract).
+///
+/// Software-pipelined: each step's `prepare` (for bilinear: coordinates,
+/// weights and block offsets) runs one step ahead of its `step` (loads and
+/// arithmetic), so that the two halves of the long chain of dependent
+/// instructions from a point to its pixel overlap: a step alone is longer
+/// than the out-of-order window covers. One call of each in the loop, so
+/// that they are inlined.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-fn fill<const C: usize>(
+fn fill<const C: usize, S: Copy>(
     out: &mut [u8],
     ahead: isize,
     mut next: impl FnMut() -> Points,
-    step: impl Fn(&Points, *mut u8, isize),
+    prepare: impl Fn(&Points) -> S,
+    step: impl Fn(&S, *mut u8, isize),
 ) {
-    let mut chunks = out.chunks_exact_mut(STEP * C);
-    for chunk in &mut chunks {
-        // `chunk` has 8·C bytes.
-        step(&next(), chunk.as_mut_ptr(), ahead);
+    let whole = out.len() / (STEP * C);
+    let steps = out.len().div_ceil(STEP * C);
+    if steps == 0 {
+        return;
     }
-    let rest = chunks.into_remainder();
-    if !rest.is_empty() {
-        // The last partial step: compute 8 pixels (the extra lanes read
-        // clamped, in-bounds blocks), keep the ones asked for.
-        let mut buf = [0u8; STEP * 4];
-        // `buf` has 16·4 ≥ 8·C bytes.
-        step(&next(), buf.as_mut_ptr(), 0);
-        let n = rest.len();
-        rest.copy_from_slice(&buf[..n]);
+    // The last partial step computes 8 pixels into `buf` (the extra lanes
+    // read clamped, in-bounds blocks) and keeps the ones asked for.
+    let mut buf = [0u8; STEP * 4];
+    let base = out.as_mut_ptr();
+    let mut current = prepare(&next());
+    for k in 0..steps {
+        let following = if k + 1 < steps {
+            prepare(&next())
+        } else {
+            current
+        };
+        let (dst, ahead) = if k < whole {
+            // SAFETY: step k of the whole ones: 8·C bytes inside `out`.
+            (unsafe { base.add(k * STEP * C) }, ahead)
+        } else {
+            (buf.as_mut_ptr(), 0)
+        };
+        step(&current, dst, ahead);
+        current = following;
     }
+    let done = whole * STEP * C;
+    let n = out.len() - done;
+    out[done..].copy_from_slice(&buf[..n]);
 }
 
 /// Runs `step` over output columns `j0 .. j0 + out.len() / C` of the affine
 /// `row`, its points made in registers (exactly [`Row::at`]).
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-fn run_row<const C: usize>(
+fn run_row<const C: usize, S: Copy>(
     src: &Plane<'_>,
     row: &Row,
     j0: usize,
     out: &mut [u8],
-    step: impl Fn(&Points, *mut u8, isize),
+    prepare: impl Fn(&Points) -> S,
+    step: impl Fn(&S, *mut u8, isize),
 ) {
     let ahead = ahead(src, row.du, row.dv, C);
     let mut j = j0;
@@ -880,19 +954,20 @@ fn run_row<const C: usize>(
         j += STEP;
         p
     };
-    fill::<C>(out, ahead, next, step);
+    fill::<C, _>(out, ahead, next, prepare, step);
 }
 
 /// Runs `step` over output columns `j0 .. j0 + out.len() / C` of the
 /// projective `row`, its points made in registers (exactly [`ProjRow::at`]).
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-fn run_proj<const C: usize>(
+fn run_proj<const C: usize, S: Copy>(
     src: &Plane<'_>,
     row: &ProjRow,
     j0: usize,
     out: &mut [u8],
-    step: impl Fn(&Points, *mut u8, isize),
+    prepare: impl Fn(&Points) -> S,
+    step: impl Fn(&S, *mut u8, isize),
 ) {
     // From the run's first and last points (0 if either is behind the camera).
     let n = out.len() / C;
@@ -904,7 +979,7 @@ fn run_proj<const C: usize>(
         j += STEP;
         p
     };
-    fill::<C>(out, ahead, next, step);
+    fill::<C, _>(out, ahead, next, prepare, step);
 }
 
 /// Runs `step` over the points `(u[k], v[k])`, into the pixels of `out`.
@@ -913,12 +988,13 @@ fn run_proj<const C: usize>(
 /// If `v.len()` or `out.len() / C` differ from `u.len()`.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-fn run_points<const C: usize>(
+fn run_points<const C: usize, S: Copy>(
     src: &Plane<'_>,
     u: &[f64],
     v: &[f64],
     out: &mut [u8],
-    step: impl Fn(&Points, *mut u8, isize),
+    prepare: impl Fn(&Points) -> S,
+    step: impl Fn(&S, *mut u8, isize),
 ) {
     assert!(v.len() == u.len() && out.len() == u.len() * C);
     let n = u.len();
@@ -945,7 +1021,7 @@ fn run_points<const C: usize>(
         j += STEP;
         p
     };
-    fill::<C>(out, ahead, next, step);
+    fill::<C, _>(out, ahead, next, prepare, step);
 }
 
 /// Runs `step` over a whole `width`-pixel-wide output image `out` through
@@ -954,11 +1030,12 @@ fn run_points<const C: usize>(
 /// row ends, for small images.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-fn run_image<const C: usize>(
+fn run_image<const C: usize, S: Copy>(
     map: &[f64; 6],
     width: usize,
     out: &mut [u8],
-    step: impl Fn(&Points, *mut u8, isize),
+    prepare: impl Fn(&Points) -> S,
+    step: impl Fn(&S, *mut u8, isize),
 ) {
     let ramp = _mm256_setr_pd(0.0, 1.0, 2.0, 3.0);
     let n = _mm256_set1_pd(width as f64);
@@ -987,14 +1064,16 @@ fn run_image<const C: usize>(
         wrap(&mut x, &mut y);
         p
     };
-    fill::<C>(out, 0, next, step);
+    fill::<C, _>(out, 0, next, prepare, step);
 }
 
-/// Defines the four entry points of one kernel (`$step::<C, …>` per 8
-/// pixels): a point buffer, an affine row, a projective row, a small image.
+/// Defines the four entry points of one kernel (`$step::<C, …, tag>` per 8
+/// pixels, on what `$prepare::<C, …>` made of their points one step
+/// earlier): a point buffer, an affine row, a projective row, a small
+/// image.
 macro_rules! entry_points {
     (
-        $what:literal, $step:ident, [$($cg:tt)*], [$($ca:tt)*],
+        $what:literal, $prepare:ident, $step:ident, [$($cg:tt)*], [$($ca:tt)*],
         $points:ident, $row:ident, $proj:ident, $image:ident
     ) => {
         #[doc = concat!("Samples the points `(u[k], v[k])` (input pixel coordinates; NaN reads")]
@@ -1013,8 +1092,8 @@ macro_rules! entry_points {
         pub unsafe fn $points<$($cg)*>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
             // SAFETY: the caller vouches for the CPU and C; `fill` passes
             // pointers valid for 8·C bytes.
-            run_points::<C>(src, u, v, out, |p, dst, ahead| unsafe {
-                $step::<$($ca)*>(src, p, dst, ahead)
+            run_points::<C, _>(src, u, v, out, |p| $prepare::<$($ca)*>(src, p), |p, dst, ahead| unsafe {
+                $step::<$($ca)*, 0>(src, p, dst, ahead)
             });
         }
 
@@ -1031,8 +1110,8 @@ macro_rules! entry_points {
         #[target_feature(enable = "avx2,sse4.1")]
         pub unsafe fn $row<$($cg)*>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
             // SAFETY: as in the point-buffer kernel.
-            run_row::<C>(src, row, j0, out, |p, dst, ahead| unsafe {
-                $step::<$($ca)*>(src, p, dst, ahead)
+            run_row::<C, _>(src, row, j0, out, |p| $prepare::<$($ca)*>(src, p), |p, dst, ahead| unsafe {
+                $step::<$($ca)*, 1>(src, p, dst, ahead)
             });
         }
 
@@ -1046,8 +1125,8 @@ macro_rules! entry_points {
         #[target_feature(enable = "avx2,sse4.1")]
         pub unsafe fn $proj<$($cg)*>(src: &Plane<'_>, row: &ProjRow, j0: usize, out: &mut [u8]) {
             // SAFETY: as in the point-buffer kernel.
-            run_proj::<C>(src, row, j0, out, |p, dst, ahead| unsafe {
-                $step::<$($ca)*>(src, p, dst, ahead)
+            run_proj::<C, _>(src, row, j0, out, |p| $prepare::<$($ca)*>(src, p), |p, dst, ahead| unsafe {
+                $step::<$($ca)*, 2>(src, p, dst, ahead)
             });
         }
 
@@ -1061,8 +1140,8 @@ macro_rules! entry_points {
         #[target_feature(enable = "avx2,sse4.1")]
         pub unsafe fn $image<$($cg)*>(src: &Plane<'_>, map: &[f64; 6], width: usize, out: &mut [u8]) {
             // SAFETY: as in the point-buffer kernel.
-            run_image::<C>(map, width, out, |p, dst, ahead| unsafe {
-                $step::<$($ca)*>(src, p, dst, ahead)
+            run_image::<C, _>(map, width, out, |p| $prepare::<$($ca)*>(src, p), |p, dst, ahead| unsafe {
+                $step::<$($ca)*, 3>(src, p, dst, ahead)
             });
         }
     };
@@ -1070,6 +1149,7 @@ macro_rules! entry_points {
 
 entry_points!(
     "the fixed-point bilinear scheme",
+    prepare,
     step,
     [const C: usize],
     [C],
@@ -1081,6 +1161,7 @@ entry_points!(
 
 entry_points!(
     "bicubic convolution (the fixed-point model, within one level of the spec)",
+    as_is,
     step_bicubic,
     [const C: usize],
     [C],
@@ -1092,6 +1173,7 @@ entry_points!(
 
 entry_points!(
     "nearest-neighbour sampling (exactly the scalar spec)",
+    as_is,
     step_nearest,
     [const C: usize],
     [C],
