@@ -16,7 +16,8 @@
 //! A step is a long chain of dependent instructions (coordinates, weights,
 //! offsets, loads, arithmetic, stores), longer than the out-of-order window
 //! of a Zen 3 covers, so [`fill`] runs the first half of the next step
-//! (for bilinear, [`prepare`]) before the second half of the current one.
+//! (for bilinear [`prepare`], for nearest [`prepare_nearest`]) before the
+//! second half of the current one.
 //! The steps take a tag `T`, one per entry point, so that each
 //! instantiation has a single caller and is inlined into its loop.
 
@@ -212,7 +213,9 @@ fn prepare<const C: usize>(src: &Plane<'_>, p: &Points) -> Prepared {
     Prepared { taps, offs }
 }
 
-/// The first half of a nearest or bicubic step: the points themselves.
+/// The first half of a bicubic step: the points themselves. (Computing its
+/// weights a step ahead measured 4–11 % slower on a Zen 3: too many live
+/// registers.)
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
 fn as_is<const C: usize>(_: &Plane<'_>, p: &Points) -> Points {
@@ -529,27 +532,21 @@ unsafe fn step<const C: usize, const T: u8>(
     }
 }
 
-/// Writes 8 nearest-neighbour output pixels, sampled at `p` with zero
-/// padding (exactly the scalar spec's `Nearest`: `nearbyint`, ties to even),
-/// to `dst`.
-///
-/// Each pixel's `C` bytes are fetched with one 32-bit gather: at its offset,
-/// or up to 3 bytes earlier for the last pixels of the image (so that the 4
-/// bytes end inside it), then shifted down. Lanes outside the image are not
-/// fetched and give 0.
-///
-/// # Safety
-/// - the CPU supports AVX2 and SSE4.1;
-/// - `C` is `src`'s channel count, 1 to 4;
-/// - `dst` is valid for writes of `8·C` bytes.
+/// The first half of a nearest step (see [`fill`]): which of the 8 points
+/// `p` are inside, and the offsets of their pixels.
+#[derive(Clone, Copy)]
+struct Nearest {
+    /// All ones in the lanes of points inside the image.
+    inside: __m256i,
+    /// Byte offset of each inside pixel (0 outside).
+    off: __m256i,
+}
+
+/// Rounds the 8 points `p` to their nearest pixels, as the scalar spec's
+/// `Nearest`: `nearbyint`, ties to even.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-unsafe fn step_nearest<const C: usize, const T: u8>(
-    src: &Plane<'_>,
-    p: &Points,
-    dst: *mut u8,
-    ahead: isize,
-) {
+fn prepare_nearest<const C: usize>(src: &Plane<'_>, p: &Points) -> Nearest {
     // vcvtpd2dq rounds with MXCSR's mode: to nearest, ties to even (Rust never
     // changes it), exactly the spec's `nearbyint`; NaN and values beyond i32
     // become i32::MIN: outside.
@@ -571,6 +568,30 @@ unsafe fn step_nearest<const C: usize, const T: u8>(
             _mm256_mullo_epi32(x, _mm256_set1_epi32(C as i32)),
         ),
     );
+    Nearest { inside, off }
+}
+
+/// Writes 8 nearest-neighbour output pixels, prepared in `n` (zero
+/// padding), to `dst`.
+///
+/// Each pixel's `C` bytes are fetched with one 32-bit gather: at its offset,
+/// or up to 3 bytes earlier for the last pixels of the image (so that the 4
+/// bytes end inside it), then shifted down. Lanes outside the image are not
+/// fetched and give 0.
+///
+/// # Safety
+/// - the CPU supports AVX2 and SSE4.1;
+/// - `C` is `src`'s channel count, 1 to 4;
+/// - `dst` is valid for writes of `8·C` bytes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+unsafe fn step_nearest<const C: usize, const T: u8>(
+    src: &Plane<'_>,
+    n: &Nearest,
+    dst: *mut u8,
+    ahead: isize,
+) {
+    let Nearest { inside, off } = *n;
     if ahead != 0 {
         let mut offs = [0i32; STEP];
         // SAFETY: writes exactly the 32 bytes of `offs`.
@@ -585,8 +606,14 @@ unsafe fn step_nearest<const C: usize, const T: u8>(
     // y·W·C + x·C ≤ len − C (x < W, y < H), and `safe` = min(off, len − 4) ≥ 0,
     // so the 4 bytes at `safe` lie inside the data, and the pixel's C bytes
     // are bytes `off − safe .. off − safe + C` of them.
-    let px =
-        unsafe { _mm256_mask_i32gather_epi32::<1>(zero, src.data().as_ptr().cast(), safe, inside) };
+    let px = unsafe {
+        _mm256_mask_i32gather_epi32::<1>(
+            _mm256_setzero_si256(),
+            src.data().as_ptr().cast(),
+            safe,
+            inside,
+        )
+    };
     let px = _mm256_srlv_epi32(px, shift);
     // SAFETY: the caller guarantees 8·C writable bytes.
     unsafe { store_pixels::<C>(px, dst) }
@@ -1173,7 +1200,7 @@ entry_points!(
 
 entry_points!(
     "nearest-neighbour sampling (exactly the scalar spec)",
-    as_is,
+    prepare_nearest,
     step_nearest,
     [const C: usize],
     [C],
