@@ -193,8 +193,19 @@ fn taps(src: &Plane<'_>, p: &Points, c: usize) -> Taps {
     }
 }
 
-/// A bilinear step's quantities that do not read the image: its taps and
-/// their block offsets as an array (for the loads).
+/// The 8 lanes of `v`.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn lanes(v: __m256i) -> [i32; STEP] {
+    let mut a = [0i32; STEP];
+    // SAFETY: writes exactly the 32 bytes of `a`.
+    unsafe { _mm256_storeu_si256(a.as_mut_ptr().cast(), v) };
+    a
+}
+
+/// A bilinear step's quantities that do not read the image: its taps and,
+/// for colour, their block offsets as an array (for the loads; gray gathers
+/// from `taps.off` and makes the array only to prefetch).
 #[derive(Clone, Copy)]
 struct Prepared {
     taps: Taps,
@@ -207,9 +218,7 @@ struct Prepared {
 #[target_feature(enable = "avx2,sse4.1")]
 fn prepare<const C: usize>(src: &Plane<'_>, p: &Points) -> Prepared {
     let taps = taps(src, p, C);
-    let mut offs = [0i32; STEP];
-    // SAFETY: writes exactly the 32 bytes of `offs`.
-    unsafe { _mm256_storeu_si256(offs.as_mut_ptr().cast(), taps.off) };
+    let offs = if C == 1 { [0; STEP] } else { lanes(taps.off) };
     Prepared { taps, offs }
 }
 
@@ -374,7 +383,9 @@ fn prefetch<S: Lines>(src: &S, offs: &[i32; STEP], ahead: isize) {
 #[target_feature(enable = "avx2,sse4.1")]
 unsafe fn step_gray<const T: u8>(src: &Plane<'_>, s: &Prepared, dst: *mut u8, ahead: isize) {
     let t = &s.taps;
-    prefetch(src, &s.offs, ahead);
+    if ahead != 0 {
+        prefetch(src, &lanes(t.off), ahead);
+    }
     let base = src.data().as_ptr();
     let below = _mm256_add_epi32(t.off, _mm256_set1_epi32(src.stride() as i32 - 2));
     // SAFETY: every offset is that of a block inside the image (Plane's
@@ -593,10 +604,7 @@ unsafe fn step_nearest<const C: usize, const T: u8>(
 ) {
     let Nearest { inside, off } = *n;
     if ahead != 0 {
-        let mut offs = [0i32; STEP];
-        // SAFETY: writes exactly the 32 bytes of `offs`.
-        unsafe { _mm256_storeu_si256(offs.as_mut_ptr().cast(), off) };
-        prefetch(src, &offs, ahead);
+        prefetch(src, &lanes(off), ahead);
     }
     let len = src.data().len();
     // Plane: W, H ≥ 2, so len ≥ 4; len < i32::MAX, and every offset is ≥ 0.
@@ -793,9 +801,7 @@ unsafe fn step_bicubic<const C: usize, const T: u8>(
             _mm256_and_si256(within(xs, w - 3), within(ys, h - 3)),
         );
         if _mm256_movemask_epi8(ok) == -1 {
-            let mut offs = [0i32; STEP];
-            // SAFETY: writes exactly the 32 bytes of `offs`.
-            unsafe { _mm256_storeu_si256(offs.as_mut_ptr().cast(), first) };
+            let offs = lanes(first);
             // Bytes 4c + k ← tap k of channel c (byte k·C + c of a load).
             let spread = {
                 let idx: [i8; 16] = std::array::from_fn(|b| {
