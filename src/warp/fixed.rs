@@ -545,6 +545,143 @@ mod tests {
         }
     }
 
+    /// The AVX2 interior row kernel (`avx2::bilinear_row_inner`) equals the
+    /// model bit for bit on the columns whose taps are all inside
+    /// (`Bilinear::interior`), the far edge where a point rounds to
+    /// `(size − 1)·2¹¹` included.
+    #[test]
+    fn avx2_inner_rows_equal_the_model_on_the_interior() {
+        if !crate::warp::Isa::Avx2.is_supported() {
+            return;
+        }
+        let mut rng = Rng(0xA5A5_5A5A_0F0F_F0F0);
+        let mut edge_cases = 0;
+        for case in 0..4000 {
+            let c = 1 + case % 4;
+            let (w, h) = (2 + rng.below(40), 2 + rng.below(30));
+            let data: Vec<u8> = (0..w * h * c).map(|_| rng.next() as u8).collect();
+            let src = Plane::new(&data, w, h, c).unwrap();
+            // 1/8192 below the last column (or row) rounds to (size − 1)·2¹¹.
+            let near = |size: usize| size as f64 - 1.0 - 1.0 / 8192.0;
+            let row = match case % 5 {
+                0 => Row {
+                    u0: near(w),
+                    v0: rng.real(0.0, h as f64 - 1.0),
+                    du: 0.0,
+                    dv: rng.real(-0.05, 0.05),
+                },
+                1 => Row {
+                    u0: rng.real(0.0, w as f64 - 1.0),
+                    v0: near(h),
+                    du: rng.real(-0.05, 0.05),
+                    dv: 0.0,
+                },
+                _ => Row {
+                    u0: rng.real(-3.0, w as f64 + 3.0),
+                    v0: rng.real(-3.0, h as f64 + 3.0),
+                    du: rng.real(-1.5, 1.5),
+                    dv: rng.real(-1.5, 1.5),
+                },
+            };
+            let interior = Bilinear::interior(w, h);
+            let (a, b) = row.span(120, &interior);
+            let (u, v): (Vec<f64>, Vec<f64>) = (a..b).map(|j| row.at(j)).unzip();
+            edge_cases += u
+                .iter()
+                .chain(&v)
+                .zip(std::iter::repeat([w, h]).flatten())
+                .filter(|&(p, size)| (p * 2048.0).round_ties_even() == (size as f64 - 1.0) * 2048.0)
+                .count();
+            let mut want = vec![0u8; (b - a) * c];
+            let mut got = vec![0u8; (b - a) * c];
+            match c {
+                1 => points::<1>(&src, &u, &v, &mut want),
+                2 => points::<2>(&src, &u, &v, &mut want),
+                3 => points::<3>(&src, &u, &v, &mut want),
+                _ => points::<4>(&src, &u, &v, &mut want),
+            }
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: AVX2 is supported (checked); C matches the plane's channel count.
+            unsafe {
+                use crate::warp::avx2::bilinear_row_inner;
+                match c {
+                    1 => bilinear_row_inner::<1>(&src, &row, a, &mut got),
+                    2 => bilinear_row_inner::<2>(&src, &row, a, &mut got),
+                    3 => bilinear_row_inner::<3>(&src, &row, a, &mut got),
+                    _ => bilinear_row_inner::<4>(&src, &row, a, &mut got),
+                }
+            }
+            assert_eq!(got, want, "C={c} {w}x{h} {row:?} columns {a}..{b}");
+        }
+        assert!(edge_cases > 1000, "{edge_cases} points at the far edge");
+    }
+
+    /// Whole zero-padded warps through the detected kernels equal the model
+    /// pixel for pixel: the planner's split of each row at the interior's
+    /// span (the AVX2 bilinear kernel's shorter step there) changes nothing.
+    #[test]
+    fn simd_bilinear_warps_equal_the_model_exactly() {
+        use crate::affine::Affine;
+        use crate::warp::{warp_into_with, ImageMut, ImageRef, Isa};
+        let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+        for case in 0..60 {
+            let c = 1 + case % 4;
+            // Rows wider than SIMD_SPAN_MIN: the row planner, not the flat image kernel.
+            let (w, h) = (130 + rng.below(200), 2 + rng.below(120));
+            let (ow, oh) = (130 + rng.below(200), 1 + rng.below(90));
+            let data: Vec<u8> = (0..w * h * c).map(|_| rng.next() as u8).collect();
+            let src = Plane::new(&data, w, h, c).unwrap();
+            let (sin, cos) = rng.real(-3.2, 3.2).sin_cos();
+            let s = rng.real(0.4, 1.6);
+            let theta = Affine([
+                s * cos,
+                -s * sin,
+                rng.real(-0.6, 0.6),
+                s * sin,
+                s * cos,
+                rng.real(-0.6, 0.6),
+            ]);
+            let opts = WarpOptions::default();
+            let size = |w: usize, h: usize| crate::affine::Size {
+                width: w as u32,
+                height: h as u32,
+            };
+            let map = theta.sampling_map(size(w, h), size(ow, oh), opts.align_corners);
+            let mut want = vec![0u8; ow * oh * c];
+            for (i, out) in want.chunks_mut(ow * c).enumerate() {
+                let row = Row::new(&map, i);
+                let (u, v): (Vec<f64>, Vec<f64>) = (0..ow).map(|j| row.at(j)).unzip();
+                match c {
+                    1 => points::<1>(&src, &u, &v, out),
+                    2 => points::<2>(&src, &u, &v, out),
+                    3 => points::<3>(&src, &u, &v, out),
+                    _ => points::<4>(&src, &u, &v, out),
+                }
+            }
+            for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
+                let mut got = vec![0u8; ow * oh * c];
+                warp_into_with(
+                    ImageRef {
+                        data: &data,
+                        width: w,
+                        height: h,
+                        channels: c,
+                    },
+                    ImageMut {
+                        data: &mut got,
+                        width: ow,
+                        height: oh,
+                        channels: c,
+                    },
+                    &theta.into(),
+                    &opts,
+                    isa,
+                );
+                assert_eq!(got, want, "{isa} C={c} {w}x{h} → {ow}x{oh} {theta:?}");
+            }
+        }
+    }
+
     /// The flat whole-image kernels equal the model row by row, bit for bit.
     #[test]
     fn simd_image_kernels_equal_the_model_exactly() {

@@ -529,6 +529,9 @@ type ImageFn = unsafe fn(&fixed::Plane<'_>, &[f64; 6], usize, &mut [u8]);
 struct Simd {
     run: PointsFn,
     row: RowFn,
+    /// `row` for columns whose taps are all inside, if the kernel has a
+    /// shorter step for them (AVX2 bilinear).
+    inner: Option<RowFn>,
     proj: ProjFn,
     image: ImageFn,
     channels: usize,
@@ -609,9 +612,17 @@ impl Simd {
                 (Bicubic, Isa::Avx512, 4) => bicubic!(avx512, 4),
                 _ => return None,
             };
+            let inner = match (interp, isa, channels) {
+                (Bilinear, Isa::Avx2, 1) => Some(avx2::bilinear_row_inner::<1> as RowFn),
+                (Bilinear, Isa::Avx2, 2) => Some(avx2::bilinear_row_inner::<2> as RowFn),
+                (Bilinear, Isa::Avx2, 3) => Some(avx2::bilinear_row_inner::<3> as RowFn),
+                (Bilinear, Isa::Avx2, 4) => Some(avx2::bilinear_row_inner::<4> as RowFn),
+                _ => None,
+            };
             Some(Simd {
                 run,
                 row,
+                inner,
                 proj,
                 image,
                 channels,
@@ -637,6 +648,15 @@ impl Simd {
         assert_eq!(plane.channels(), self.channels);
         // SAFETY: as in `run`.
         unsafe { (self.row)(plane, row, j0, out) }
+    }
+
+    /// [`Simd::row`] for columns whose taps are all inside the image
+    /// (`Bilinear::interior` for bilinear): the same bytes, perhaps faster.
+    #[inline]
+    fn row_inner(&self, plane: &fixed::Plane<'_>, row: &grid::Row, j0: usize, out: &mut [u8]) {
+        assert_eq!(plane.channels(), self.channels);
+        // SAFETY: as in `run`.
+        unsafe { (self.inner.unwrap_or(self.row))(plane, row, j0, out) }
     }
 
     /// Samples output columns `j0 .. j0 + out.len() / C` of the projective
@@ -743,7 +763,10 @@ fn simd_rows16<const C: usize, K: scalar::Kernel>(
 ) {
     let fast = Fast {
         points: |u: &[f64], v: &[f64], out: &mut [u16]| simd.run(plane, u, v, out),
-        row: |row: &grid::Row, j0: usize, out: &mut [u16]| simd.row(plane, row, j0, out),
+        row: |row: &grid::Row, j0: usize, out: &mut [u16], _inner: bool| {
+            simd.row(plane, row, j0, out)
+        },
+        has_inner: false,
         proj: None::<fn(&grid::ProjRow, usize, &mut [u16])>,
     };
     rows_with::<u16, C, K>(src, dst, grid, opts, false, TILE_COLS, fast);
@@ -773,7 +796,14 @@ fn simd_rows<const C: usize, K: scalar::Kernel>(
 ) {
     let fast = Fast {
         points: |u: &[f64], v: &[f64], out: &mut [u8]| simd.run(plane, u, v, out),
-        row: |row: &grid::Row, j0: usize, out: &mut [u8]| simd.row(plane, row, j0, out),
+        row: |row: &grid::Row, j0: usize, out: &mut [u8], inner: bool| {
+            if inner {
+                simd.row_inner(plane, row, j0, out)
+            } else {
+                simd.row(plane, row, j0, out)
+            }
+        },
+        has_inner: simd.inner.is_some(),
         proj: Some(|row: &grid::ProjRow, j0: usize, out: &mut [u8]| simd.proj(plane, row, j0, out)),
     };
     let zeros = opts.padding == Padding::Zeros;
@@ -814,12 +844,13 @@ fn rows<T: Sample, const C: usize, K: scalar::Kernel>(
                 K::fast::<T, C>(&sampler, *u, *v, px);
             }
         },
-        row: |row: &grid::Row, j0: usize, out: &mut [T]| {
+        row: |row: &grid::Row, j0: usize, out: &mut [T], _inner: bool| {
             for (k, px) in out.chunks_exact_mut(C).enumerate() {
                 let (u, v) = row.at(j0 + k);
                 K::fast::<T, C>(&sampler, u, v, px);
             }
         },
+        has_inner: false,
         proj: None::<fn(&grid::ProjRow, usize, &mut [T])>,
     };
     rows_with::<T, C, K>(src, dst, grid, opts, false, TILE_COLS, fast);
@@ -831,8 +862,12 @@ fn rows<T: Sample, const C: usize, K: scalar::Kernel>(
 struct Fast<P, R, Q> {
     /// Samples the points `(u[k], v[k])` into the pixels of `out`.
     points: P,
-    /// Samples output columns `j0 .. j0 + out.len() / C` of an affine row.
+    /// Samples output columns `j0 .. j0 + out.len() / C` of an affine row;
+    /// the flag says that their taps are all inside the image.
     row: R,
+    /// Whether `row` is faster when told that the taps are all inside: then
+    /// zero-padded rows are split at the interior's span to tell it.
+    has_inner: bool,
     /// Samples output columns `j0 .. j0 + out.len() / C` of a projective
     /// row with zero padding, if the kernel can (the SIMD ones).
     proj: Option<Q>,
@@ -840,14 +875,22 @@ struct Fast<P, R, Q> {
 
 /// How the columns of one output row split, when the grid can tell
 /// ([`Grid::span`]): `[0, ra)` zeros, `[ra, a)` slow, `[a, b)` fast,
-/// `[b, rb)` slow, `[rb, n)` zeros.
+/// `[b, rb)` slow, `[rb, n)` zeros; `[ia, ib)`, inside `[a, b)`, the fast
+/// columns whose taps are all inside (told to the kernels that have a
+/// shorter step for them, [`Fast::has_inner`]; else empty).
 #[derive(Clone, Copy, Debug)]
 struct Plan {
     ra: usize,
     a: usize,
     b: usize,
     rb: usize,
+    ia: usize,
+    ib: usize,
 }
+
+/// Interior runs shorter than this are not split off for the kernels'
+/// shorter step ([`Plan`]): a call costs more than it saves.
+const INNER_MIN: usize = 32;
 
 /// The row loop: bands of [`BAND_ROWS`] rows (in parallel when the output is
 /// large enough), tiles of `tile_cols` (≤ [`MAX_TILE_COLS`]) columns. For each row of a tile the
@@ -863,7 +906,7 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
     tile_cols: usize,
     fast: Fast<
         impl Fn(&[f64], &[f64], &mut [T]) + Sync,
-        impl Fn(&grid::Row, usize, &mut [T]) + Sync,
+        impl Fn(&grid::Row, usize, &mut [T], bool) + Sync,
         impl Fn(&grid::ProjRow, usize, &mut [T]) + Sync,
     >,
 ) {
@@ -889,18 +932,34 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
             (0, n)
         };
         if fast_pads_zeros {
+            // The kernel takes the whole reach; its interior part, if it
+            // has a shorter step for that.
+            let (ia, ib) = match fast.has_inner {
+                true => grid.span(i, n, &interior).unwrap_or((ra, ra)),
+                false => (ra, ra),
+            };
+            let ia = ia.clamp(ra, rb);
             return Some(Plan {
                 ra,
                 a: ra,
                 b: rb,
                 rb,
+                ia,
+                ib: ib.clamp(ia, rb),
             });
         }
         let (mut a, mut b) = grid.span(i, n, &interior)?;
         if a == b {
             (a, b) = (ra, ra);
         }
-        Some(Plan { ra, a, b, rb })
+        Some(Plan {
+            ra,
+            a,
+            b,
+            rb,
+            ia: a,
+            ib: b,
+        })
     };
     let (initialised, first_row) = (dst.initialised, dst.first_row.unwrap_or(0));
     let band = |(k, rows): (usize, &mut [MaybeUninit<T>])| {
@@ -966,7 +1025,7 @@ struct Run<'a, T, P, R, Q> {
     fast: &'a Fast<P, R, Q>,
 }
 
-impl<T: Sample, P: Fn(&[f64], &[f64], &mut [T]), R: Fn(&grid::Row, usize, &mut [T]), Q>
+impl<T: Sample, P: Fn(&[f64], &[f64], &mut [T]), R: Fn(&grid::Row, usize, &mut [T], bool), Q>
     Run<'_, T, P, R, Q>
 {
     /// Samples columns `c0 .. c0 + out.len() / C` of the affine `row`,
@@ -983,7 +1042,7 @@ impl<T: Sample, P: Fn(&[f64], &[f64], &mut [T]), R: Fn(&grid::Row, usize, &mut [
             c0,
             out,
             |k| row.at(c0 + k),
-            |r, out| (self.fast.row)(row, c0 + r.start, out),
+            |r, out, inner| (self.fast.row)(row, c0 + r.start, out, inner),
         );
     }
 
@@ -1002,20 +1061,21 @@ impl<T: Sample, P: Fn(&[f64], &[f64], &mut [T]), R: Fn(&grid::Row, usize, &mut [
             c0,
             out,
             |k| (u[k], v[k]),
-            |r, out| (self.fast.points)(&u[r.clone()], &v[r], out),
+            |r, out, _| (self.fast.points)(&u[r.clone()], &v[r], out),
         );
     }
 
     /// Samples columns `c0 .. c0 + out.len() / C` of a row planned by its
     /// spans: zeros, the spec's slow path at `point(k)` (tile-relative `k`),
-    /// and `fast(range, pixels)` for the fast span.
+    /// and `fast(range, pixels, inner)` for the fast span, split where its
+    /// interior part is long enough (`inner`: the range's taps are all inside).
     fn planned_with<const C: usize, K: scalar::Kernel>(
         &self,
         p: Plan,
         c0: usize,
         out: &mut [T],
         point: impl Fn(usize) -> (f64, f64),
-        fast: impl FnOnce(std::ops::Range<usize>, &mut [T]),
+        fast: impl Fn(std::ops::Range<usize>, &mut [T], bool),
     ) {
         let m = out.len() / C;
         // Column range [lo, hi) of the row, relative to the tile.
@@ -1031,9 +1091,20 @@ impl<T: Sample, P: Fn(&[f64], &[f64], &mut [T]), R: Fn(&grid::Row, usize, &mut [
             K::slow::<T, C>(self.src, u, v, self.opts, &mut out[k * C..k * C + C]);
         }
         let r = rel(p.a, p.b);
-        if !r.is_empty() {
-            let pixels = &mut out[r.start * C..r.end * C];
-            fast(r, pixels);
+        let inner = rel(p.ia, p.ib);
+        let parts = if inner.len() >= INNER_MIN {
+            [
+                (r.start..inner.start, false),
+                (inner.clone(), true),
+                (inner.end..r.end, false),
+            ]
+        } else {
+            [(r, false), (0..0, false), (0..0, false)]
+        };
+        for (r, inner) in parts {
+            if !r.is_empty() {
+                fast(r.clone(), &mut out[r.start * C..r.end * C], inner);
+            }
         }
     }
 
