@@ -42,18 +42,25 @@ struct Taps {
     wb: __m256i,
 }
 
+/// `round(p·2¹¹)` of 8 coordinates (two halves of 4) as `i32` lanes.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn quantise(p: [__m256d; 2]) -> __m256i {
+    let scale = _mm256_set1_pd(f64::from(ONE));
+    // vcvtpd2dq rounds with MXCSR's mode: to nearest, ties to even (Rust never
+    // changes it); NaN and values beyond i32 become i32::MIN: outside.
+    _mm256_set_m128i(
+        _mm256_cvtpd_epi32(_mm256_mul_pd(p[1], scale)),
+        _mm256_cvtpd_epi32(_mm256_mul_pd(p[0], scale)),
+    )
+}
+
 /// One axis for 8 points (two halves of 4): `(block start, first tap's
 /// weight, second tap's weight)`, as [`super::fixed::axis`].
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
 fn axis(p: [__m256d; 2], size: usize) -> (__m256i, __m256i, __m256i) {
-    let scale = _mm256_set1_pd(f64::from(ONE));
-    // vcvtpd2dq rounds with MXCSR's mode: to nearest, ties to even (Rust never
-    // changes it); NaN and values beyond i32 become i32::MIN: outside.
-    let q = _mm256_set_m128i(
-        _mm256_cvtpd_epi32(_mm256_mul_pd(p[1], scale)),
-        _mm256_cvtpd_epi32(_mm256_mul_pd(p[0], scale)),
-    );
+    let q = quantise(p);
     let minus_one = _mm256_set1_epi32(-ONE);
     let inside = _mm256_andnot_si256(
         _mm256_cmpgt_epi32(minus_one, q),
@@ -76,11 +83,7 @@ fn axis(p: [__m256d; 2], size: usize) -> (__m256i, __m256i, __m256i) {
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
 fn axis_inner(p: [__m256d; 2], size: usize) -> (__m256i, __m256i, __m256i) {
-    let scale = _mm256_set1_pd(f64::from(ONE));
-    let q = _mm256_set_m128i(
-        _mm256_cvtpd_epi32(_mm256_mul_pd(p[1], scale)),
-        _mm256_cvtpd_epi32(_mm256_mul_pd(p[0], scale)),
-    );
+    let q = quantise(p);
     let start = _mm256_min_epi32(
         _mm256_max_epi32(
             _mm256_srai_epi32::<{ BITS as i32 }>(q),
@@ -232,6 +235,29 @@ fn lanes(v: __m256i) -> [i32; STEP] {
     // SAFETY: writes exactly the 32 bytes of `a`.
     unsafe { _mm256_storeu_si256(a.as_mut_ptr().cast(), v) };
     a
+}
+
+/// The 4×4 transpose of dwords in each 128-bit lane: dword `k` of lane `l`
+/// of register `x[p]` goes to dword `p` of lane `l` of register `k`. With
+/// points `p` and `p + 4` in the lanes of `x[p]`, register `k` holds dword
+/// `k` of points 0–7 in order.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn transpose4(x: [__m256i; 4]) -> [__m256i; 4] {
+    let (t0, t1) = (
+        _mm256_unpacklo_epi32(x[0], x[1]),
+        _mm256_unpacklo_epi32(x[2], x[3]),
+    );
+    let (t2, t3) = (
+        _mm256_unpackhi_epi32(x[0], x[1]),
+        _mm256_unpackhi_epi32(x[2], x[3]),
+    );
+    [
+        _mm256_unpacklo_epi64(t0, t1),
+        _mm256_unpackhi_epi64(t0, t1),
+        _mm256_unpacklo_epi64(t2, t3),
+        _mm256_unpackhi_epi64(t2, t3),
+    ]
 }
 
 /// A bilinear step's quantities that do not read the image: its taps and,
@@ -515,19 +541,12 @@ unsafe fn step_colour<const C: usize, const T: u8>(
         )
     };
     // The transpose: channel c of points 0–3 in the low lane, 4–7 in the high.
-    let t0 = _mm256_unpacklo_epi32(x[0], x[1]);
-    let t1 = _mm256_unpacklo_epi32(x[2], x[3]);
-    let c0 = sample(_mm256_unpacklo_epi64(t0, t1));
-    let c1 = sample(_mm256_unpackhi_epi64(t0, t1));
+    let ch = transpose4(x);
+    let c0 = sample(ch[0]);
+    let c1 = sample(ch[1]);
     let (c2, c3) = if C >= 3 {
-        let t2 = _mm256_unpackhi_epi32(x[0], x[1]);
-        let t3 = _mm256_unpackhi_epi32(x[2], x[3]);
-        let c2 = sample(_mm256_unpacklo_epi64(t2, t3));
-        let c3 = if C == 4 {
-            sample(_mm256_unpackhi_epi64(t2, t3))
-        } else {
-            c2
-        };
+        let c2 = sample(ch[2]);
+        let c3 = if C == 4 { sample(ch[3]) } else { c2 };
         (c2, c3)
     } else {
         (_mm256_setzero_si256(), _mm256_setzero_si256())
@@ -872,21 +891,11 @@ unsafe fn step_bicubic<const C: usize, const T: u8>(
                         _mm256_shuffle_epi8(v, spread)
                     }
                 });
-                // The 4×4 transpose of dwords in each lane: register c holds
-                // channel c of points 0–3 (low lane) and 4–7 (high lane).
-                let t0 = _mm256_unpacklo_epi32(s[0], s[1]);
-                let t1 = _mm256_unpacklo_epi32(s[2], s[3]);
-                add_row(&mut acc[0], r, _mm256_unpacklo_epi64(t0, t1));
-                if C >= 2 {
-                    add_row(&mut acc[1], r, _mm256_unpackhi_epi64(t0, t1));
-                }
-                if C >= 3 {
-                    let t2 = _mm256_unpackhi_epi32(s[0], s[1]);
-                    let t3 = _mm256_unpackhi_epi32(s[2], s[3]);
-                    add_row(&mut acc[2], r, _mm256_unpacklo_epi64(t2, t3));
-                    if C == 4 {
-                        add_row(&mut acc[3], r, _mm256_unpackhi_epi64(t2, t3));
-                    }
+                // The transpose: register c holds channel c of points 0–3
+                // (low lane) and 4–7 (high lane).
+                let ch = transpose4(s);
+                for (c, acc) in acc.iter_mut().enumerate().take(C) {
+                    add_row(acc, r, ch[c]);
                 }
             }
             // SAFETY: forwarded from the caller.
@@ -1342,9 +1351,7 @@ unsafe fn step_wide<const C: usize>(src: &Plane16<'_>, p: &Points, dst: *mut u16
             _mm256_mullo_epi32(x, _mm256_set1_epi32(C as i32)),
         );
         if ahead != 0 {
-            let mut bytes = [0i32; STEP];
-            _mm256_storeu_si256(bytes.as_mut_ptr().cast(), _mm256_slli_epi32::<1>(top));
-            prefetch(src, &bytes, ahead);
+            prefetch(src, &lanes(_mm256_slli_epi32::<1>(top)), ahead);
         }
         let base = src.data().as_ptr();
         let low = _mm256_set1_epi32(0xffff);
@@ -1381,15 +1388,7 @@ unsafe fn step_wide<const C: usize>(src: &Plane16<'_>, p: &Points, dst: *mut u16
                 let pair = |k: usize| {
                     _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(row_at(k)), row_at(k + 4))
                 };
-                let (a, b, c, d) = (pair(0), pair(1), pair(2), pair(3));
-                let (t0, t1) = (_mm256_unpacklo_epi32(a, b), _mm256_unpacklo_epi32(c, d));
-                let (t2, t3) = (_mm256_unpackhi_epi32(a, b), _mm256_unpackhi_epi32(c, d));
-                let dw = [
-                    _mm256_unpacklo_epi64(t0, t1),
-                    _mm256_unpackhi_epi64(t0, t1),
-                    _mm256_unpacklo_epi64(t2, t3),
-                    _mm256_unpackhi_epi64(t2, t3),
-                ];
+                let dw = transpose4(std::array::from_fn(pair));
                 let first = if r == 0 { 0 } else { 4 - C };
                 for k in 0..C {
                     let g = dw[first + k];

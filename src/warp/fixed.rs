@@ -384,6 +384,16 @@ mod tests {
             .unzip()
     }
 
+    /// [`points`] for the plane's channel count.
+    fn model_points(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
+        match src.channels() {
+            1 => points::<1>(src, u, v, out),
+            2 => points::<2>(src, u, v, out),
+            3 => points::<3>(src, u, v, out),
+            _ => points::<4>(src, u, v, out),
+        }
+    }
+
     #[test]
     fn simd_kernels_equal_the_model_exactly() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -403,12 +413,7 @@ mod tests {
             let (u, v) = row_points(&mut rng, &row, j0, n, case);
             let (u, v) = (&u[..], &v[..]);
             let mut want = vec![0u8; n * c];
-            match c {
-                1 => points::<1>(&src, u, v, &mut want),
-                2 => points::<2>(&src, u, v, &mut want),
-                3 => points::<3>(&src, u, v, &mut want),
-                _ => points::<4>(&src, u, v, &mut want),
-            }
+            model_points(&src, u, v, &mut want);
             for isa in crate::warp::Isa::supported() {
                 let mut got = vec![0u8; n * c];
                 #[cfg(target_arch = "x86_64")]
@@ -506,12 +511,7 @@ mod tests {
             let (j0, n) = (rng.below(50), rng.below(70));
             let (u, v): (Vec<f64>, Vec<f64>) = (j0..j0 + n).map(|j| row.at(j as f64)).unzip();
             let mut want = vec![0u8; n * c];
-            match c {
-                1 => points::<1>(&src, &u, &v, &mut want),
-                2 => points::<2>(&src, &u, &v, &mut want),
-                3 => points::<3>(&src, &u, &v, &mut want),
-                _ => points::<4>(&src, &u, &v, &mut want),
-            }
+            model_points(&src, &u, &v, &mut want);
             for isa in crate::warp::Isa::supported() {
                 let mut got = vec![0u8; n * c];
                 #[cfg(target_arch = "x86_64")]
@@ -594,12 +594,7 @@ mod tests {
                 .count();
             let mut want = vec![0u8; (b - a) * c];
             let mut got = vec![0u8; (b - a) * c];
-            match c {
-                1 => points::<1>(&src, &u, &v, &mut want),
-                2 => points::<2>(&src, &u, &v, &mut want),
-                3 => points::<3>(&src, &u, &v, &mut want),
-                _ => points::<4>(&src, &u, &v, &mut want),
-            }
+            model_points(&src, &u, &v, &mut want);
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX2 is supported (checked); C matches the plane's channel count.
             unsafe {
@@ -651,12 +646,7 @@ mod tests {
             for (i, out) in want.chunks_mut(ow * c).enumerate() {
                 let row = Row::new(&map, i);
                 let (u, v): (Vec<f64>, Vec<f64>) = (0..ow).map(|j| row.at(j)).unzip();
-                match c {
-                    1 => points::<1>(&src, &u, &v, out),
-                    2 => points::<2>(&src, &u, &v, out),
-                    3 => points::<3>(&src, &u, &v, out),
-                    _ => points::<4>(&src, &u, &v, out),
-                }
+                model_points(&src, &u, &v, out);
             }
             for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
                 let mut got = vec![0u8; ow * oh * c];
@@ -718,12 +708,7 @@ mod tests {
             for (i, out) in want.chunks_mut(ow * c).enumerate() {
                 let row = Row::new(&map, i);
                 let (u, v): (Vec<f64>, Vec<f64>) = (0..ow).map(|j| row.at(j)).unzip();
-                match c {
-                    1 => points::<1>(&src, &u, &v, out),
-                    2 => points::<2>(&src, &u, &v, out),
-                    3 => points::<3>(&src, &u, &v, out),
-                    _ => points::<4>(&src, &u, &v, out),
-                }
+                model_points(&src, &u, &v, out);
             }
             for isa in crate::warp::Isa::supported() {
                 let mut got = vec![0u8; ow * oh * c];
