@@ -112,6 +112,14 @@ impl Rows {
         }
     }
 
+    /// Its layout: 8-bit grey or RGB.
+    pub fn color(&self) -> ColorType {
+        match self.channels() {
+            1 => ColorType::L8,
+            _ => ColorType::Rgb8,
+        }
+    }
+
     /// Bytes of pixels: `width · height · channels`.
     pub fn pixel_bytes(&self) -> usize {
         pixels(self.size()) as usize * usize::from(self.channels())
@@ -1572,13 +1580,131 @@ pub fn write_netpbm_rows(
         file.flush().map_err(write_err)
     })?;
     staged.commit_unless_interrupted()?;
-    // The note `encode_to` gives (the layout is written as it is).
-    Ok(icc.is_some().then(|| {
+    Ok(netpbm_icc_note(icc))
+}
+
+/// The note `encode_to` gives for a profile a Netpbm file cannot hold (the
+/// layout is written as it is).
+fn netpbm_icc_note(icc: Option<&[u8]>) -> Option<String> {
+    icc.is_some().then(|| {
         format!(
             "{} cannot hold the input's ICC colour profile; left out",
             format_name(ImageFormat::Pnm)
         )
-    }))
+    })
+}
+
+/// A Netpbm output of an 8-bit layout ([`netpbm_takes_rows`]) written as
+/// its rows are made, by any thread and in any order: each run of rows goes
+/// straight to its place in the staged temporary file (`pwrite`) and on to
+/// the disk (`sync_file_range`, not waited for), so that the disk writes
+/// overlap the warp and no output image is needed. [`Self::finish`]
+/// flushes and renames it; the bytes are [`write_image`]'s.
+pub struct NetpbmRowFile {
+    staged: Staged,
+    /// Bytes of the header, where row 0 starts.
+    header: u64,
+    row_len: usize,
+    /// The first write error, reported by [`Self::finish`].
+    failed: Mutex<Option<io::Error>>,
+}
+
+impl NetpbmRowFile {
+    /// Stages the file for an image of `size` in the 8-bit layout `color`
+    /// and writes its header.
+    ///
+    /// # Panics
+    /// Where [`netpbm_takes_rows`] says no.
+    pub fn create(path: &Path, size: Size, color: ColorType) -> Result<Self, Error> {
+        assert!(
+            netpbm_takes_rows(path, ImageFormat::Pnm, color),
+            "NetpbmRowFile: {color:?}"
+        );
+        let header = netpbm_header(Netpbm::of(path), color, size.width, size.height);
+        let (staged, ()) = stage_with(path, |file| {
+            file.write_all(header.as_bytes())
+                .map_err(|source| Error::Write {
+                    path: path.to_path_buf(),
+                    source,
+                })
+        })?;
+        Ok(NetpbmRowFile {
+            staged,
+            header: header.len() as u64,
+            row_len: size.width as usize * usize::from(color.bytes_per_pixel()),
+            failed: Mutex::new(None),
+        })
+    }
+
+    /// Writes whole rows `y0 ..` (`rows`) at their place; a failure is kept
+    /// for [`Self::finish`].
+    pub fn write_rows(&self, y0: usize, rows: &[u8]) {
+        debug_assert_eq!(rows.len() % self.row_len.max(1), 0);
+        let at = self.header + (y0 * self.row_len) as u64;
+        let file = self.staged.tmp.as_file();
+        match write_all_at(file, rows, at) {
+            Ok(()) => start_writeback(file, at, rows.len() as u64),
+            Err(e) => {
+                let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+                failed.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Reports the first write error, else flushes the file to disk and
+    /// renames it over the destination (unless interrupted); returns the
+    /// note for a profile left out.
+    pub fn finish(self, icc: Option<&[u8]>) -> Result<Option<String>, Error> {
+        let failed = self.failed.into_inner().unwrap_or_else(|e| e.into_inner());
+        if let Some(source) = failed {
+            return Err(Error::Write {
+                path: self.staged.path.clone(),
+                source,
+            });
+        }
+        self.staged.commit_unless_interrupted()?;
+        Ok(netpbm_icc_note(icc))
+    }
+}
+
+/// Writes all of `bytes` at offset `at` of `file`, from any thread.
+fn write_all_at(file: &fs::File, bytes: &[u8], at: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        file.write_all_at(bytes, at)
+    }
+    #[cfg(not(unix))]
+    {
+        // One writer at a time: a seek and a write are two calls.
+        static ONE: Mutex<()> = Mutex::new(());
+        let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut file = file;
+        file.seek(io::SeekFrom::Start(at))?;
+        file.write_all(bytes)
+    }
+}
+
+/// Starts the disk writes of `len` bytes of `file` at `at` without waiting
+/// for them (Linux `sync_file_range` with `SYNC_FILE_RANGE_WRITE`; nothing
+/// elsewhere). A hint: failures are ignored (the `fsync` before the rename
+/// still makes the data durable).
+#[allow(unused_variables)] // off Linux
+fn start_writeback(file: &fs::File, at: u64, len: u64) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid descriptor and range; the call only schedules
+        // writeback.
+        unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                at as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
 }
 
 /// Formats off the hot path (BMP, TIFF, WebP, GIF, …) through the `image`
@@ -1780,20 +1906,7 @@ impl Write for Writeback<'_> {
         let n = self.file.write(&buf[..n])?;
         self.written += n as u64;
         if self.written - self.kicked >= WRITEBACK_CHUNK {
-            #[cfg(all(target_os = "linux", target_env = "gnu"))]
-            {
-                use std::os::fd::AsRawFd;
-                // SAFETY: a valid descriptor and range; the call only
-                // schedules writeback.
-                unsafe {
-                    libc::sync_file_range(
-                        self.file.as_raw_fd(),
-                        self.kicked as libc::off64_t,
-                        (self.written - self.kicked) as libc::off64_t,
-                        libc::SYNC_FILE_RANGE_WRITE,
-                    );
-                }
-            }
+            start_writeback(self.file, self.kicked, self.written - self.kicked);
             self.kicked = self.written;
         }
         Ok(n)

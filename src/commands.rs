@@ -57,6 +57,16 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
         }
         // Read, warped and (to a JPEG file) encoded at once: a big JPEG or
         // raw PPM, more than one thread.
+        // Read, warped and written at once: to a Netpbm file of the
+        // input's layout, each unit of rows as soon as it is warped.
+        codec::OneImage::Rows(rows) if netpbm_takes(&rows, task) => {
+            let color = rows.color();
+            let file = codec::NetpbmRowFile::create(&task.output, output, color)?;
+            return finish(
+                overlap::warp_rows_to_file(rows, &theta, output, &opts, file),
+                task,
+            );
+        }
         codec::OneImage::Rows(rows) => {
             let to_jpeg = task.format == ImageFormat::Jpeg && !codec::is_stdio(&task.output);
             let quality = to_jpeg.then_some(task.encoding.jpeg_quality);
@@ -115,6 +125,12 @@ fn warp_band_by_band(
         let quality = task.encoding.jpeg_quality;
         codec::write_jpeg_rows(output, color, quality, icc, &task.output, &fill)
     }
+}
+
+/// Whether `stn warp`'s output is a Netpbm file that takes the rows of
+/// `rows` as they are ([`codec::netpbm_takes_rows`]).
+fn netpbm_takes(rows: &codec::Rows, task: &WarpTask) -> bool {
+    codec::netpbm_takes_rows(&task.output, task.format, rows.color())
 }
 
 /// The exit of `stn warp` once its output is written (or not): its note

