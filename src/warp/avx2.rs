@@ -125,6 +125,13 @@ struct Points {
 fn row_points(row: &Row, j: usize) -> Points {
     // Integers below 2^53: exact, so these are the `j as f64` of Row::at.
     let x0 = _mm256_add_pd(_mm256_set1_pd(j as f64), _mm256_setr_pd(0.0, 1.0, 2.0, 3.0));
+    row_points_at(row, x0)
+}
+
+/// [`row_points`] of the columns `x0` (lanes `j .. j + 4`, as `f64`).
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn row_points_at(row: &Row, x0: __m256d) -> Points {
     let x1 = _mm256_add_pd(x0, _mm256_set1_pd(4.0));
     let (u0, du) = (_mm256_set1_pd(row.u0), _mm256_set1_pd(row.du));
     let (v0, dv) = (_mm256_set1_pd(row.v0), _mm256_set1_pd(row.dv));
@@ -1028,10 +1035,15 @@ fn run_row<const C: usize, S: Copy>(
     step: impl Fn(&S, *mut u8, isize),
 ) {
     let ahead = ahead(src, row.du, row.dv, C);
-    let mut j = j0;
+    // The columns as f64, advanced by adding 8: integers below 2^53 (a
+    // column index), so exactly `j as f64` each step, without converting.
+    let mut x = _mm256_add_pd(
+        _mm256_set1_pd(j0 as f64),
+        _mm256_setr_pd(0.0, 1.0, 2.0, 3.0),
+    );
     let next = || {
-        let p = row_points(row, j);
-        j += STEP;
+        let p = row_points_at(row, x);
+        x = _mm256_add_pd(x, _mm256_set1_pd(STEP as f64));
         p
     };
     fill::<C, _>(out, ahead, next, prepare, step);
