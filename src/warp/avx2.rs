@@ -148,12 +148,11 @@ fn row_points_at(row: &Row, x0: __m256d) -> Points {
     }
 }
 
-/// The points of output columns `j .. j + 8` of the projective `row`, as
+/// The points of output columns `j .. j + 8` (`x0`: lanes `j .. j + 4` as `f64`) of the projective `row`, as
 /// [`ProjRow::at`] computes them (same operations, no fused multiply-add).
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
-fn proj_points(row: &ProjRow, j: usize) -> Points {
-    let x0 = _mm256_add_pd(_mm256_set1_pd(j as f64), _mm256_setr_pd(0.0, 1.0, 2.0, 3.0));
+fn proj_points(row: &ProjRow, x0: __m256d) -> Points {
     let x1 = _mm256_add_pd(x0, _mm256_set1_pd(4.0));
     #[allow(clippy::redundant_closure)] // target-feature fns are not FnMut
     let k = |v| _mm256_set1_pd(v);
@@ -1065,10 +1064,14 @@ fn run_proj<const C: usize, S: Copy>(
     let n = out.len() / C;
     let (first, last) = (row.at(j0 as f64), row.at((j0 + n.max(1) - 1) as f64));
     let ahead = ahead_of_run(src, first, last, n, C);
-    let mut j = j0;
+    // The columns as f64, as in `run_row`.
+    let mut x = _mm256_add_pd(
+        _mm256_set1_pd(j0 as f64),
+        _mm256_setr_pd(0.0, 1.0, 2.0, 3.0),
+    );
     let next = || {
-        let p = proj_points(row, j);
-        j += STEP;
+        let p = proj_points(row, x);
+        x = _mm256_add_pd(x, _mm256_set1_pd(STEP as f64));
         p
     };
     fill::<C, _>(out, ahead, next, prepare, step);
