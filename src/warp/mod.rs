@@ -969,10 +969,11 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
         for (r, p) in plans.iter_mut().take(rows.len() / row_len).enumerate() {
             *p = plan(first + r);
         }
-        let (mut us, mut vs) = ([0.0f64; MAX_TILE_COLS], [0.0f64; MAX_TILE_COLS]);
+        // Buffers for the points of rows that are filled in (affine rows
+        // make theirs in registers): zeroed on first use, not per band.
+        let mut points: Option<([f64; MAX_TILE_COLS], [f64; MAX_TILE_COLS])> = None;
         for c0 in (0..n).step_by(tile_cols) {
             let m = tile_cols.min(n - c0);
-            let (u, v) = (&mut us[..m], &mut vs[..m]);
             for (r, out) in rows.chunks_mut(row_len).enumerate() {
                 let out = &mut out[c0 * C..(c0 + m) * C];
                 let run = Run {
@@ -993,6 +994,11 @@ fn rows_with<T: Sample, const C: usize, K: scalar::Kernel>(
                         proj(&grid::ProjRow::new(h, first + r), c0, out)
                     }
                     _ => {
+                        let (us, vs) = match &mut points {
+                            Some(p) => p,
+                            none => none.insert(([0.0f64; MAX_TILE_COLS], [0.0f64; MAX_TILE_COLS])),
+                        };
+                        let (u, v) = (&mut us[..m], &mut vs[..m]);
                         grid.fill(first + r, c0, u, v);
                         match plans[r] {
                             Some(p) => run.planned_points::<C, K>(p, c0, u, v, out),
