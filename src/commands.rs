@@ -55,10 +55,9 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
                 None,
             )
         }
-        // Read, warped and (to a JPEG file) encoded at once: a big JPEG or
-        // raw PPM, more than one thread.
-        // Read, warped and written at once: to a Netpbm file of the
-        // input's layout, each unit of rows as soon as it is warped.
+        // Read, warped and written at once (a big JPEG or raw PPM, more than
+        // one thread): to a Netpbm file of the input's layout, each unit of
+        // rows as soon as it is warped.
         codec::OneImage::Rows(rows) if netpbm_takes(&rows, task) => {
             let color = rows.color();
             let file = codec::NetpbmRowFile::create(&task.output, output, color)?;
@@ -67,6 +66,7 @@ pub fn warp(task: &WarpTask, max_pixels: u64) -> Result<Exit, Error> {
                 task,
             );
         }
+        // Read, warped and (to a JPEG file) encoded at once.
         codec::OneImage::Rows(rows) => {
             let to_jpeg = task.format == ImageFormat::Jpeg && !codec::is_stdio(&task.output);
             let quality = to_jpeg.then_some(task.encoding.jpeg_quality);
