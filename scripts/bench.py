@@ -45,6 +45,9 @@ Sections (--only takes a comma-separated subset):
            Pillow), JPEG q90 out, vs the Python pipeline (Pillow decode,
            cv2.warpAffine, Pillow encode at quality 90, 2 worker processes)
            and vs stn's JPEG codec floor (codec_roundtrip).
+  bigjpegfolder  the same three over 24 photos of 4000x3000 (12 MP, q90,
+           rotated and scaled copies of the 4K photo written by OpenCV), the
+           size of a phone's: where the codec, not the warp, sets the pace.
 
   families the transform families (issue 10): projective and thin-plate-spline
            warps at 4K vs cv2.warpPerspective and stn's affine warp, and
@@ -96,13 +99,14 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repetitions and images (smoke run)")
     p.add_argument("--torch", action="store_true", help="also install and time PyTorch (about 3 GB)")
-    p.add_argument("--only", default="sampler,e2e4k,folder,memory,photo,jpegfolder,families",
+    p.add_argument("--only", default="sampler,e2e4k,folder,memory,photo,jpegfolder,"
+                   "bigjpegfolder,families",
                    help="comma-separated sections to run (default: all)")
     p.add_argument("--skip-build", action="store_true", help="use the binaries already built")
     args = p.parse_args()
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(args.only) - {"sampler", "e2e4k", "folder", "memory", "photo", "jpegfolder",
-                                "families"}
+                                "bigjpegfolder", "families"}
     if unknown:
         p.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     return args
@@ -768,6 +772,33 @@ def prepare_photo_data():
     return jpgs
 
 
+BIG_PHOTOS = (4000, 3000, 24)
+
+
+def prepare_big_photos():
+    """24 photos of 4000x3000, JPEG q90 (cv2.imwrite): the 4K photo rotated by
+    -10 to +9 degrees and scaled by 1.0 to 1.1 about its centre (reflected
+    borders), then resized with INTER_AREA."""
+    import cv2
+
+    w, h, n = BIG_PHOTOS
+    d = DATA / f"big_jpg_{w}x{h}"
+    d.mkdir(exist_ok=True)
+    big = None
+    for i in range(n):
+        f = d / f"photo_{i:03d}.jpg"
+        if f.exists():
+            continue
+        if big is None:
+            big = cv2.imread(str(DATA / "big_4k.png"), cv2.IMREAD_COLOR)
+        m = cv2.getRotationMatrix2D((big.shape[1] / 2, big.shape[0] / 2), i * 7 % 20 - 10,
+                                    1.0 + i % 3 * 0.05)
+        im = cv2.warpAffine(big, m, (big.shape[1], big.shape[0]), borderMode=cv2.BORDER_REFLECT)
+        cv2.imwrite(str(f), cv2.resize(im, (w, h), interpolation=cv2.INTER_AREA),
+                    [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return d
+
+
 def psnr(a, b):
     import numpy as np
 
@@ -870,6 +901,22 @@ def bench_jpegfolder(cfg):
             if not (sub / f.name).exists():
                 os.link(f, sub / f.name)
         src_dir = sub
+    return jpeg_folder_rows(cfg, "jpegfolder", src_dir, files, (640, 480))
+
+
+def bench_bigjpegfolder(cfg):
+    """Section bigjpegfolder: the jpegfolder contenders over 24 12-MP photos."""
+    prepare_photo_data()
+    src_dir = prepare_big_photos()
+    files = sorted(src_dir.glob("*.jpg"))
+    rounds = 3 if cfg["folder_rounds"] < 7 else 5
+    return jpeg_folder_rows(dict(cfg, folder_rounds=rounds), "bigjpegfolder", src_dir, files,
+                            BIG_PHOTOS[:2])
+
+
+def jpeg_folder_rows(cfg, name, src_dir, files, size):
+    """stn rectify (JPEG q90 out), stn's codec floor and the Python pipeline
+    over the JPEG photos `files` in `src_dir` (all of it), alternating."""
     n = len(files)
 
     def outdir(name):
@@ -880,14 +927,14 @@ def bench_jpegfolder(cfg):
 
     def command(cmd):
         def run():
-            wall, cpu, _ = run_timed(cmd, "jpegfolder.log")
+            wall, cpu, _ = run_timed(cmd, f"{name}.log")
             return wall, cpu
         return run
 
     pool = multiprocessing.get_context("spawn").Pool(2, initializer=_init_worker)
 
     def python():
-        d = outdir("jpg_py")
+        d = outdir(f"{name}_py")
         jobs = [("warp", str(f), str(d / f.name), None) for f in files]
 
         def run():
@@ -898,21 +945,21 @@ def bench_jpegfolder(cfg):
 
     contenders = {
         "stn": ("stn rectify (JPEG q90 out)", command(
-            [str(STN), "rectify", str(src_dir), "-o", str(outdir("jpg_rectify")), "--size",
-             "640x480", "--overwrite", "-q"])),
+            [str(STN), "rectify", str(src_dir), "-o", str(outdir(f"{name}_rectify")), "--size",
+             f"{size[0]}x{size[1]}", "--overwrite", "-q"])),
         "floor": ("codec-only floor: stn's decode + JPEG q90 encode + fsync'd rename (Rust, rayon)",
-                  command([str(ROUNDTRIP), str(src_dir), str(outdir("jpg_roundtrip"))])),
+                  command([str(ROUNDTRIP), str(src_dir), str(outdir(f"{name}_roundtrip"))])),
         "python": ("Python: Pillow decode + cv2.warpAffine + Pillow encode q90, Pool(2)", python()),
     }
     try:
-        print(f"jpegfolder: {n} images, warm-up round", flush=True)
+        print(f"{name}: {n} images, warm-up round", flush=True)
         for _, run in contenders.values():
             run()
         walls = {k: [] for k in contenders}
         cpus = {k: [] for k in contenders}
         keys = list(contenders)
         for r in range(cfg["folder_rounds"]):
-            print(f"jpegfolder: round {r + 1}/{cfg['folder_rounds']}", flush=True)
+            print(f"{name}: round {r + 1}/{cfg['folder_rounds']}", flush=True)
             for k in keys[r % len(keys):] + keys[: r % len(keys)]:
                 settle()
                 wall, cpu = contenders[k][1]()
@@ -923,7 +970,7 @@ def bench_jpegfolder(cfg):
         pool.join()
     rows = []
     for k, (label, _) in contenders.items():
-        rows.append({"key": k, "tool": label, "images": n, **stats(walls[k]),
+        rows.append({"key": k, "tool": label, "images": n, "size": list(size), **stats(walls[k]),
                      "cpu": stats(cpus[k])["median"],
                      "round_ratio_stn": stats([b / a for a, b in zip(walls["stn"], walls[k])])})
     return rows
@@ -1067,10 +1114,13 @@ def report_photo(res):
     return out
 
 
-def report_jpegfolder(rows):
+def report_jpegfolder(rows, letter="f", note=None):
     n = rows[0]["images"]
+    w, h = rows[0].get("size", (640, 480))
     by = {r["key"]: r for r in rows}
-    out = [f"## f. End to end, folder of {n} JPEG (q90) 640×480 photos → warp → JPEG q90", ""]
+    out = [f"## {letter}. End to end, folder of {n} JPEG (q90) {w}×{h} photos → warp → JPEG q90", ""]
+    if note:
+        out += [note, ""]
     body = []
     for r in rows:
         rr = r["round_ratio_stn"]
@@ -1083,6 +1133,13 @@ def report_jpegfolder(rows):
     out.append(table(["implementation", "images/s (median)", "images/s (min – max)", "wall (median)",
                       "n", "CPU use", "stn speed ÷ this (per-round range)"], body))
     return out
+
+
+def report_bigjpegfolder(rows):
+    return report_jpegfolder(
+        rows, "f2", "Not a target of issue 11: phone-sized photos, where decoding and encoding "
+        "(the same libjpeg-turbo in both pipelines) are most of the work, bound what any warp "
+        "can gain.")
 
 
 def sampler_targets(rows):
@@ -1190,6 +1247,7 @@ def render(info, results, elapsed):
     for name, fn in (("sampler", report_sampler), ("e2e4k", report_e2e4k),
                      ("folder", report_folder), ("memory", report_memory),
                      ("photo", report_photo), ("jpegfolder", report_jpegfolder),
+                     ("bigjpegfolder", report_bigjpegfolder),
                      ("families", report_families)):
         if name in results:
             section = fn(results[name])
@@ -1256,6 +1314,7 @@ def main():
     sections = {"sampler": lambda: bench_sampler(cfg, args.torch), "e2e4k": lambda: bench_e2e4k(cfg),
                 "folder": lambda: bench_folder(cfg), "memory": lambda: bench_memory(cfg),
                 "photo": lambda: bench_photo(cfg), "jpegfolder": lambda: bench_jpegfolder(cfg),
+                "bigjpegfolder": lambda: bench_bigjpegfolder(cfg),
                 "families": lambda: bench_families(cfg, args.torch)}
     for name, run in sections.items():
         if name in args.only:
