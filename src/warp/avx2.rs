@@ -22,9 +22,11 @@
 //! instantiation has a single caller and is inlined into its loop.
 
 use core::arch::x86_64::*;
+use std::mem::MaybeUninit;
 
 use super::fixed::{Lines, Plane, Plane16, BITS, CUBIC_BITS, ONE};
 use super::grid::{ProjRow, Row};
+use super::write_slice;
 
 /// Output pixels per step.
 const STEP: usize = 8;
@@ -985,7 +987,7 @@ unsafe fn bicubic_store<const C: usize>(acc: &[__m256; 4], dst: *mut u8) {
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
 fn fill<const C: usize, S: Copy>(
-    out: &mut [u8],
+    out: &mut [MaybeUninit<u8>],
     ahead: isize,
     mut next: impl FnMut() -> Points,
     prepare: impl Fn(&Points) -> S,
@@ -999,7 +1001,7 @@ fn fill<const C: usize, S: Copy>(
     // The last partial step computes 8 pixels into `buf` (the extra lanes
     // read clamped, in-bounds blocks) and keeps the ones asked for.
     let mut buf = [0u8; STEP * 4];
-    let base = out.as_mut_ptr();
+    let base = out.as_mut_ptr().cast::<u8>();
     let mut current = prepare(&next());
     for k in 0..steps {
         let following = if k + 1 < steps {
@@ -1018,7 +1020,7 @@ fn fill<const C: usize, S: Copy>(
     }
     let done = whole * STEP * C;
     let n = out.len() - done;
-    out[done..].copy_from_slice(&buf[..n]);
+    write_slice(&mut out[done..], &buf[..n]);
 }
 
 /// Runs `step` over output columns `j0 .. j0 + out.len() / C` of the affine
@@ -1029,7 +1031,7 @@ fn run_row<const C: usize, S: Copy>(
     src: &Plane<'_>,
     row: &Row,
     j0: usize,
-    out: &mut [u8],
+    out: &mut [MaybeUninit<u8>],
     prepare: impl Fn(&Points) -> S,
     step: impl Fn(&S, *mut u8, isize),
 ) {
@@ -1056,7 +1058,7 @@ fn run_proj<const C: usize, S: Copy>(
     src: &Plane<'_>,
     row: &ProjRow,
     j0: usize,
-    out: &mut [u8],
+    out: &mut [MaybeUninit<u8>],
     prepare: impl Fn(&Points) -> S,
     step: impl Fn(&S, *mut u8, isize),
 ) {
@@ -1087,7 +1089,7 @@ fn run_points<const C: usize, S: Copy>(
     src: &Plane<'_>,
     u: &[f64],
     v: &[f64],
-    out: &mut [u8],
+    out: &mut [MaybeUninit<u8>],
     prepare: impl Fn(&Points) -> S,
     step: impl Fn(&S, *mut u8, isize),
 ) {
@@ -1128,7 +1130,7 @@ fn run_points<const C: usize, S: Copy>(
 fn run_image<const C: usize, S: Copy>(
     map: &[f64; 6],
     width: usize,
-    out: &mut [u8],
+    out: &mut [MaybeUninit<u8>],
     prepare: impl Fn(&Points) -> S,
     step: impl Fn(&S, *mut u8, isize),
 ) {
@@ -1184,7 +1186,7 @@ macro_rules! entry_points {
         /// # Panics
         /// If `v.len()` or `out.len() / C` differ from `u.len()`.
         #[target_feature(enable = "avx2,sse4.1")]
-        pub unsafe fn $points<$($cg)*>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
+        pub unsafe fn $points<$($cg)*>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [MaybeUninit<u8>]) {
             // SAFETY: the caller vouches for the CPU and C; `fill` passes
             // pointers valid for 8·C bytes.
             run_points::<C, _>(src, u, v, out, |p| $prepare::<$($ca)*>(src, p), |p, dst, ahead| unsafe {
@@ -1203,7 +1205,7 @@ macro_rules! entry_points {
         /// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
         /// - `C` equals the channel count `src` was checked with (1 to 4).
         #[target_feature(enable = "avx2,sse4.1")]
-        pub unsafe fn $row<$($cg)*>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
+        pub unsafe fn $row<$($cg)*>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [MaybeUninit<u8>]) {
             // SAFETY: as in the point-buffer kernel.
             run_row::<C, _>(src, row, j0, out, |p| $prepare::<$($ca)*>(src, p), |p, dst, ahead| unsafe {
                 $step::<$($ca)*, 1>(src, p, dst, ahead)
@@ -1218,7 +1220,7 @@ macro_rules! entry_points {
         /// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
         /// - `C` equals the channel count `src` was checked with (1 to 4).
         #[target_feature(enable = "avx2,sse4.1")]
-        pub unsafe fn $proj<$($cg)*>(src: &Plane<'_>, row: &ProjRow, j0: usize, out: &mut [u8]) {
+        pub unsafe fn $proj<$($cg)*>(src: &Plane<'_>, row: &ProjRow, j0: usize, out: &mut [MaybeUninit<u8>]) {
             // SAFETY: as in the point-buffer kernel.
             run_proj::<C, _>(src, row, j0, out, |p| $prepare::<$($ca)*>(src, p), |p, dst, ahead| unsafe {
                 $step::<$($ca)*, 2>(src, p, dst, ahead)
@@ -1233,7 +1235,7 @@ macro_rules! entry_points {
         /// - the CPU supports the ISA (`Isa::Avx2.is_supported()`);
         /// - `C` equals the channel count `src` was checked with (1 to 4).
         #[target_feature(enable = "avx2,sse4.1")]
-        pub unsafe fn $image<$($cg)*>(src: &Plane<'_>, map: &[f64; 6], width: usize, out: &mut [u8]) {
+        pub unsafe fn $image<$($cg)*>(src: &Plane<'_>, map: &[f64; 6], width: usize, out: &mut [MaybeUninit<u8>]) {
             // SAFETY: as in the point-buffer kernel.
             run_image::<C, _>(map, width, out, |p| $prepare::<$($ca)*>(src, p), |p, dst, ahead| unsafe {
                 $step::<$($ca)*, 3>(src, p, dst, ahead)
@@ -1266,7 +1268,7 @@ pub unsafe fn bilinear_row_inner<const C: usize>(
     src: &Plane<'_>,
     row: &Row,
     j0: usize,
-    out: &mut [u8],
+    out: &mut [MaybeUninit<u8>],
 ) {
     // SAFETY: as in `bilinear`: the starts are clamped as there.
     run_row::<C, _>(
@@ -1454,7 +1456,12 @@ unsafe fn step_wide<const C: usize>(src: &Plane16<'_>, p: &Points, dst: *mut u16
 /// # Panics
 /// If `v.len()` or `out.len() / C` differ from `u.len()`.
 #[target_feature(enable = "avx2,sse4.1")]
-pub unsafe fn bilinear16<const C: usize>(src: &Plane16<'_>, u: &[f64], v: &[f64], out: &mut [u16]) {
+pub unsafe fn bilinear16<const C: usize>(
+    src: &Plane16<'_>,
+    u: &[f64],
+    v: &[f64],
+    out: &mut [MaybeUninit<u16>],
+) {
     assert!(v.len() == u.len() && out.len() == u.len() * C);
     let n = u.len();
     let ahead = if n > 0 {
@@ -1481,7 +1488,7 @@ pub unsafe fn bilinear16<const C: usize>(src: &Plane16<'_>, u: &[f64], v: &[f64]
         };
         let dst = if whole {
             // 8·C samples from j·C: j + 8 ≤ n.
-            out[j * C..].as_mut_ptr()
+            out[j * C..].as_mut_ptr().cast::<u16>()
         } else {
             // 8·4 ≥ 8·C samples.
             buf.as_mut_ptr()
@@ -1490,7 +1497,7 @@ pub unsafe fn bilinear16<const C: usize>(src: &Plane16<'_>, u: &[f64], v: &[f64]
         // 8·C samples.
         unsafe { step_wide::<C>(src, &p, dst, if whole { ahead } else { 0 }) };
         if !whole {
-            out[j * C..].copy_from_slice(&buf[..(n - j) * C]);
+            write_slice(&mut out[j * C..], &buf[..(n - j) * C]);
         }
         j += STEP;
     }
@@ -1508,7 +1515,7 @@ pub unsafe fn bilinear16_row<const C: usize>(
     src: &Plane16<'_>,
     row: &Row,
     j0: usize,
-    out: &mut [u16],
+    out: &mut [MaybeUninit<u16>],
 ) {
     let n = out.len() / C;
     let ahead = ahead(src, row.du, row.dv, C);
@@ -1519,7 +1526,7 @@ pub unsafe fn bilinear16_row<const C: usize>(
         let p = row_points(row, j0 + k);
         let dst = if whole {
             // 8·C samples from k·C: k + 8 ≤ n.
-            out[k * C..].as_mut_ptr()
+            out[k * C..].as_mut_ptr().cast::<u16>()
         } else {
             // 8·4 ≥ 8·C samples.
             buf.as_mut_ptr()
@@ -1527,7 +1534,7 @@ pub unsafe fn bilinear16_row<const C: usize>(
         // SAFETY: as in `bilinear16`.
         unsafe { step_wide::<C>(src, &p, dst, if whole { ahead } else { 0 }) };
         if !whole {
-            out[k * C..n * C].copy_from_slice(&buf[..(n - k) * C]);
+            write_slice(&mut out[k * C..n * C], &buf[..(n - k) * C]);
         }
         k += STEP;
     }

@@ -38,9 +38,11 @@
 //! `rust-version` in Cargo.toml must say 1.89 as well.
 
 use core::arch::x86_64::*;
+use std::mem::MaybeUninit;
 
 use super::fixed::{Lines, Plane, Plane16, BITS, ONE};
 use super::grid::{ProjRow, Row};
+use super::write_slice;
 
 /// Output pixels per step.
 const STEP: usize = 16;
@@ -475,12 +477,12 @@ unsafe fn tiny_gray<const C: usize, const GATHER: bool>(
     src: &Plane<'_>,
     map: &[f64; 6],
     width: usize,
-    out: &mut [u8],
+    out: &mut [MaybeUninit<u8>],
 ) -> bool {
     if C != 1 || src.data().len() > TINY {
         return false;
     }
-    let mut table = [std::mem::MaybeUninit::<u32>::uninit(); TINY];
+    let mut table = [MaybeUninit::<u32>::uninit(); TINY];
     let pairs = tiny_pairs(src, &mut table);
     run_image::<1>(map, width, out, &TinyPairs::<GATHER> { src, pairs });
     true
@@ -502,7 +504,7 @@ struct TinyPairs<'a, const GATHER: bool> {
 /// cost ~4 % of a 28×28 warp.)
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-fn tiny_pairs<'t>(src: &Plane<'_>, pairs: &'t mut [std::mem::MaybeUninit<u32>; TINY]) -> &'t [u32] {
+fn tiny_pairs<'t>(src: &Plane<'_>, pairs: &'t mut [MaybeUninit<u32>; TINY]) -> &'t [u32] {
     let data = src.data();
     let w = src.width();
     let m = data.len() - w - 1;
@@ -570,7 +572,12 @@ impl<const GATHER: bool> Kernel<u8> for TinyPairs<'_, GATHER> {
 /// # Safety
 /// None needed (`unsafe` only to share [`tiny_gray`]'s signature).
 #[inline]
-unsafe fn no_tiny<const C: usize>(_: &Plane<'_>, _: &[f64; 6], _: usize, _: &mut [u8]) -> bool {
+unsafe fn no_tiny<const C: usize>(
+    _: &Plane<'_>,
+    _: &[f64; 6],
+    _: usize,
+    _: &mut [MaybeUninit<u8>],
+) -> bool {
     false
 }
 
@@ -1154,7 +1161,7 @@ impl<const C: usize, const GATHER: bool> Kernel<u8> for Bilinear8<'_, C, GATHER>
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
 fn fill<T: Copy + Default, const C: usize, K: Kernel<T>>(
-    out: &mut [T],
+    out: &mut [MaybeUninit<T>],
     ahead: isize,
     mut next: impl FnMut() -> Points,
     kernel: &K,
@@ -1176,7 +1183,7 @@ fn fill<T: Copy + Default, const C: usize, K: Kernel<T>>(
                 kernel.finish(&px, &slots[at], dst);
             }
             let x = kernel.prepare(&next(), &mut slots[at], ahead);
-            pending[at] = Some((x, chunk.as_mut_ptr()));
+            pending[at] = Some((x, chunk.as_mut_ptr().cast::<T>()));
         }
         k += 1;
     }
@@ -1199,7 +1206,7 @@ fn fill<T: Copy + Default, const C: usize, K: Kernel<T>>(
             kernel.finish(&x, slot, buf.as_mut_ptr());
         }
         let n = rest.len();
-        rest.copy_from_slice(&buf[..n]);
+        write_slice(rest, &buf[..n]);
     }
 }
 
@@ -1211,7 +1218,7 @@ fn run_row<S: Lines, const C: usize>(
     src: &S,
     row: &Row,
     j0: usize,
-    out: &mut [S::Sample],
+    out: &mut [MaybeUninit<S::Sample>],
     kernel: &impl Kernel<S::Sample>,
 ) {
     let ahead = ahead(src, row.du, row.dv, C);
@@ -1232,7 +1239,7 @@ fn run_proj<const C: usize>(
     src: &Plane<'_>,
     row: &ProjRow,
     j0: usize,
-    out: &mut [u8],
+    out: &mut [MaybeUninit<u8>],
     kernel: &impl Kernel<u8>,
 ) {
     // From the run's first and last points (0 if either is behind the camera).
@@ -1258,7 +1265,7 @@ fn run_points<S: Lines, const C: usize>(
     src: &S,
     u: &[f64],
     v: &[f64],
-    out: &mut [S::Sample],
+    out: &mut [MaybeUninit<S::Sample>],
     kernel: &impl Kernel<S::Sample>,
 ) {
     assert!(v.len() == u.len() && out.len() == u.len() * C);
@@ -1298,7 +1305,7 @@ fn run_points<S: Lines, const C: usize>(
 fn run_image<const C: usize>(
     map: &[f64; 6],
     width: usize,
-    out: &mut [u8],
+    out: &mut [MaybeUninit<u8>],
     kernel: &impl Kernel<u8>,
 ) {
     let ramp = _mm512_setr_pd(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
@@ -1353,7 +1360,7 @@ macro_rules! entry_points {
         /// # Panics
         /// If `v.len()` or `out.len() / C` differ from `u.len()`.
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-        pub unsafe fn $points<$($cg)*>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [u8]) {
+        pub unsafe fn $points<$($cg)*>(src: &Plane<'_>, u: &[f64], v: &[f64], out: &mut [MaybeUninit<u8>]) {
             // SAFETY: the caller vouches for the CPU and C; `fill` passes
             // pointers valid for 16·C bytes.
             run_points::<_, C>(src, u, v, out, &$kernel!(src, $step, $($ca)*));
@@ -1370,7 +1377,7 @@ macro_rules! entry_points {
         /// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
         /// - `C` equals the channel count `src` was checked with (1 to 4).
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-        pub unsafe fn $row<$($cg)*>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [u8]) {
+        pub unsafe fn $row<$($cg)*>(src: &Plane<'_>, row: &Row, j0: usize, out: &mut [MaybeUninit<u8>]) {
             // SAFETY: as in the point-buffer kernel.
             run_row::<_, C>(src, row, j0, out, &$kernel!(src, $step, $($ca)*));
         }
@@ -1383,7 +1390,7 @@ macro_rules! entry_points {
         /// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
         /// - `C` equals the channel count `src` was checked with (1 to 4).
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-        pub unsafe fn $proj<$($cg)*>(src: &Plane<'_>, row: &ProjRow, j0: usize, out: &mut [u8]) {
+        pub unsafe fn $proj<$($cg)*>(src: &Plane<'_>, row: &ProjRow, j0: usize, out: &mut [MaybeUninit<u8>]) {
             // SAFETY: as in the point-buffer kernel.
             run_proj::<C>(src, row, j0, out, &$kernel!(src, $step, $($ca)*));
         }
@@ -1396,7 +1403,7 @@ macro_rules! entry_points {
         /// - the CPU supports the ISA (`Isa::Avx512.is_supported()`);
         /// - `C` equals the channel count `src` was checked with (1 to 4).
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-        pub unsafe fn $image<$($cg)*>(src: &Plane<'_>, map: &[f64; 6], width: usize, out: &mut [u8]) {
+        pub unsafe fn $image<$($cg)*>(src: &Plane<'_>, map: &[f64; 6], width: usize, out: &mut [MaybeUninit<u8>]) {
             // SAFETY: as in the point-buffer kernel.
             if unsafe { $tiny::<$($ta)*>(src, map, width, out) } {
                 return;
@@ -1713,7 +1720,12 @@ unsafe fn step_wide<const C: usize>(src: &Plane16<'_>, p: &Points, dst: *mut u16
 /// # Panics
 /// If `v.len()` or `out.len() / C` differ from `u.len()`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
-pub unsafe fn bilinear16<const C: usize>(src: &Plane16<'_>, u: &[f64], v: &[f64], out: &mut [u16]) {
+pub unsafe fn bilinear16<const C: usize>(
+    src: &Plane16<'_>,
+    u: &[f64],
+    v: &[f64],
+    out: &mut [MaybeUninit<u16>],
+) {
     assert!(v.len() == u.len() && out.len() == u.len() * C);
     let n = u.len();
     let ahead = if n > 0 {
@@ -1740,7 +1752,7 @@ pub unsafe fn bilinear16<const C: usize>(src: &Plane16<'_>, u: &[f64], v: &[f64]
         };
         let dst = if whole {
             // 16·C samples from j·C: j + 16 ≤ n.
-            out[j * C..].as_mut_ptr()
+            out[j * C..].as_mut_ptr().cast::<u16>()
         } else {
             // 16·4 ≥ 16·C samples.
             buf.as_mut_ptr()
@@ -1749,7 +1761,7 @@ pub unsafe fn bilinear16<const C: usize>(src: &Plane16<'_>, u: &[f64], v: &[f64]
         // 16·C samples.
         unsafe { step_wide::<C>(src, &p, dst, if whole { ahead } else { 0 }) };
         if !whole {
-            out[j * C..].copy_from_slice(&buf[..(n - j) * C]);
+            write_slice(&mut out[j * C..], &buf[..(n - j) * C]);
         }
         j += STEP;
     }
@@ -1767,7 +1779,7 @@ pub unsafe fn bilinear16_row<const C: usize>(
     src: &Plane16<'_>,
     row: &Row,
     j0: usize,
-    out: &mut [u16],
+    out: &mut [MaybeUninit<u16>],
 ) {
     let n = out.len() / C;
     let ahead = ahead(src, row.du, row.dv, C);
@@ -1779,7 +1791,7 @@ pub unsafe fn bilinear16_row<const C: usize>(
         let p = row_points(row, j0 + k);
         let dst = if whole {
             // 16·C samples from k·C: k + 16 ≤ n.
-            out[k * C..].as_mut_ptr()
+            out[k * C..].as_mut_ptr().cast::<u16>()
         } else {
             // 16·4 ≥ 16·C samples.
             buf.as_mut_ptr()
@@ -1787,7 +1799,7 @@ pub unsafe fn bilinear16_row<const C: usize>(
         // SAFETY: as in `bilinear16`.
         unsafe { step_wide::<C>(src, &p, dst, if whole { ahead } else { 0 }) };
         if !whole {
-            out[k * C..n * C].copy_from_slice(&buf[..(n - k) * C]);
+            write_slice(&mut out[k * C..n * C], &buf[..(n - k) * C]);
         }
         k += STEP;
     }

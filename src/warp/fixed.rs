@@ -321,6 +321,11 @@ mod tests {
     use crate::warp::scalar::{Bicubic, Bilinear, Kernel, Src};
     use crate::warp::WarpOptions;
 
+    /// A test's output buffer as the kernels take it.
+    fn mu(v: &mut [u8]) -> &mut [std::mem::MaybeUninit<u8>] {
+        crate::warp::uninit_view(v)
+    }
+
     #[test]
     fn axis_edges_put_the_weight_on_the_inside_tap() {
         // Inside.
@@ -421,14 +426,14 @@ mod tests {
                 unsafe {
                     use crate::warp::{avx2, avx512, Isa};
                     match (isa, c) {
-                        (Isa::Avx2, 1) => avx2::bilinear::<1>(&src, u, v, &mut got),
-                        (Isa::Avx2, 2) => avx2::bilinear::<2>(&src, u, v, &mut got),
-                        (Isa::Avx2, 3) => avx2::bilinear::<3>(&src, u, v, &mut got),
-                        (Isa::Avx2, 4) => avx2::bilinear::<4>(&src, u, v, &mut got),
-                        (Isa::Avx512, 1) => avx512::bilinear::<1, true>(&src, u, v, &mut got),
-                        (Isa::Avx512, 2) => avx512::bilinear::<2, true>(&src, u, v, &mut got),
-                        (Isa::Avx512, 3) => avx512::bilinear::<3, true>(&src, u, v, &mut got),
-                        (Isa::Avx512, 4) => avx512::bilinear::<4, true>(&src, u, v, &mut got),
+                        (Isa::Avx2, 1) => avx2::bilinear::<1>(&src, u, v, mu(&mut got)),
+                        (Isa::Avx2, 2) => avx2::bilinear::<2>(&src, u, v, mu(&mut got)),
+                        (Isa::Avx2, 3) => avx2::bilinear::<3>(&src, u, v, mu(&mut got)),
+                        (Isa::Avx2, 4) => avx2::bilinear::<4>(&src, u, v, mu(&mut got)),
+                        (Isa::Avx512, 1) => avx512::bilinear::<1, true>(&src, u, v, mu(&mut got)),
+                        (Isa::Avx512, 2) => avx512::bilinear::<2, true>(&src, u, v, mu(&mut got)),
+                        (Isa::Avx512, 3) => avx512::bilinear::<3, true>(&src, u, v, mu(&mut got)),
+                        (Isa::Avx512, 4) => avx512::bilinear::<4, true>(&src, u, v, mu(&mut got)),
                         _ => got.copy_from_slice(&want),
                     }
                 }
@@ -444,21 +449,21 @@ mod tests {
                     // SAFETY: `isa` is supported; C matches the plane's channel count.
                     unsafe {
                         match (isa, c) {
-                            (Isa::Avx2, 1) => avx2::bilinear_row::<1>(&src, &row, j0, &mut got),
-                            (Isa::Avx2, 2) => avx2::bilinear_row::<2>(&src, &row, j0, &mut got),
-                            (Isa::Avx2, 3) => avx2::bilinear_row::<3>(&src, &row, j0, &mut got),
-                            (Isa::Avx2, 4) => avx2::bilinear_row::<4>(&src, &row, j0, &mut got),
+                            (Isa::Avx2, 1) => avx2::bilinear_row::<1>(&src, &row, j0, mu(&mut got)),
+                            (Isa::Avx2, 2) => avx2::bilinear_row::<2>(&src, &row, j0, mu(&mut got)),
+                            (Isa::Avx2, 3) => avx2::bilinear_row::<3>(&src, &row, j0, mu(&mut got)),
+                            (Isa::Avx2, 4) => avx2::bilinear_row::<4>(&src, &row, j0, mu(&mut got)),
                             (Isa::Avx512, 1) => {
-                                avx512::bilinear_row::<1, true>(&src, &row, j0, &mut got)
+                                avx512::bilinear_row::<1, true>(&src, &row, j0, mu(&mut got))
                             }
                             (Isa::Avx512, 2) => {
-                                avx512::bilinear_row::<2, false>(&src, &row, j0, &mut got)
+                                avx512::bilinear_row::<2, false>(&src, &row, j0, mu(&mut got))
                             }
                             (Isa::Avx512, 3) => {
-                                avx512::bilinear_row::<3, false>(&src, &row, j0, &mut got)
+                                avx512::bilinear_row::<3, false>(&src, &row, j0, mu(&mut got))
                             }
                             (Isa::Avx512, 4) => {
-                                avx512::bilinear_row::<4, true>(&src, &row, j0, &mut got)
+                                avx512::bilinear_row::<4, true>(&src, &row, j0, mu(&mut got))
                             }
                             _ => got.copy_from_slice(&want),
                         }
@@ -473,10 +478,10 @@ mod tests {
                     // SAFETY: as above.
                     unsafe {
                         match c {
-                            3 => avx512::bilinear::<3, false>(&src, u, v, &mut got),
-                            1 => avx512::bilinear::<1, false>(&src, u, v, &mut got),
-                            2 => avx512::bilinear::<2, false>(&src, u, v, &mut got),
-                            _ => avx512::bilinear::<4, false>(&src, u, v, &mut got),
+                            3 => avx512::bilinear::<3, false>(&src, u, v, mu(&mut got)),
+                            1 => avx512::bilinear::<1, false>(&src, u, v, mu(&mut got)),
+                            2 => avx512::bilinear::<2, false>(&src, u, v, mu(&mut got)),
+                            _ => avx512::bilinear::<4, false>(&src, u, v, mu(&mut got)),
                         }
                     }
                     assert_eq!(
@@ -519,21 +524,21 @@ mod tests {
                 unsafe {
                     use crate::warp::{avx2, avx512, Isa};
                     match (isa, c) {
-                        (Isa::Avx2, 1) => avx2::bilinear_proj::<1>(&src, &row, j0, &mut got),
-                        (Isa::Avx2, 2) => avx2::bilinear_proj::<2>(&src, &row, j0, &mut got),
-                        (Isa::Avx2, 3) => avx2::bilinear_proj::<3>(&src, &row, j0, &mut got),
-                        (Isa::Avx2, 4) => avx2::bilinear_proj::<4>(&src, &row, j0, &mut got),
+                        (Isa::Avx2, 1) => avx2::bilinear_proj::<1>(&src, &row, j0, mu(&mut got)),
+                        (Isa::Avx2, 2) => avx2::bilinear_proj::<2>(&src, &row, j0, mu(&mut got)),
+                        (Isa::Avx2, 3) => avx2::bilinear_proj::<3>(&src, &row, j0, mu(&mut got)),
+                        (Isa::Avx2, 4) => avx2::bilinear_proj::<4>(&src, &row, j0, mu(&mut got)),
                         (Isa::Avx512, 1) => {
-                            avx512::bilinear_proj::<1, true>(&src, &row, j0, &mut got)
+                            avx512::bilinear_proj::<1, true>(&src, &row, j0, mu(&mut got))
                         }
                         (Isa::Avx512, 2) => {
-                            avx512::bilinear_proj::<2, false>(&src, &row, j0, &mut got)
+                            avx512::bilinear_proj::<2, false>(&src, &row, j0, mu(&mut got))
                         }
                         (Isa::Avx512, 3) => {
-                            avx512::bilinear_proj::<3, false>(&src, &row, j0, &mut got)
+                            avx512::bilinear_proj::<3, false>(&src, &row, j0, mu(&mut got))
                         }
                         (Isa::Avx512, 4) => {
-                            avx512::bilinear_proj::<4, true>(&src, &row, j0, &mut got)
+                            avx512::bilinear_proj::<4, true>(&src, &row, j0, mu(&mut got))
                         }
                         _ => got.copy_from_slice(&want),
                     }
@@ -600,10 +605,10 @@ mod tests {
             unsafe {
                 use crate::warp::avx2::bilinear_row_inner;
                 match c {
-                    1 => bilinear_row_inner::<1>(&src, &row, a, &mut got),
-                    2 => bilinear_row_inner::<2>(&src, &row, a, &mut got),
-                    3 => bilinear_row_inner::<3>(&src, &row, a, &mut got),
-                    _ => bilinear_row_inner::<4>(&src, &row, a, &mut got),
+                    1 => bilinear_row_inner::<1>(&src, &row, a, mu(&mut got)),
+                    2 => bilinear_row_inner::<2>(&src, &row, a, mu(&mut got)),
+                    3 => bilinear_row_inner::<3>(&src, &row, a, mu(&mut got)),
+                    _ => bilinear_row_inner::<4>(&src, &row, a, mu(&mut got)),
                 }
             }
             assert_eq!(got, want, "C={c} {w}x{h} {row:?} columns {a}..{b}");
@@ -718,21 +723,21 @@ mod tests {
                     use crate::warp::{avx2, avx512, Isa};
                     let m = &map.0;
                     match (isa, c) {
-                        (Isa::Avx2, 1) => avx2::bilinear_image::<1>(&src, m, ow, &mut got),
-                        (Isa::Avx2, 2) => avx2::bilinear_image::<2>(&src, m, ow, &mut got),
-                        (Isa::Avx2, 3) => avx2::bilinear_image::<3>(&src, m, ow, &mut got),
-                        (Isa::Avx2, 4) => avx2::bilinear_image::<4>(&src, m, ow, &mut got),
+                        (Isa::Avx2, 1) => avx2::bilinear_image::<1>(&src, m, ow, mu(&mut got)),
+                        (Isa::Avx2, 2) => avx2::bilinear_image::<2>(&src, m, ow, mu(&mut got)),
+                        (Isa::Avx2, 3) => avx2::bilinear_image::<3>(&src, m, ow, mu(&mut got)),
+                        (Isa::Avx2, 4) => avx2::bilinear_image::<4>(&src, m, ow, mu(&mut got)),
                         (Isa::Avx512, 1) => {
-                            avx512::bilinear_image::<1, true>(&src, m, ow, &mut got)
+                            avx512::bilinear_image::<1, true>(&src, m, ow, mu(&mut got))
                         }
                         (Isa::Avx512, 2) => {
-                            avx512::bilinear_image::<2, false>(&src, m, ow, &mut got)
+                            avx512::bilinear_image::<2, false>(&src, m, ow, mu(&mut got))
                         }
                         (Isa::Avx512, 3) => {
-                            avx512::bilinear_image::<3, true>(&src, m, ow, &mut got)
+                            avx512::bilinear_image::<3, true>(&src, m, ow, mu(&mut got))
                         }
                         (Isa::Avx512, 4) => {
-                            avx512::bilinear_image::<4, true>(&src, m, ow, &mut got)
+                            avx512::bilinear_image::<4, true>(&src, m, ow, mu(&mut got))
                         }
                         _ => got.copy_from_slice(&want),
                     }
@@ -747,10 +752,10 @@ mod tests {
                     // SAFETY: as above.
                     unsafe {
                         match c {
-                            3 => avx512::bilinear_image::<3, false>(&src, &map.0, ow, &mut got),
-                            1 => avx512::bilinear_image::<1, false>(&src, &map.0, ow, &mut got),
-                            2 => avx512::bilinear_image::<2, false>(&src, &map.0, ow, &mut got),
-                            _ => avx512::bilinear_image::<4, false>(&src, &map.0, ow, &mut got),
+                            3 => avx512::bilinear_image::<3, false>(&src, &map.0, ow, mu(&mut got)),
+                            1 => avx512::bilinear_image::<1, false>(&src, &map.0, ow, mu(&mut got)),
+                            2 => avx512::bilinear_image::<2, false>(&src, &map.0, ow, mu(&mut got)),
+                            _ => avx512::bilinear_image::<4, false>(&src, &map.0, ow, mu(&mut got)),
                         }
                     }
                     assert_eq!(got, want, "avx512 loads C={c} {w}x{h} -> {ow}x{oh}");

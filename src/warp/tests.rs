@@ -109,6 +109,7 @@ enum Call<'a> {
 fn simd(kind: Kind, isa: Isa, src: &Plane<'_>, call: Call<'_>, out: &mut [u8]) -> Option<()> {
     #[cfg(target_arch = "x86_64")]
     {
+        let out = super::uninit_view(out);
         use super::{avx2, avx512};
         // AVX-512 nearest: gathers or loads, as `fast_gathers` says (CI
         // runs the suite with STN_AVX512_TAPS=gather and =load).
@@ -313,8 +314,12 @@ fn simd16(isa: Isa, src: &Plane16<'_>, call: Call16<'_>, out: &mut [u16]) -> Opt
                 // channel count.
                 unsafe {
                     match call {
-                        Call16::Points(u, v) => $m::bilinear16::<$c>(src, u, v, out),
-                        Call16::Row(r, j0) => $m::bilinear16_row::<$c>(src, r, j0, out),
+                        Call16::Points(u, v) => {
+                            $m::bilinear16::<$c>(src, u, v, super::uninit_view(out))
+                        }
+                        Call16::Row(r, j0) => {
+                            $m::bilinear16_row::<$c>(src, r, j0, super::uninit_view(out))
+                        }
                     }
                 }
             };
