@@ -521,7 +521,8 @@ unsafe fn step_colour<const C: usize, const T: u8>(
     prefetch(src, offs, ahead);
     let below = src.stride() - bottom_shift(C);
     let block = |p: usize| {
-        let o = offs[p] as usize;
+        // Offsets are ≥ 0: as u32, they widen without a sign extension.
+        let o = offs[p] as u32 as usize;
         // SAFETY: blocks are inside the image (Plane's invariants, clamped
         // starts): the 8 bytes at `o` end by (H-2)·W·C + (W-2)·C + 8 ≤ W·H·C,
         // and those at `o + W·C - (8 - 2C)` start at ≥ W·C - 2 ≥ 0 and end by
@@ -885,7 +886,10 @@ unsafe fn step_bicubic<const C: usize, const T: u8>(
                     // SAFETY: `first + r·stride + 16 ≤ last_row + 16 ≤ len`
                     // (checked above for every lane), and `first ≥ 0`.
                     unsafe {
-                        _mm_loadu_si128(base.add(offs[p] as usize + r * stride as usize).cast())
+                        _mm_loadu_si128(
+                            base.add(offs[p] as u32 as usize + r * stride as usize)
+                                .cast(),
+                        )
                     }
                 };
                 // Points p and p + 4 in the two 128-bit lanes; for C = 1 the
