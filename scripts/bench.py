@@ -818,6 +818,15 @@ def bench_photo(cfg):
     m = cv2_inverse_map(theta, 3840, 2160, 3840, 2160)
     rows = []
     quality = {}
+    # OpenCV at its best, whatever ran before in this process: a freed
+    # 30 MB mapping raises glibc's mmap threshold (to at most 32 MB), so the
+    # 25 MB images of the runs below come from the heap, already faulted in,
+    # instead of fresh mappings. In a fresh process OpenCV's JPEG run took
+    # 103.8 / 90.4 ms at 1 / 2 threads, after this 87.5 / 75.0 ms (Zen 3,
+    # BENCHMARKS.md session 14), so without it section e's OpenCV times
+    # depended on the sections run before it.
+    primer = np.ones(30 << 20, np.uint8)
+    del primer
     # Bilinear in every format; bicubic (against INTER_CUBIC) in JPEG and PPM.
     for ext, interp in (("jpg", "bilinear"), ("ppm", "bilinear"), ("png", "bilinear"),
                         ("jpg", "bicubic"), ("ppm", "bicubic")):
@@ -1085,7 +1094,9 @@ def report_memory(rows):
 def report_photo(res):
     out = ["## e. End to end, one 3840×2160 photo: JPEG (q90), PPM, PNG; bilinear and bicubic", "",
            "stn: the whole `stn -j T warp` process; OpenCV: cv2.imread + warpAffine + cv2.imwrite "
-           "in this process (start-up not included); floor: codec_roundtrip (stn's decode + "
+           "in this process (start-up not included; its allocator primed first, so that "
+           "OpenCV's image buffers come from the heap: OpenCV at its best); floor: "
+           "codec_roundtrip (stn's decode + "
            "encode + fsync'd rename, no warp) on that one file, whole process. Each timed run "
            "after an untimed os.sync().", ""]
     body = []
