@@ -19,7 +19,9 @@
 //! (for bilinear [`prepare`], for nearest [`prepare_nearest`]) before the
 //! second half of the current one.
 //! The steps take a tag `T`, one per entry point, so that each
-//! instantiation has a single caller and is inlined into its loop.
+//! instantiation has a single caller and is inlined into its loop; the
+//! interior row kernel's tag ([`INNER_TAG`]) also selects its shorter
+//! vertical step ([`finish_inner`]).
 
 use core::arch::x86_64::*;
 use std::mem::MaybeUninit;
@@ -312,6 +314,25 @@ fn finish(top: __m256i, bottom: __m256i, wt: __m256i, wb: __m256i) -> __m256i {
     _mm256_srli_epi32::<{ 2 * BITS as i32 }>(sum)
 }
 
+/// [`finish`] where the weights are those of [`axis_inner`] (`wt = 2¹¹ − wb`,
+/// every tap inside): `top·2¹¹ + (bottom − top)·wb` is the same integer as
+/// `top·wt + bottom·wb` with one multiply fewer (`top`, `bottom` < 2¹⁹ and
+/// `wb` ≤ 2¹¹, so every term and the sum stay below 2³¹).
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn finish_inner(top: __m256i, bottom: __m256i, wb: __m256i) -> __m256i {
+    let sum = _mm256_add_epi32(
+        _mm256_slli_epi32::<{ BITS as i32 }>(top),
+        _mm256_mullo_epi32(_mm256_sub_epi32(bottom, top), wb),
+    );
+    let sum = _mm256_add_epi32(sum, _mm256_set1_epi32(1 << (2 * BITS - 1)));
+    _mm256_srli_epi32::<{ 2 * BITS as i32 }>(sum)
+}
+
+/// The tag of the steps of [`bilinear_row_inner`] (points in
+/// `Bilinear::interior`, weights from [`axis_inner`]).
+const INNER_TAG: u8 = 4;
+
 /// Loads a 32-byte table.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
@@ -472,7 +493,11 @@ unsafe fn step_gray<const T: u8>(src: &Plane<'_>, s: &Prepared, dst: *mut u8, ah
     };
     let top = _mm256_madd_epi16(_mm256_shuffle_epi8(top, table(&GRAY_TOP)), t.wx);
     let bottom = _mm256_madd_epi16(_mm256_shuffle_epi8(bottom, table(&GRAY_BOTTOM)), t.wx);
-    let r = finish(top, bottom, t.wt, t.wb);
+    let r = if T == INNER_TAG {
+        finish_inner(top, bottom, t.wb)
+    } else {
+        finish(top, bottom, t.wt, t.wb)
+    };
     // Byte 0 of each 32-bit lane to the lane's first 4 bytes, then lanes 0 and 4 together.
     let bytes = _mm256_shuffle_epi8(
         r,
@@ -542,12 +567,15 @@ unsafe fn step_colour<const C: usize, const T: u8>(
     let sample = |four: __m256i| {
         let top = _mm256_and_si256(four, _mm256_set1_epi32(0x00ff_00ff));
         let bottom = _mm256_srli_epi16::<8>(four);
-        finish(
+        let (top, bottom) = (
             _mm256_madd_epi16(top, t.wx),
             _mm256_madd_epi16(bottom, t.wx),
-            t.wt,
-            t.wb,
-        )
+        );
+        if T == INNER_TAG {
+            finish_inner(top, bottom, t.wb)
+        } else {
+            finish(top, bottom, t.wt, t.wb)
+        }
     };
     // The transpose: channel c of points 0–3 in the low lane, 4–7 in the high.
     let ch = transpose4(x);
@@ -1281,7 +1309,7 @@ pub unsafe fn bilinear_row_inner<const C: usize>(
         j0,
         out,
         |p| prepare_with::<C, true>(src, p),
-        |p, dst, ahead| unsafe { step::<C, 4>(src, p, dst, ahead) },
+        |p, dst, ahead| unsafe { step::<C, INNER_TAG>(src, p, dst, ahead) },
     );
 }
 
