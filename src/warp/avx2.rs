@@ -21,7 +21,7 @@
 //! The steps take a tag `T`, one per entry point, so that each
 //! instantiation has a single caller and is inlined into its loop; the
 //! interior row kernel's tag ([`INNER_TAG`]) also selects its shorter
-//! vertical step ([`finish_inner`]).
+//! vertical step ([`finish_for`]).
 
 use core::arch::x86_64::*;
 use std::mem::MaybeUninit;
@@ -333,6 +333,18 @@ fn finish_inner(top: __m256i, bottom: __m256i, wb: __m256i) -> __m256i {
 /// `Bilinear::interior`, weights from [`axis_inner`]).
 const INNER_TAG: u8 = 4;
 
+/// The vertical step of a bilinear step tagged `T`: [`finish_inner`] for the
+/// interior kernel's, [`finish`] for the others.
+#[inline]
+#[target_feature(enable = "avx2,sse4.1")]
+fn finish_for<const T: u8>(top: __m256i, bottom: __m256i, t: &Taps) -> __m256i {
+    if T == INNER_TAG {
+        finish_inner(top, bottom, t.wb)
+    } else {
+        finish(top, bottom, t.wt, t.wb)
+    }
+}
+
 /// Loads a 32-byte table.
 #[inline]
 #[target_feature(enable = "avx2,sse4.1")]
@@ -493,11 +505,7 @@ unsafe fn step_gray<const T: u8>(src: &Plane<'_>, s: &Prepared, dst: *mut u8, ah
     };
     let top = _mm256_madd_epi16(_mm256_shuffle_epi8(top, table(&GRAY_TOP)), t.wx);
     let bottom = _mm256_madd_epi16(_mm256_shuffle_epi8(bottom, table(&GRAY_BOTTOM)), t.wx);
-    let r = if T == INNER_TAG {
-        finish_inner(top, bottom, t.wb)
-    } else {
-        finish(top, bottom, t.wt, t.wb)
-    };
+    let r = finish_for::<T>(top, bottom, t);
     // Byte 0 of each 32-bit lane to the lane's first 4 bytes, then lanes 0 and 4 together.
     let bytes = _mm256_shuffle_epi8(
         r,
@@ -567,15 +575,11 @@ unsafe fn step_colour<const C: usize, const T: u8>(
     let sample = |four: __m256i| {
         let top = _mm256_and_si256(four, _mm256_set1_epi32(0x00ff_00ff));
         let bottom = _mm256_srli_epi16::<8>(four);
-        let (top, bottom) = (
+        finish_for::<T>(
             _mm256_madd_epi16(top, t.wx),
             _mm256_madd_epi16(bottom, t.wx),
-        );
-        if T == INNER_TAG {
-            finish_inner(top, bottom, t.wb)
-        } else {
-            finish(top, bottom, t.wt, t.wb)
-        }
+            t,
+        )
     };
     // The transpose: channel c of points 0–3 in the low lane, 4–7 in the high.
     let ch = transpose4(x);

@@ -657,7 +657,10 @@ impl Simd {
         unsafe { (self.run)(plane, u, v, out) }
     }
 
-    /// Samples output columns `j0 .. j0 + out.len() / C` of the affine `row`.
+    /// Samples output columns `j0 .. j0 + out.len() / C` of the affine `row`;
+    /// `inner`: their taps are all inside the image (`Bilinear::interior`
+    /// for bilinear), where the kernel's interior step, if it has one, gives
+    /// the same bytes, perhaps faster.
     #[inline]
     fn row(
         &self,
@@ -665,25 +668,15 @@ impl Simd {
         row: &grid::Row,
         j0: usize,
         out: &mut [MaybeUninit<u8>],
+        inner: bool,
     ) {
         assert_eq!(plane.channels(), self.channels);
+        let kernel = match self.inner {
+            Some(k) if inner => k,
+            _ => self.row,
+        };
         // SAFETY: as in `run`.
-        unsafe { (self.row)(plane, row, j0, out) }
-    }
-
-    /// [`Simd::row`] for columns whose taps are all inside the image
-    /// (`Bilinear::interior` for bilinear): the same bytes, perhaps faster.
-    #[inline]
-    fn row_inner(
-        &self,
-        plane: &fixed::Plane<'_>,
-        row: &grid::Row,
-        j0: usize,
-        out: &mut [MaybeUninit<u8>],
-    ) {
-        assert_eq!(plane.channels(), self.channels);
-        // SAFETY: as in `run`.
-        unsafe { (self.inner.unwrap_or(self.row))(plane, row, j0, out) }
+        unsafe { kernel(plane, row, j0, out) }
     }
 
     /// Samples output columns `j0 .. j0 + out.len() / C` of the projective
@@ -842,11 +835,7 @@ fn simd_rows<const C: usize, K: scalar::Kernel>(
     let fast = Fast {
         points: |u: &[f64], v: &[f64], out: &mut [MaybeUninit<u8>]| simd.run(plane, u, v, out),
         row: |row: &grid::Row, j0: usize, out: &mut [MaybeUninit<u8>], inner: bool| {
-            if inner {
-                simd.row_inner(plane, row, j0, out)
-            } else {
-                simd.row(plane, row, j0, out)
-            }
+            simd.row(plane, row, j0, out, inner)
         },
         has_inner: simd.inner.is_some(),
         proj: Some(
