@@ -55,7 +55,18 @@ pub fn warp_rows(
 ) -> Result<(Image, Option<JpegStrips>), Error> {
     let strips = jpeg_quality
         .and_then(|q| JpegStrips::new(out.width, out.height, input.channels(), q, JPEG_STRIPS));
-    match overlapped(&input, transform, out, opts, Sink::Image(strips.as_ref())) {
+    let geometry = (input.size(), input.channels());
+    // SAFETY: `overlapped` passes a buffer of `pixel_bytes` and reads no row
+    // before `done` hands it over.
+    let read = |dst: *mut u8, done: &mut dyn FnMut(usize)| unsafe { input.read(dst, done) };
+    match overlapped(
+        geometry,
+        read,
+        transform,
+        out,
+        opts,
+        Sink::Image(strips.as_ref()),
+    ) {
         Some(Warped::Image(pixels)) => Ok((
             Image {
                 pixels,
@@ -88,7 +99,10 @@ pub fn warp_rows_to_file(
     opts: &WarpOptions,
     file: NetpbmRowFile,
 ) -> Result<Option<String>, Error> {
-    match overlapped(&input, transform, out, opts, Sink::File(&file)) {
+    let geometry = (input.size(), input.channels());
+    // SAFETY: as in `warp_rows`.
+    let read = |dst: *mut u8, done: &mut dyn FnMut(usize)| unsafe { input.read(dst, done) };
+    match overlapped(geometry, read, transform, out, opts, Sink::File(&file)) {
         Some(_) => file.finish(input.take_icc().as_deref()),
         None => {
             let img = input.read_fully()?;
@@ -183,10 +197,25 @@ impl Shared {
     }
 }
 
-/// The overlapped decode and warp (and encode or write, as `sink` says);
-/// `None` if the reader failed (or the buffers could not be had).
+/// Marks the reading failed when dropped: while the reader unwinds.
+struct StopOnUnwind<'a>(&'a Shared);
+
+impl Drop for StopOnUnwind<'_> {
+    fn drop(&mut self) {
+        self.0.publish(0, true);
+    }
+}
+
+/// The overlapped decode and warp (and encode or write, as `sink` says) of
+/// an image of `size` and `channels` (1 or 3) that `read` reads: given a
+/// buffer of `width · height · channels` bytes, it fills it, calling
+/// `done(n)` whenever the first `n` rows are complete, and says whether it
+/// read them all ([`Rows::read`]'s contract). `None` if the reader failed
+/// (or the buffers could not be had). A reader that panics makes the warp's
+/// threads stop, and the panic goes on to the caller.
 fn overlapped(
-    input: &Rows,
+    (size, channels): (Size, u8),
+    read: impl FnOnce(*mut u8, &mut dyn FnMut(usize)) -> bool + Send,
     transform: &Transform,
     out: Size,
     opts: &WarpOptions,
@@ -196,9 +225,9 @@ fn overlapped(
         Sink::Image(strips) => (strips, None),
         Sink::File(file) => (None, Some(file)),
     };
-    let c = usize::from(input.channels());
-    let (w, h) = (input.size().width as usize, input.size().height as usize);
-    let src_len = input.pixel_bytes();
+    let c = usize::from(channels);
+    let (w, h) = (size.width as usize, size.height as usize);
+    let src_len = w * h * c;
     let row_len = out.width as usize * c;
     let out_len = row_len * out.height as usize;
     let mut src: Vec<u8> = Vec::new();
@@ -315,7 +344,7 @@ fn overlapped(
         }
     };
     let base = base as usize;
-    let mut read = false;
+    let mut ok = false;
     // The reader on one of the pool's threads (the scope's own), the warp
     // on the others; the reader joins the warp when the image is read.
     rayon::scope(|s| {
@@ -330,13 +359,17 @@ fn overlapped(
                 shared.publish(rows, false);
             }
         };
-        // SAFETY: `src` has room for the image; nothing reads a row before
-        // `done` hands it over (`work` waits for it).
-        read = unsafe { input.read(base as *mut u8, &mut done) };
-        shared.publish(if read { h } else { 0 }, !read);
+        // If `read` unwinds, the other threads must not wait for its rows
+        // forever (the scope waits for them before the panic goes on).
+        let stop = StopOnUnwind(&shared);
+        // `src` has room for the image; nothing reads a row before `done`
+        // hands it over (`work` waits for it).
+        ok = read(base as *mut u8, &mut done);
+        std::mem::forget(stop);
+        shared.publish(if ok { h } else { 0 }, !ok);
         work();
     });
-    if !read {
+    if !ok {
         return None;
     }
     if file.is_some() {
@@ -350,4 +383,112 @@ fn overlapped(
         1 => DynamicImage::ImageLuma8(GrayImage::from_raw(ow, oh, dst)?),
         _ => DynamicImage::ImageRgb8(RgbImage::from_raw(ow, oh, dst)?),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::affine::Affine;
+
+    /// A rotated, shrunk and shifted theta: each band of output rows reads
+    /// source rows well below it, so the warp waits for the reader.
+    fn theta() -> Transform {
+        Affine([0.87, -0.23, 0.05, 0.23, 0.87, -0.03]).into()
+    }
+
+    /// A `w` × `h` RGB image of varied samples.
+    fn image(w: u32, h: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 7 + y) as u8, (x ^ y) as u8, (y * 5 + x / 3) as u8])
+        })
+    }
+
+    /// Runs `f` on a pool of two threads, in a thread of its own; `None` if
+    /// it has not returned after a minute (it hangs).
+    fn on_two_threads<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .expect("pool");
+            let _ = tx.send(pool.install(f));
+        });
+        rx.recv_timeout(Duration::from_secs(60)).ok()
+    }
+
+    /// Reads `img` into the buffer 16 rows at a time (as libjpeg hands them
+    /// over), then `then` decides what the reader does.
+    fn reader<'a>(
+        img: &'a RgbImage,
+        rows: usize,
+        then: impl FnOnce() -> bool + Send + 'a,
+    ) -> impl FnOnce(*mut u8, &mut dyn FnMut(usize)) -> bool + Send + 'a {
+        move |dst, done| {
+            let pitch = img.width() as usize * 3;
+            for (k, chunk) in img.as_raw()[..rows * pitch].chunks(16 * pitch).enumerate() {
+                // SAFETY: `overlapped` passes room for the whole image.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        chunk.as_ptr(),
+                        dst.add(k * 16 * pitch),
+                        chunk.len(),
+                    )
+                };
+                done((k * 16 + chunk.len() / pitch).min(rows));
+            }
+            then()
+        }
+    }
+
+    #[test]
+    fn overlapped_warp_equals_the_whole_image_warp() {
+        let got = on_two_threads(|| {
+            let img = image(301, 437);
+            let size = Size::new(301, 437);
+            let out = Size::new(280, 410);
+            let opts = WarpOptions::default();
+            let read = reader(&img, 437, || true);
+            let warped = overlapped((size, 3), read, &theta(), out, &opts, Sink::Image(None));
+            let Some(Warped::Image(got)) = warped else {
+                panic!("the reader read everything")
+            };
+            let want = warp::warp_image(&DynamicImage::ImageRgb8(img), &theta(), out, &opts)
+                .expect("warp");
+            got == want
+        });
+        assert_eq!(got, Some(true));
+    }
+
+    #[test]
+    fn a_failed_read_is_reported() {
+        let got = on_two_threads(|| {
+            let img = image(200, 300);
+            let read = reader(&img, 100, || false);
+            let opts = WarpOptions::default();
+            let size = Size::new(200, 300);
+            overlapped((size, 3), read, &theta(), size, &opts, Sink::Image(None)).is_none()
+        });
+        assert_eq!(got, Some(true), "None, without hanging");
+    }
+
+    #[test]
+    fn a_reader_that_panics_stops_the_warp_and_the_panic_goes_on() {
+        // Before the reader's unwinding was caught, the other thread waited
+        // for rows forever, and so did the scope.
+        let got = on_two_threads(|| {
+            std::panic::catch_unwind(|| {
+                let img = image(200, 300);
+                let read = reader(&img, 100, || panic!("the reader failed"));
+                let opts = WarpOptions::default();
+                let size = Size::new(200, 300);
+                overlapped((size, 3), read, &theta(), size, &opts, Sink::Image(None)).is_some()
+            })
+            .is_err()
+        });
+        assert_eq!(got, Some(true), "a panic, not a hang");
+    }
 }
