@@ -2440,6 +2440,20 @@ mod tests {
         );
     }
 
+    /// `jpg` with an EXIF segment whose Orientation tag is `orientation`.
+    fn with_orientation(jpg: &[u8], orientation: u8) -> Vec<u8> {
+        let mut tiff = b"II*\0\x08\0\0\0\x01\0".to_vec(); // little-endian TIFF, IFD at 8, 1 entry
+        tiff.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, orientation, 0, 0, 0]);
+        tiff.extend_from_slice(&[0, 0, 0, 0]); // no next IFD
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend_from_slice(&tiff);
+        let mut tagged = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        tagged.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+        tagged.extend_from_slice(&app1);
+        tagged.extend_from_slice(&jpg[2..]);
+        tagged
+    }
+
     #[test]
     fn exif_orientation_is_applied() {
         // A 4×2 JPEG tagged "rotate 90° clockwise" (orientation 6) decodes as 2×4.
@@ -2452,17 +2466,7 @@ mod tests {
             Path::new("a.jpg"),
         )
         .unwrap();
-        let mut tiff = b"II*\0\x08\0\0\0\x01\0".to_vec(); // little-endian TIFF, IFD at 8, 1 entry
-        tiff.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0]); // Orientation = 6
-        tiff.extend_from_slice(&[0, 0, 0, 0]); // no next IFD
-        let mut app1 = b"Exif\0\0".to_vec();
-        app1.extend_from_slice(&tiff);
-        let len = (app1.len() + 2) as u16;
-        let mut tagged = vec![0xFF, 0xD8, 0xFF, 0xE1];
-        tagged.extend_from_slice(&len.to_be_bytes());
-        tagged.extend_from_slice(&app1);
-        tagged.extend_from_slice(&jpg[2..]);
-        let back = decode(&tagged, 1 << 20).unwrap().pixels;
+        let back = decode(&with_orientation(&jpg, 6), 1 << 20).unwrap().pixels;
         assert_eq!((back.width(), back.height()), (2, 4));
     }
 
@@ -2480,15 +2484,7 @@ mod tests {
                 Path::new("a.jpg"),
             )
             .unwrap();
-            let mut tiff = b"II*\0\x08\0\0\0\x01\0".to_vec();
-            tiff.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0]);
-            tiff.extend_from_slice(&[0, 0, 0, 0]);
-            let mut app1 = b"Exif\0\0".to_vec();
-            app1.extend_from_slice(&tiff);
-            let mut tagged = vec![0xFF, 0xD8, 0xFF, 0xE1];
-            tagged.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
-            tagged.extend_from_slice(&app1);
-            tagged.extend_from_slice(&jpg[2..]);
+            let tagged = with_orientation(&jpg, 6);
             let mut reference = ImageReader::new(io::Cursor::new(&tagged))
                 .with_guessed_format()
                 .unwrap()
