@@ -55,18 +55,7 @@ pub fn warp_rows(
 ) -> Result<(Image, Option<JpegStrips>), Error> {
     let strips = jpeg_quality
         .and_then(|q| JpegStrips::new(out.width, out.height, input.channels(), q, JPEG_STRIPS));
-    let geometry = (input.size(), input.channels());
-    // SAFETY: `overlapped` passes a buffer of `pixel_bytes` and reads no row
-    // before `done` hands it over.
-    let read = |dst: *mut u8, done: &mut dyn FnMut(usize)| unsafe { input.read(dst, done) };
-    match overlapped(
-        geometry,
-        read,
-        transform,
-        out,
-        opts,
-        Sink::Image(strips.as_ref()),
-    ) {
+    match overlapped_rows(&input, transform, out, opts, Sink::Image(strips.as_ref())) {
         Some(Warped::Image(pixels)) => Ok((
             Image {
                 pixels,
@@ -99,10 +88,7 @@ pub fn warp_rows_to_file(
     opts: &WarpOptions,
     file: NetpbmRowFile,
 ) -> Result<Option<String>, Error> {
-    let geometry = (input.size(), input.channels());
-    // SAFETY: as in `warp_rows`.
-    let read = |dst: *mut u8, done: &mut dyn FnMut(usize)| unsafe { input.read(dst, done) };
-    match overlapped(geometry, read, transform, out, opts, Sink::File(&file)) {
+    match overlapped_rows(&input, transform, out, opts, Sink::File(&file)) {
         Some(_) => file.finish(input.take_icc().as_deref()),
         None => {
             let img = input.read_fully()?;
@@ -195,6 +181,27 @@ impl Shared {
             s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
         }
     }
+}
+
+/// [`overlapped`] reading `input` ([`Rows::read`]).
+fn overlapped_rows(
+    input: &Rows,
+    transform: &Transform,
+    out: Size,
+    opts: &WarpOptions,
+    sink: Sink<'_>,
+) -> Option<Warped> {
+    // SAFETY: `overlapped` passes a buffer of `pixel_bytes` and reads no row
+    // before `done` hands it over.
+    let read = |dst: *mut u8, done: &mut dyn FnMut(usize)| unsafe { input.read(dst, done) };
+    overlapped(
+        (input.size(), input.channels()),
+        read,
+        transform,
+        out,
+        opts,
+        sink,
+    )
 }
 
 /// Marks the reading failed when dropped: while the reader unwinds.
